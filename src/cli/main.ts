@@ -1,0 +1,330 @@
+/**
+ * The `dumbo` command (DESIGN.md section 5): run, validate, plugins, --help, --version.
+ * Logs go to stderr; machine-readable output (`--json`) is the last stdout line. The last line of a failure
+ * is `FILE[:LINE:COL]: message`; no stack trace unless --verbose. Exit codes: 0 completed, 1 the run failed,
+ * 2 bad usage/config/resolution, 130 stopped by the user.
+ *
+ * A run executes in a forked run host (src/host), the same one the app uses, so Ctrl-C is handled while a
+ * training step blocks the host. May import core and host.
+ */
+
+import { fork } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  ConfigErrors,
+  exitCodeFor,
+  formatError,
+  prepareRun,
+  scanCatalog,
+  userPluginDir,
+  type CatalogEntry,
+  type LoadedPlugin,
+} from '../core/index.js';
+import type { HostMessage, RunOutcomeMessage, StartRunRequest } from '../host/protocol.js';
+import { readRunRecord, writeRunRecord } from '../host/run-folder.js';
+import { dumboVersion, STOP_FILE } from '../host/run-host.js';
+
+const HELP = `dumbo: fine-tune language models on your own machine; everything is a plugin.
+
+Usage:
+  dumbo run CONFIG [--output DIR]   run a config (also: dumbo CONFIG)
+  dumbo validate CONFIG [--json]    load and resolve a config without running it
+  dumbo plugins [CONFIG] [--json]   list the plugin catalog (and the config's plugins)
+  dumbo --help | --version
+
+Options:
+  --output DIR        the run folder (default: output_dir of the config, else runs/<date>-<name>)
+  --plugin-path DIR   the user plugin folder (default: $DUMBO_PLUGIN_PATH, else ${userPluginDir()})
+  --json              print machine-readable output as the last stdout line
+  --verbose           print stack traces with errors
+
+Exit codes: 0 completed, 1 the run failed, 2 bad usage, config or plugin resolution, 130 stopped.
+`;
+
+class UsageError extends Error {}
+
+function printError(error: unknown, verbose: boolean): number {
+  if (verbose && error instanceof Error && error.stack) process.stderr.write(error.stack + '\n');
+  const lines = error instanceof ConfigErrors ? error.errors.map((e) => formatError(e)) : [formatError(error)];
+  for (const line of lines) process.stderr.write(line + '\n');
+  return exitCodeFor(error);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
+        output: { type: 'string', short: 'o' },
+        'plugin-path': { type: 'string' },
+        json: { type: 'boolean' },
+        verbose: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`dumbo: ${(error as Error).message}\nRun 'dumbo --help' for usage.\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const verbose = values.verbose === true;
+  if (values.version) {
+    process.stdout.write(`dumbo ${dumboVersion()}\n`);
+    return 0;
+  }
+  if (values.help || positionals.length === 0) {
+    process.stdout.write(HELP);
+    return values.help ? 0 : 2;
+  }
+  let [command, ...rest] = positionals as [string, ...string[]];
+  if (/\.ya?ml$/i.test(command) || (existsSync(command) && !['run', 'validate', 'plugins'].includes(command))) {
+    rest = [command, ...rest];
+    command = 'run';
+  }
+  const pluginPath = values['plugin-path'];
+  try {
+    switch (command) {
+      case 'run':
+        return await runCommand(oneConfig(rest, 'run'), {
+          outputDir: values.output,
+          userPluginDir: pluginPath,
+          verbose,
+        });
+      case 'validate':
+        return await validateCommand(oneConfig(rest, 'validate'), pluginPath, values.json === true, verbose);
+      case 'plugins':
+        if (rest.length > 1) throw new UsageError('plugins takes at most one CONFIG');
+        return await pluginsCommand(rest[0], pluginPath, values.json === true);
+      case 'help':
+        process.stdout.write(HELP);
+        return 0;
+      default:
+        throw new UsageError(`unknown command '${command}'`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`dumbo: ${error.message}\nRun 'dumbo --help' for usage.\n`);
+      return 2;
+    }
+    return printError(error, verbose);
+  }
+}
+
+function oneConfig(rest: string[], command: string): string {
+  if (rest.length !== 1) throw new UsageError(`${command} needs exactly one CONFIG file`);
+  return rest[0]!;
+}
+
+function sourceLabel(p: LoadedPlugin): string {
+  return p.source.kind === 'builtin' ? 'built-in' : p.source.kind === 'user' ? 'user' : p.source.kind;
+}
+
+function describePlugin(p: LoadedPlugin) {
+  return {
+    name: p.meta.name,
+    configKey: p.meta.configKey,
+    source: p.source.kind,
+    location: p.source.location,
+    provides: p.meta.provides,
+    requires: p.meta.requires,
+    conflicts: p.meta.conflicts,
+    description: p.meta.description,
+    version: p.meta.version,
+  };
+}
+
+async function validateCommand(
+  configFile: string,
+  pluginPath: string | undefined,
+  json: boolean,
+  verbose: boolean,
+): Promise<number> {
+  let prepared;
+  try {
+    prepared = await prepareRun(configFile, { userPluginDir: pluginPath });
+  } catch (error) {
+    const code = printError(error, verbose);
+    if (json) process.stdout.write(JSON.stringify({ valid: false, errors: errorLines(error) }) + '\n');
+    return code;
+  }
+  const { config, plugins } = prepared;
+  process.stdout.write(`${config.file}: valid; plugins in the order they run:\n`);
+  plugins.forEach((p, i) => {
+    const provides = p.meta.provides.length ? p.meta.provides.join(', ') : '(nothing)';
+    process.stdout.write(
+      `  ${i + 1}. ${p.meta.name} [${p.meta.configKey}] (${sourceLabel(p)}) provides: ${provides}` +
+        (p.meta.requires.length ? `; requires: ${p.meta.requires.join(', ')}` : '') +
+        '\n',
+    );
+  });
+  const hasTrainer = plugins.some((p) => p.meta.provides.includes('trainer'));
+  if (!hasTrainer) process.stdout.write('  note: no plugin provides a trainer; a run will not train.\n');
+  if (json) process.stdout.write(JSON.stringify({ valid: true, plugins: plugins.map(describePlugin) }) + '\n');
+  return 0;
+}
+
+function errorLines(error: unknown): string[] {
+  return error instanceof ConfigErrors ? error.errors.map((e) => formatError(e)) : [formatError(error)];
+}
+
+async function pluginsCommand(
+  configFile: string | undefined,
+  pluginPath: string | undefined,
+  json: boolean,
+): Promise<number> {
+  const catalog: CatalogEntry[] = await scanCatalog({ userPluginDir: pluginPath });
+  let used: LoadedPlugin[] = [];
+  let configError: string[] | undefined;
+  if (configFile) {
+    try {
+      used = (await prepareRun(configFile, { userPluginDir: pluginPath })).plugins;
+    } catch (error) {
+      configError = errorLines(error);
+    }
+  }
+  const usedClasses = new Set(used.map((p) => p.cls));
+  type Row = Partial<ReturnType<typeof describePlugin>> & {
+    name: string;
+    source: string;
+    location: string;
+    folder: string;
+    used: boolean;
+    error?: string;
+  };
+  const rows: Row[] = catalog.flatMap((entry): Row[] =>
+    entry.plugins.length > 0
+      ? entry.plugins.map((p) => ({ ...describePlugin(p), folder: entry.id, used: usedClasses.has(p.cls) }))
+      : [
+          {
+            folder: entry.id,
+            name: entry.id,
+            source: entry.source.kind,
+            location: entry.source.location,
+            error: entry.error,
+            used: false,
+          },
+        ],
+  );
+  // Plugins the config names by path or package are part of its catalog too.
+  const inCatalog = new Set(catalog.flatMap((e) => e.plugins.map((p) => p.cls)));
+  for (const p of used) {
+    if (!inCatalog.has(p.cls))
+      rows.push({ ...describePlugin(p), folder: path.basename(p.source.location), used: true });
+  }
+  process.stdout.write(`user plugin folder: ${userPluginDir(pluginPath)}\n`);
+  for (const r of rows) {
+    if (r.error === undefined) {
+      const list = (xs: string[] | undefined) => (xs && xs.length ? xs.join(', ') : '-');
+      process.stdout.write(
+        `${r.used ? '*' : ' '} ${r.name} [${r.configKey}] (${r.source}: ${r.location})\n` +
+          `    provides: ${list(r.provides)}; requires: ${list(r.requires)}; conflicts: ${list(r.conflicts)}\n` +
+          (r.description ? `    ${r.description}\n` : ''),
+      );
+    } else {
+      process.stdout.write(`! ${r.name} (${r.source}: ${r.location})\n    load error: ${r.error}\n`);
+    }
+  }
+  if (configFile) process.stdout.write(`* = used by ${configFile}\n`);
+  for (const line of configError ?? []) process.stderr.write(line + '\n');
+  if (json) process.stdout.write(JSON.stringify({ plugins: rows, configErrors: configError ?? [] }) + '\n');
+  return configError ? 2 : 0;
+}
+
+interface RunCommandOptions {
+  outputDir?: string;
+  userPluginDir?: string;
+  verbose: boolean;
+}
+
+/** Forks the run host, relays Ctrl-C as a stop request, and reports the outcome. */
+async function runCommand(configFile: string, options: RunCommandOptions): Promise<number> {
+  const hostEntry = new URL('../host/entry.js', import.meta.url);
+  const child = fork(hostEntry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+  let runFolder: string | undefined;
+  let outcome: RunOutcomeMessage | undefined;
+  let stepTimeS = 0;
+  let interrupts = 0;
+  let killTimer: NodeJS.Timeout | undefined;
+
+  const onSigint = () => {
+    interrupts += 1;
+    if (interrupts === 1) {
+      process.stderr.write('\nstopping: finishing the current step and saving (press Ctrl-C again to abort)\n');
+      if (child.connected) child.send({ type: 'stop' });
+      if (runFolder) {
+        try {
+          writeFileSync(path.join(runFolder, STOP_FILE), String(Date.now()));
+        } catch {
+          // the message above still asks the host to stop
+        }
+      }
+      const graceMs = Math.max(30_000, 2 * stepTimeS * 1000);
+      killTimer = setTimeout(() => {
+        process.stderr.write(`the run did not stop within ${Math.round(graceMs / 1000)} s: killing it\n`);
+        child.kill('SIGKILL');
+      }, graceMs);
+    } else {
+      process.stderr.write('aborting\n');
+      child.kill('SIGKILL');
+    }
+  };
+  process.on('SIGINT', onSigint);
+
+  child.on('message', (m: HostMessage) => {
+    if (m.type === 'status' && m.runFolder) runFolder = m.runFolder;
+    else if (m.type === 'metrics') {
+      for (const e of m.events) if (e.name === 'step_time_s') stepTimeS = e.value;
+    } else if (m.type === 'done') outcome = m.outcome;
+  });
+  const request: StartRunRequest = {
+    type: 'start',
+    configFile: path.resolve(configFile),
+    outputDir: options.outputDir,
+    cwd: process.cwd(),
+    userPluginDir: options.userPluginDir,
+  };
+  child.send(request);
+
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  process.off('SIGINT', onSigint);
+  if (killTimer) clearTimeout(killTimer);
+
+  if (!outcome) {
+    const how = exit.signal ? `was killed (${exit.signal})` : `exited with code ${exit.code}`;
+    const stopped = interrupts > 0;
+    if (runFolder) markCrashed(runFolder, stopped ? 'stopped' : 'crashed', `run host ${how}`);
+    process.stderr.write(`${runFolder ?? configFile}: the run host ${how}${stopped ? ' after a stop request' : ''}\n`);
+    return stopped ? 130 : 1;
+  }
+  if (outcome.error && (options.verbose || outcome.status === 'failed')) {
+    if (options.verbose && outcome.error.stack) process.stderr.write(outcome.error.stack + '\n');
+  }
+  if (outcome.failures.length > 0) {
+    process.stderr.write(`${outcome.failures.length} observer hook call(s) failed; the run went on:\n`);
+    for (const f of outcome.failures) process.stderr.write(`  ${f.plugin}.${f.hook}: ${f.error}\n`);
+  }
+  if (outcome.runFolder) {
+    const loss = outcome.finalLoss === undefined ? '' : `, final loss ${outcome.finalLoss.toFixed(4)}`;
+    const steps = outcome.steps === undefined ? '' : `, ${outcome.steps} steps`;
+    process.stderr.write(`run ${outcome.status}${steps}${loss}; run folder: ${outcome.runFolder}\n`);
+  }
+  if (outcome.error) for (const line of outcome.error.lines) process.stderr.write(line + '\n');
+  return outcome.exitCode;
+}
+
+function markCrashed(runFolder: string, status: 'crashed' | 'stopped', reason: string): void {
+  const record = readRunRecord(runFolder);
+  if (!record || record.status === 'completed' || record.status === 'failed') return;
+  record.status = status;
+  record.endedAt = new Date().toISOString();
+  record.exitReason = reason;
+  writeRunRecord(runFolder, record);
+}

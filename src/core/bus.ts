@@ -1,0 +1,251 @@
+/**
+ * The hook bus: calls hooks on the active plugins by the calling rules of hooks.ts, records every call in the
+ * trace, and turns every failure into a Result with the plugin and hook attached, in one place (`call`).
+ *
+ * - `first`     first Ok wins; later plugins are not asked.
+ * - `pipe`      each implementer in order gets the previous Ok value; an Err stops.
+ * - `observe`   everyone is called; failures are logged, counted and returned, never thrown.
+ * - `exclusive` the single implementer is called; an Err stops.
+ */
+
+import { DumboError, type ErrorLocation } from './errors.js';
+import { getHookSpec, hookNames, type HookName, type HookSpecs, type PluginHooks } from './hooks.js';
+import { getLogger, type Logger } from './logger.js';
+import type { LoadedPlugin } from './loader.js';
+import type { PluginMeta } from './plugin.js';
+import { Err, errorMessage, isResult, Ok, type Result } from './result.js';
+
+/** One hook call, as kept in the run's trace.jsonl and shown in the app's trace panel. */
+export interface TraceEntry {
+  hook: string;
+  plugin: string;
+  /** Milliseconds since the epoch when the call started. */
+  start: number;
+  durationMs: number;
+  ok: boolean;
+  error?: string;
+}
+
+/** An observer hook that failed: the run went on. */
+export interface HookFailure {
+  hook: string;
+  plugin: string;
+  error: string;
+}
+
+export interface ActivePlugin {
+  meta: PluginMeta;
+  instance: object;
+  hooks: PluginHooks;
+  entryIndex: number;
+  /** Where the plugin's code lives (for error messages). */
+  entry?: string;
+}
+
+/** Instantiates each loaded plugin and checks its hook map against the hook table (pluggy-style, up front). */
+export function activatePlugins(loaded: readonly LoadedPlugin[]): ActivePlugin[] {
+  return loaded.map((p) => {
+    let instance: { hooks(): unknown };
+    try {
+      instance = new p.cls();
+    } catch (error) {
+      throw new DumboError(`plugin ${p.meta.name} could not be created: ${errorMessage(error)}`, {
+        location: { file: p.source.entry },
+        plugin: p.meta.name,
+      });
+    }
+    let hooks: unknown;
+    try {
+      hooks = instance.hooks();
+    } catch (error) {
+      throw new DumboError(`plugin ${p.meta.name}: hooks() threw: ${errorMessage(error)}`, {
+        location: { file: p.source.entry },
+        plugin: p.meta.name,
+      });
+    }
+    if (typeof hooks !== 'object' || hooks === null) {
+      throw new DumboError(`plugin ${p.meta.name}: hooks() must return an object of hook functions`, {
+        location: { file: p.source.entry },
+        plugin: p.meta.name,
+      });
+    }
+    for (const [name, fn] of Object.entries(hooks)) {
+      if (!getHookSpec(name)) {
+        const hint = closest(name, hookNames());
+        throw new DumboError(
+          `plugin ${p.meta.name} has hook '${name}', which is not a known hook` +
+            (hint ? ` (did you mean '${hint}'?)` : ' (see docs/plugins.md for the hook table)'),
+          { location: { file: p.source.entry }, plugin: p.meta.name },
+        );
+      }
+      if (typeof fn !== 'function') {
+        throw new DumboError(`plugin ${p.meta.name}: hook '${name}' is not a function`, {
+          location: { file: p.source.entry },
+          plugin: p.meta.name,
+        });
+      }
+    }
+    return { meta: p.meta, instance, hooks: hooks as PluginHooks, entryIndex: p.entryIndex, entry: p.source.entry };
+  });
+}
+
+function closest(name: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(name, c);
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return bestD <= Math.max(2, Math.floor(name.length / 4)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+type Args<H extends HookName> = Parameters<HookSpecs[H]>;
+type Value<H extends HookName> = Awaited<ReturnType<HookSpecs[H]>> extends Result<infer T> ? T : never;
+
+export interface HookBusOptions {
+  onTrace?: (entry: TraceEntry) => void;
+  logger?: Logger;
+  /** Where to point a user at when a plugin's hook fails (its config section). */
+  locate?: (plugin: ActivePlugin) => ErrorLocation;
+}
+
+export class HookBus {
+  /** Observer failures so far, in order. */
+  readonly failures: HookFailure[] = [];
+  private readonly logger: Logger;
+
+  constructor(
+    readonly plugins: readonly ActivePlugin[],
+    private readonly options: HookBusOptions = {},
+  ) {
+    this.logger = options.logger ?? getLogger('dumbo');
+  }
+
+  implementers(hook: HookName, plugins: readonly ActivePlugin[] = this.plugins): ActivePlugin[] {
+    return plugins.filter((p) => typeof p.hooks[hook] === 'function');
+  }
+
+  /** First Ok wins. `undefined` when no plugin implements the hook; throws when all of them fail. */
+  async first<H extends HookName>(
+    hook: H,
+    args: (p: ActivePlugin) => Args<H>,
+  ): Promise<{ plugin: ActivePlugin; value: Value<H> } | undefined> {
+    const impl = this.implementers(hook);
+    if (impl.length === 0) return undefined;
+    const errors: string[] = [];
+    for (const p of impl) {
+      const r = await this.call(p, hook, args(p));
+      if (r.ok) return { plugin: p, value: r.value as Value<H> };
+      errors.push(`${p.meta.name}: ${errorMessage(r.error)}`);
+    }
+    throw this.failure(impl[impl.length - 1]!, hook, impl.length === 1 ? errors[0]! : errors.join('; '));
+  }
+
+  /** Each implementer transforms the value in turn; an Err stops the run. */
+  async pipe<H extends HookName>(
+    hook: H,
+    initial: Value<H>,
+    args: (p: ActivePlugin, value: Value<H>) => Args<H>,
+  ): Promise<Value<H>> {
+    let value = initial;
+    for (const p of this.implementers(hook)) {
+      const r = await this.call(p, hook, args(p, value));
+      if (!r.ok) throw this.failure(p, hook, `${p.meta.name}: ${errorMessage(r.error)}`);
+      value = r.value as Value<H>;
+    }
+    return value;
+  }
+
+  /** The one implementer (resolution guarantees at most one); `undefined` when none. An Err stops the run. */
+  async exclusive<H extends HookName>(
+    hook: H,
+    args: (p: ActivePlugin) => Args<H>,
+  ): Promise<{ plugin: ActivePlugin; value: Value<H> } | undefined> {
+    const [p] = this.implementers(hook);
+    if (!p) return undefined;
+    const r = await this.call(p, hook, args(p));
+    if (!r.ok) throw this.failure(p, hook, `${p.meta.name}: ${errorMessage(r.error)}`);
+    return { plugin: p, value: r.value as Value<H> };
+  }
+
+  /** Everyone is called; failures are logged and counted, never thrown. Returns the Ok values. */
+  async observe<H extends HookName>(
+    hook: H,
+    args: (p: ActivePlugin) => Args<H>,
+    plugins: readonly ActivePlugin[] = this.plugins,
+  ): Promise<{ plugin: ActivePlugin; value: Value<H> }[]> {
+    const values: { plugin: ActivePlugin; value: Value<H> }[] = [];
+    for (const p of this.implementers(hook, plugins)) {
+      const r = await this.call(p, hook, args(p), true);
+      if (r.ok) {
+        values.push({ plugin: p, value: r.value as Value<H> });
+      } else {
+        const error = errorMessage(r.error);
+        this.failures.push({ hook, plugin: p.meta.name, error });
+        this.logger.warn(`${hook} failed in plugin ${p.meta.name}: ${error} (the run goes on)`);
+      }
+    }
+    return values;
+  }
+
+  /** The one place a hook is called: a throw becomes Err, the call is traced. */
+  private async call(
+    p: ActivePlugin,
+    hook: HookName,
+    args: unknown[],
+    observer = false,
+  ): Promise<Result<unknown, unknown>> {
+    const fn = p.hooks[hook] as (...a: unknown[]) => unknown;
+    const start = Date.now();
+    const t0 = performance.now();
+    let result: Result<unknown, unknown>;
+    try {
+      const out = await fn.apply(p.instance, args);
+      if (isResult(out)) {
+        result = out.ok ? Ok((out as { value: unknown }).value) : Err((out as { error: unknown }).error);
+      } else if (out === undefined && observer) {
+        result = Ok(undefined);
+      } else {
+        result = Err(
+          new Error(`${hook} returned ${describe(out)} instead of a Result (return Ok(value) or Err(error))`),
+        );
+      }
+    } catch (error) {
+      result = Err(error);
+    }
+    const entry: TraceEntry = { hook, plugin: p.meta.name, start, durationMs: performance.now() - t0, ok: result.ok };
+    if (!result.ok) entry.error = errorMessage(result.error);
+    this.options.onTrace?.(entry);
+    return result;
+  }
+
+  private failure(p: ActivePlugin, hook: HookName, message: string): DumboError {
+    return new DumboError(`${hook} failed: ${message}`, {
+      kind: 'run',
+      plugin: p.meta.name,
+      hook,
+      location: this.options.locate?.(p) ?? {},
+    });
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  if (v === null) return 'null';
+  if (typeof v === 'object') return `an object (${(v as object).constructor?.name ?? 'Object'})`;
+  return `a ${typeof v}`;
+}

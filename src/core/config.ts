@@ -1,0 +1,265 @@
+/**
+ * The YAML config: parsing with line/column positions kept, the top-level shape, and each plugin's section
+ * validated against its JSON Schema (ajv). Every error names FILE:LINE:COL and what was expected.
+ */
+
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Document, isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { DumboError, type ErrorLocation } from './errors.js';
+import type { JSONSchema, PluginMeta } from './plugin.js';
+import type { DumboConfig, PluginConfig } from './types.js';
+
+export interface LoadedConfig {
+  /** The path as it is shown in errors (relative to the working directory when inside it). */
+  file: string;
+  /** Absolute folder of the config file: relative paths in the config are relative to it. */
+  dir: string;
+  data: DumboConfig;
+  /** Where a value (or, with `key: true`, its key) sits in the file; the nearest existing parent otherwise. */
+  locate(at: readonly (string | number)[], options?: { key?: boolean }): ErrorLocation;
+  /** The plugin's YAML section (`{}` when absent). */
+  section(configKey: string): PluginConfig;
+}
+
+/** Top-level keys that belong to the run, not to a plugin. */
+export const RUN_KEYS = ['plugins', 'name', 'output_dir', 'seed', 'backend', 'resume_from'] as const;
+
+export function displayPath(file: string): string {
+  const abs = path.resolve(file);
+  const rel = path.relative(process.cwd(), abs);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
+}
+
+export async function loadConfig(file: string): Promise<LoadedConfig> {
+  let source: string;
+  try {
+    source = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : String(error);
+    throw new DumboError(`cannot read config: ${why}`, { location: { file: displayPath(file) } });
+  }
+  return parseConfig(source, file);
+}
+
+export function parseConfig(source: string, file: string): LoadedConfig {
+  const shown = displayPath(file);
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number): ErrorLocation => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { file: shown, line, column: col };
+  };
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    throw new DumboError(`YAML syntax error: ${firstLine(e.message)}`, { location: at(e.pos[0]) });
+  }
+  const data: unknown = doc.toJS() ?? {};
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new DumboError('the config must be a mapping of sections (plugins: [...], and one section per plugin)', {
+      location: at(doc.contents?.range?.[0] ?? 0),
+    });
+  }
+  const config = data as Record<string, unknown>;
+  const locate = (where: readonly (string | number)[], options: { key?: boolean } = {}): ErrorLocation => {
+    for (let n = where.length; n >= 0; n--) {
+      const node = findNode(doc, where.slice(0, n), options.key === true && n === where.length);
+      if (node?.range) return at(node.range[0]);
+    }
+    return { file: shown, line: 1, column: 1 };
+  };
+
+  const plugins = config.plugins;
+  if (plugins === undefined) {
+    throw new DumboError("'plugins' is missing: expected a list of plugin names, e.g. plugins: [file_logger]", {
+      location: { file: shown, line: 1, column: 1 },
+    });
+  }
+  if (!Array.isArray(plugins)) {
+    throw new DumboError(`'plugins' must be a list of plugin names, got ${typeName(plugins)}`, {
+      location: locate(['plugins']),
+    });
+  }
+  plugins.forEach((p, i) => {
+    if (typeof p !== 'string' || p.trim() === '') {
+      throw new DumboError(`plugins[${i}] must be a plugin name or path (a non-empty string), got ${typeName(p)}`, {
+        location: locate(['plugins', i]),
+      });
+    }
+  });
+  for (const key of ['name', 'output_dir', 'backend', 'resume_from'] as const) {
+    if (config[key] !== undefined && typeof config[key] !== 'string') {
+      throw new DumboError(`'${key}' must be a string, got ${typeName(config[key])}`, { location: locate([key]) });
+    }
+  }
+  if (config.seed !== undefined && !Number.isInteger(config.seed)) {
+    throw new DumboError(`'seed' must be an integer, got ${typeName(config.seed)}`, { location: locate(['seed']) });
+  }
+
+  return {
+    file: shown,
+    dir: path.dirname(path.resolve(file)),
+    data: config as DumboConfig,
+    locate,
+    section(configKey) {
+      const s = config[configKey];
+      return typeof s === 'object' && s !== null && !Array.isArray(s) ? (s as PluginConfig) : {};
+    },
+  };
+}
+
+function findNode(doc: Document, where: readonly (string | number)[], wantKey: boolean): YamlNode | undefined {
+  if (where.length === 0) return (doc.contents as YamlNode | null) ?? undefined;
+  if (wantKey) {
+    const parent = doc.getIn(where.slice(0, -1), true);
+    const last = where[where.length - 1];
+    if (isMap(parent)) {
+      for (const pair of parent.items) {
+        if (isScalar(pair.key) && pair.key.value === last) return pair.key;
+      }
+    }
+    return undefined;
+  }
+  const node = doc.getIn(where, true);
+  return node && typeof node === 'object' && 'range' in (node as object) ? (node as YamlNode) : undefined;
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true, verbose: true });
+const compiled = new WeakMap<JSONSchema, ValidateFunction>();
+
+function validatorFor(schema: JSONSchema): ValidateFunction {
+  let v = compiled.get(schema);
+  if (!v) {
+    v = ajv.compile(schema);
+    compiled.set(schema, v);
+  }
+  return v;
+}
+
+/**
+ * Validates each plugin's section against its `configSchema`, filling in the schema's defaults (an absent
+ * section becomes `{}` plus defaults). Returns every error, each located at its line and column.
+ */
+export function validatePluginSections(
+  config: LoadedConfig,
+  plugins: readonly { meta: PluginMeta; entryIndex: number }[],
+): DumboError[] {
+  const errors: DumboError[] = [];
+  for (const { meta, entryIndex } of plugins) {
+    const schema = meta.configSchema;
+    if (!schema) continue;
+    let validate: ValidateFunction;
+    try {
+      validate = validatorFor(schema);
+    } catch (error) {
+      errors.push(
+        new DumboError(`plugin ${meta.name} has an invalid configSchema: ${String(error)}`, {
+          location: config.locate(['plugins', entryIndex]),
+          plugin: meta.name,
+        }),
+      );
+      continue;
+    }
+    const key = meta.configKey;
+    const raw = config.data[key];
+    if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) {
+      errors.push(
+        new DumboError(`'${key}' must be a mapping of settings for plugin ${meta.name}, got ${typeName(raw)}`, {
+          location: config.locate([key]),
+          plugin: meta.name,
+        }),
+      );
+      continue;
+    }
+    const section = (raw ?? {}) as PluginConfig;
+    if (validate(section)) {
+      if (raw === undefined || raw === null) config.data[key] = section;
+      continue;
+    }
+    for (const e of dedupe(validate.errors ?? [])) {
+      errors.push(schemaError(config, key, raw === undefined || raw === null, entryIndex, e, meta.name));
+    }
+  }
+  return errors;
+}
+
+/** `anyOf`/`oneOf` report every branch; keep the most specific error at each place. */
+function dedupe(errors: ErrorObject[]): ErrorObject[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    if (e.keyword === 'anyOf' || e.keyword === 'oneOf' || e.keyword === 'if') return false;
+    const id = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
+function schemaError(
+  config: LoadedConfig,
+  key: string,
+  absent: boolean,
+  entryIndex: number,
+  e: ErrorObject,
+  plugin: string,
+): DumboError {
+  const segments = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+  const dotted = [key, ...segments]
+    .map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`))
+    .join('')
+    .slice(1);
+  const where = [key, ...segments];
+  // A section that is not in the file: point at the plugins: entry that brought the plugin in.
+  const fallback = absent ? config.locate(['plugins', entryIndex]) : undefined;
+  const loc = (at: (string | number)[], k = false) => fallback ?? config.locate(at, { key: k });
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required':
+      return new DumboError(`${dotted}: missing required field '${String(p.missingProperty)}'`, {
+        location: loc(where),
+        plugin,
+      });
+    case 'additionalProperties': {
+      const props = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      const expected = props.length ? ` (expected one of: ${props.join(', ')})` : '';
+      return new DumboError(`${dotted}: unknown field '${String(p.additionalProperty)}'${expected}`, {
+        location: loc([...where, String(p.additionalProperty)], true),
+        plugin,
+      });
+    }
+    case 'type': {
+      const value = segments.reduce<unknown>(
+        (v, s) => (v as Record<string | number, unknown> | undefined)?.[s],
+        config.data[key],
+      );
+      return new DumboError(`${dotted}: expected ${String(p.type)}, got ${typeName(value)}`, {
+        location: loc(where),
+        plugin,
+      });
+    }
+    case 'enum':
+      return new DumboError(
+        `${dotted}: expected one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+        { location: loc(where), plugin },
+      );
+    default:
+      return new DumboError(`${dotted}: ${e.message ?? 'is invalid'}`, { location: loc(where), plugin });
+  }
+}

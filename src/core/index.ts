@@ -1,0 +1,88 @@
+/**
+ * `dumbo`: the plugin SDK and framework. What `import { ... } from 'dumbo'` gives a plugin.
+ *
+ * Lives here: Result, plugin base classes and metadata, the hook table, plugin loading and resolution, the
+ * hook bus and run lifecycle, metrics, config (YAML + JSON Schema), logging.
+ * Imports nothing of ours (no engine, no Electron, no UI); everything else in Dumbo may import it.
+ */
+
+export { Ok, Err, isResult, toError, errorMessage, type Result, type OkResult, type ErrResult } from './result.js';
+export {
+  BasePlugin,
+  ModelLoaderPlugin,
+  TokenizerLoaderPlugin,
+  ModelPatcherPlugin,
+  LoggingPlugin,
+  readPluginMeta,
+  snakeCase,
+  type JSONSchema,
+  type PluginClass,
+  type PluginMeta,
+} from './plugin.js';
+export {
+  defineHook,
+  getHookSpec,
+  hookNames,
+  EXCLUSIVE_CAPABILITIES,
+  type HookSpecs,
+  type HookName,
+  type HookMode,
+  type HookSpec,
+  type HookReturn,
+  type PluginHooks,
+} from './hooks.js';
+export {
+  MetricEvent,
+  MetricsCollector,
+  MetricsRegistry,
+  getMetricsRegistry,
+  isMetricsCollector,
+  type MetricTags,
+} from './metrics.js';
+export {
+  getLogger,
+  addLogSink,
+  setConsoleLogLevel,
+  formatLogRecord,
+  type Logger,
+  type LogLevel,
+  type LogRecord,
+  type LogSink,
+} from './logger.js';
+export {
+  DumboError,
+  configError,
+  formatError,
+  formatLocation,
+  exitCodeFor,
+  type ErrorKind,
+  type ErrorLocation,
+} from './errors.js';
+export { loadConfig, parseConfig, validatePluginSections, displayPath, RUN_KEYS, type LoadedConfig } from './config.js';
+export {
+  loadConfiguredPlugins,
+  scanCatalog,
+  importPluginModule,
+  findPluginEntry,
+  ensureLoaderHooks,
+  type LoadedPlugin,
+  type CatalogEntry,
+  type PluginSource,
+  type PluginSourceKind,
+  type LoaderOptions,
+} from './loader.js';
+export { resolvePlugins } from './resolver.js';
+export { HookBus, activatePlugins, type ActivePlugin, type TraceEntry, type HookFailure } from './bus.js';
+export {
+  prepareRun,
+  runLifecycle,
+  flattenConfig,
+  ConfigErrors,
+  type PreparedRun,
+  type RunOptions,
+  type RunOutcome,
+  type RunStatus,
+} from './run.js';
+export { builtinPluginDir, userPluginDir, userDataDir, appRoot } from './paths.js';
+export { getRunContext, setRunContext, type RunContext } from './shared.js';
+export type * from './types.js';

@@ -1,0 +1,124 @@
+/**
+ * Metrics flow one way: the trainer emits MetricEvents into the registry, which fans them out to every
+ * registered MetricsCollector (file logger, TensorBoard, the run's metrics.jsonl, the app's live stream).
+ * A collector that throws is reported and skipped for that call; the others still receive the event.
+ */
+
+import { sharedState } from './shared.js';
+import type { ModelInfo } from './types.js';
+
+export type MetricTags = Record<string, string | number | boolean>;
+
+export class MetricEvent {
+  /** Seconds since the epoch, as in metrics.jsonl. */
+  readonly timestamp: number;
+  constructor(
+    readonly name: string,
+    readonly value: number,
+    readonly step: number,
+    readonly tags: MetricTags = {},
+    timestamp?: number,
+  ) {
+    this.timestamp = timestamp ?? Date.now() / 1000;
+  }
+
+  /** The metrics.jsonl line for this event (without the newline). */
+  toJSON(): { name: string; value: number; step: number; timestamp: number; tags: MetricTags } {
+    return { name: this.name, value: this.value, step: this.step, timestamp: this.timestamp, tags: this.tags };
+  }
+}
+
+export abstract class MetricsCollector {
+  abstract logMetric(event: MetricEvent): void | Promise<void>;
+  logMetrics(events: readonly MetricEvent[]): void | Promise<void> {
+    for (const e of events) void this.logMetric(e);
+  }
+  logHyperparameters(_params: Record<string, unknown>): void | Promise<void> {}
+  logModelInfo(_info: ModelInfo): void | Promise<void> {}
+  finalize(): void | Promise<void> {}
+}
+
+/** A collector from any copy of the SDK, or a plain object with the same methods. */
+export function isMetricsCollector(value: unknown): value is MetricsCollector {
+  return typeof value === 'object' && value !== null && typeof (value as MetricsCollector).logMetric === 'function';
+}
+
+type CollectorCall = 'logMetrics' | 'logHyperparameters' | 'logModelInfo' | 'finalize';
+
+export type CollectorErrorHandler = (collector: MetricsCollector, call: CollectorCall, error: unknown) => void;
+
+export class MetricsRegistry {
+  private readonly collectors: MetricsCollector[] = [];
+  private errorHandler: CollectorErrorHandler = (c, call, e) => {
+    process.stderr.write(`metrics collector ${c.constructor.name}.${call} failed: ${String(e)}\n`);
+  };
+
+  /** Registering a collector that is already registered is a no-op. */
+  register(collector: MetricsCollector): void {
+    if (!isMetricsCollector(collector)) {
+      throw new TypeError('register() expects a MetricsCollector (an object with a logMetric method)');
+    }
+    if (!this.collectors.includes(collector)) this.collectors.push(collector);
+  }
+
+  unregister(collector: MetricsCollector): void {
+    const i = this.collectors.indexOf(collector);
+    if (i >= 0) this.collectors.splice(i, 1);
+  }
+
+  getCollectors(): readonly MetricsCollector[] {
+    return this.collectors;
+  }
+
+  /** Where collector failures are reported (the run host sends them to the run log). */
+  onCollectorError(handler: CollectorErrorHandler): void {
+    this.errorHandler = handler;
+  }
+
+  async logMetric(event: MetricEvent): Promise<void> {
+    await this.logMetrics([event]);
+  }
+
+  async logMetrics(events: readonly MetricEvent[]): Promise<void> {
+    await this.each('logMetrics', (c) => (c.logMetrics ? c.logMetrics(events) : defaultLogMetrics(c, events)));
+  }
+
+  async logHyperparameters(params: Record<string, unknown>): Promise<void> {
+    await this.each('logHyperparameters', (c) => c.logHyperparameters?.(params));
+  }
+
+  async logModelInfo(info: ModelInfo): Promise<void> {
+    await this.each('logModelInfo', (c) => c.logModelInfo?.(info));
+  }
+
+  /** Called once after every plugin's `finish`. */
+  async finalize(): Promise<void> {
+    await this.each('finalize', (c) => c.finalize?.());
+  }
+
+  /** Forgets every collector: a new run starts with none. */
+  clear(): void {
+    this.collectors.length = 0;
+  }
+
+  private async each(call: CollectorCall, fn: (c: MetricsCollector) => unknown): Promise<void> {
+    for (const c of [...this.collectors]) {
+      try {
+        await fn(c);
+      } catch (error) {
+        this.errorHandler(c, call, error);
+      }
+    }
+  }
+}
+
+async function defaultLogMetrics(c: MetricsCollector, events: readonly MetricEvent[]): Promise<void> {
+  for (const e of events) await c.logMetric(e);
+}
+
+/** The process-wide registry, shared by every copy of the SDK. */
+export function getMetricsRegistry(): MetricsRegistry {
+  const shared = sharedState();
+  shared.metricsRegistry ??= new MetricsRegistry();
+  return shared.metricsRegistry as MetricsRegistry;
+}

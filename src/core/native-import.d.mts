@@ -1,0 +1,1 @@
+export declare function nativeImport(specifier: string): Promise<unknown>;

@@ -1,0 +1,175 @@
+/**
+ * One run, in order (DESIGN.md section 2):
+ * log_init (each) -> metrics_collector -> model_loader -> tokenizer_loader -> model_patcher (each) ->
+ * log_model -> dataset_loader -> dataset_formatter -> log_dataset -> log_hyperparameters ->
+ * log_training_start -> trainer [per step: log_step, log_metrics] -> log_training_end ->
+ * finish (each initialized plugin, reverse order, also after a failure) -> collectors finalized.
+ *
+ * Also: `prepareRun`, which loads, validates and resolves a config without calling any hook.
+ */
+
+import { HookBus, activatePlugins, type ActivePlugin, type HookFailure, type TraceEntry } from './bus.js';
+import { loadConfig, validatePluginSections, type LoadedConfig } from './config.js';
+import { DumboError } from './errors.js';
+import { getLogger, type Logger } from './logger.js';
+import { loadConfiguredPlugins, type LoadedPlugin, type LoaderOptions } from './loader.js';
+import { getMetricsRegistry, isMetricsCollector, type MetricEvent } from './metrics.js';
+import { resolvePlugins } from './resolver.js';
+import type { Dataset, DatasetInfo, Model, ModelInfo, StepInfo, Tokenizer, TrainingSummary } from './types.js';
+
+export interface PreparedRun {
+  config: LoadedConfig;
+  plugins: LoadedPlugin[];
+}
+
+/** Loads the config and its plugins, validates every section and resolves capabilities. No hook runs. */
+export async function prepareRun(configFile: string, options: LoaderOptions = {}): Promise<PreparedRun> {
+  const config = await loadConfig(configFile);
+  const plugins = await loadConfiguredPlugins(config, options);
+  const errors = [...validatePluginSections(config, plugins), ...resolvePlugins(plugins, config)];
+  if (errors.length > 0) throw errors.length === 1 ? errors[0]! : new ConfigErrors(errors);
+  return { config, plugins };
+}
+
+/** Several config errors at once; each is printed on its own line. */
+export class ConfigErrors extends DumboError {
+  constructor(readonly errors: DumboError[]) {
+    super(errors.map((e) => e.message).join('; '), { location: errors[errors.length - 1]!.location });
+    this.name = 'ConfigErrors';
+  }
+}
+
+export type RunStatus = 'pending' | 'running' | 'stopping' | 'stopped' | 'completed' | 'failed' | 'crashed';
+
+export interface RunOptions {
+  onTrace?: (entry: TraceEntry) => void;
+  /** True once the user asked to stop; checked between phases and by the trainer between micro-batches. */
+  stopRequested?: () => boolean;
+  runFolder?: string;
+  logger?: Logger;
+}
+
+export interface RunOutcome {
+  status: 'completed' | 'stopped' | 'failed';
+  error?: unknown;
+  summary?: TrainingSummary;
+  /** Observer hooks that failed; they never change the status or the exit code. */
+  failures: HookFailure[];
+  hasTrainer: boolean;
+}
+
+/** Flattens nested sections into dotted keys, as TensorBoard and W&B show hyperparameters. */
+export function flattenConfig(value: Record<string, unknown>, prefix = ''): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (typeof v === 'object' && v !== null && !Array.isArray(v))
+      Object.assign(out, flattenConfig(v as Record<string, unknown>, key));
+    else out[key] = v;
+  }
+  return out;
+}
+
+class StopRequested extends Error {}
+
+export async function runLifecycle(prepared: PreparedRun, options: RunOptions = {}): Promise<RunOutcome> {
+  const { config } = prepared;
+  const logger = options.logger ?? getLogger('dumbo');
+  const stopRequested = options.stopRequested ?? (() => false);
+  const registry = getMetricsRegistry();
+  const plugins = activatePlugins(prepared.plugins);
+  const bus = new HookBus(plugins, {
+    onTrace: options.onTrace,
+    logger,
+    locate: (p) =>
+      config.locate(config.data[p.meta.configKey] !== undefined ? [p.meta.configKey] : ['plugins', p.entryIndex], {
+        key: true,
+      }),
+  });
+  const section = (p: ActivePlugin) => config.section(p.meta.configKey);
+  const checkStop = () => {
+    if (stopRequested()) throw new StopRequested();
+  };
+  const hasTrainer = bus.implementers('trainer').length > 0;
+  // Plugins whose log_init turn has come are "initialized": finish is owed to exactly these.
+  const initialized: ActivePlugin[] = [];
+  let summary: TrainingSummary | undefined;
+  let status: RunOutcome['status'] = 'completed';
+  let error: unknown;
+
+  try {
+    for (const p of plugins) {
+      initialized.push(p);
+      await bus.observe('log_init', () => [section(p)], [p]);
+    }
+    for (const { value } of await bus.observe('metrics_collector', () => [])) {
+      if (isMetricsCollector(value)) registry.register(value);
+    }
+    checkStop();
+
+    let model: Model | undefined = (await bus.first('model_loader', (p) => [section(p)]))?.value;
+    const tokenizer: Tokenizer | undefined = (await bus.first('tokenizer_loader', (p) => [section(p), model]))?.value;
+    if (model) {
+      model = await bus.pipe('model_patcher', model, (p, m) => [m, section(p)]);
+      const info: ModelInfo = model.info?.() ?? { architecture: model.architecture };
+      await bus.observe('log_model', () => [info]);
+      await registry.logModelInfo(info);
+    }
+    checkStop();
+
+    let dataset: Dataset | undefined = (await bus.first('dataset_loader', (p) => [section(p), tokenizer]))?.value;
+    if (dataset) {
+      dataset = await bus.pipe('dataset_formatter', dataset, (p, d) => [d, section(p), tokenizer]);
+      const info: DatasetInfo = dataset.info?.() ?? { rows: dataset.train.length, evalRows: dataset.eval?.length };
+      await bus.observe('log_dataset', () => [info]);
+    }
+    checkStop();
+
+    const { plugins: _names, ...rest } = config.data;
+    const hparams = flattenConfig(rest);
+    await bus.observe('log_hyperparameters', () => [hparams]);
+    await registry.logHyperparameters(hparams);
+    checkStop();
+
+    if (!hasTrainer) {
+      logger.info('no plugin provides a trainer: nothing to train (add one, e.g. transformers_trainer, to plugins:)');
+    } else {
+      await bus.observe('log_training_start', () => [config.data]);
+      const trained = await bus.exclusive('trainer', (p) => [
+        {
+          model,
+          tokenizer,
+          dataset,
+          config: section(p),
+          fullConfig: config.data,
+          runFolder: options.runFolder,
+          stopRequested,
+          reportStep: async (step: StepInfo, metrics: MetricEvent[]) => {
+            await bus.observe('log_step', () => [step]);
+            await bus.observe('log_metrics', () => [metrics, step.step]);
+            await registry.logMetrics(metrics);
+            // A training step keeps the event loop busy; yielding once per step lets the host read a stop
+            // request (or any message) between steps. The trainer also polls stopRequested() itself.
+            await new Promise((resolve) => setImmediate(resolve));
+          },
+        },
+      ]);
+      summary = trained?.value;
+      if (summary) await bus.observe('log_training_end', () => [summary!]);
+      if (summary?.stopped) status = 'stopped';
+    }
+  } catch (e) {
+    if (e instanceof StopRequested) {
+      status = 'stopped';
+    } else {
+      status = 'failed';
+      error = e;
+    }
+  } finally {
+    await bus.observe('finish', () => [], [...initialized].reverse());
+    await registry.finalize();
+    // One run per registry: the next run in this process starts with no collectors.
+    registry.clear();
+  }
+  return { status, error, summary, failures: bus.failures, hasTrainer };
+}
