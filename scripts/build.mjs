@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const SOURCE_DIRS = ['core', 'engine', 'host', 'cli', 'shared'];
+export const SOURCE_DIRS = ['core', 'engine', 'host', 'cli', 'shared', 'bench'];
 export const STAMP = path.join(root, 'dist', '.build-stamp');
 
 function walk(dir, out = []) {
@@ -60,6 +60,18 @@ export async function build() {
     mkdirSync(path.dirname(dest), { recursive: true });
     copyFileSync(f, dest);
   }
+  // tfjs-core's Node bundle has no gradients (the @tensorflow/tfjs umbrella adds them); its ESM sources
+  // cannot be imported by Node directly (extensionless imports), so they are bundled once here. The
+  // gradients register in tfjs's global kernel registry and run on its global engine.
+  await esbuild({
+    entryPoints: [path.join(root, 'node_modules/@tensorflow/tfjs-core/dist/register_all_gradients.js')],
+    outfile: path.join(root, 'dist', 'vendor', 'tfjs-gradients.mjs'),
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    logLevel: 'warning',
+  });
   writeFileSync(STAMP, new Date().toISOString() + '\n');
 }
 

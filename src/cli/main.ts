@@ -32,12 +32,16 @@ Usage:
   dumbo run CONFIG [--output DIR]   run a config (also: dumbo CONFIG)
   dumbo validate CONFIG [--json]    load and resolve a config without running it
   dumbo plugins [CONFIG] [--json]   list the plugin catalog (and the config's plugins)
+  dumbo generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S]
+  dumbo score --model DIR --text FILE [--json]   mean cross-entropy (nats/token) and perplexity of a text
+  dumbo doctor [--json]             which tfjs backend runs here, and why not a faster one
   dumbo --help | --version
 
 Options:
   --output DIR        the run folder (default: output_dir of the config, else runs/<date>-<name>)
   --plugin-path DIR   the user plugin folder (default: $DUMBO_PLUGIN_PATH, else ${userPluginDir()})
   --json              print machine-readable output as the last stdout line
+  --backend B         generate/score: auto (default), gpu, native, cpu or wasm
   --verbose           print stack traces with errors
 
 Exit codes: 0 completed, 1 the run failed, 2 bad usage, config or plugin resolution, 130 stopped.
@@ -66,6 +70,15 @@ export async function main(argv: string[]): Promise<number> {
         'plugin-path': { type: 'string' },
         json: { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' },
+        model: { type: 'string' },
+        prompt: { type: 'string' },
+        text: { type: 'string' },
+        'max-new-tokens': { type: 'string' },
+        temperature: { type: 'string' },
+        'top-k': { type: 'string' },
+        'top-p': { type: 'string' },
+        seed: { type: 'string' },
+        backend: { type: 'string' },
       },
     });
   } catch (error) {
@@ -83,7 +96,8 @@ export async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   let [command, ...rest] = positionals as [string, ...string[]];
-  if (/\.ya?ml$/i.test(command) || (existsSync(command) && !['run', 'validate', 'plugins'].includes(command))) {
+  const commands = ['run', 'validate', 'plugins', 'generate', 'score', 'doctor', 'help'];
+  if (/\.ya?ml$/i.test(command) || (existsSync(command) && !commands.includes(command))) {
     rest = [command, ...rest];
     command = 'run';
   }
@@ -104,6 +118,32 @@ export async function main(argv: string[]): Promise<number> {
       case 'help':
         process.stdout.write(HELP);
         return 0;
+      case 'generate': {
+        const { generateCommand } = await import('./engine-commands.js');
+        return await generateCommand({
+          model: required(values.model, '--model DIR'),
+          prompt: required(values.prompt, '--prompt TEXT'),
+          maxNewTokens: intOption(values['max-new-tokens'], '--max-new-tokens', 64),
+          temperature: numberOption(values.temperature, '--temperature', 0.8),
+          topK: values['top-k'] === undefined ? undefined : intOption(values['top-k'], '--top-k', 0),
+          topP: values['top-p'] === undefined ? undefined : numberOption(values['top-p'], '--top-p', 1),
+          seed: intOption(values.seed, '--seed', 0),
+          backend: backendOption(values.backend),
+        });
+      }
+      case 'score': {
+        const { scoreCommand } = await import('./engine-commands.js');
+        return await scoreCommand({
+          model: required(values.model, '--model DIR'),
+          text: required(values.text, '--text FILE'),
+          json: values.json === true,
+          backend: backendOption(values.backend),
+        });
+      }
+      case 'doctor': {
+        const { doctorCommand } = await import('./engine-commands.js');
+        return await doctorCommand(values.json === true);
+      }
       default:
         throw new UsageError(`unknown command '${command}'`);
     }
@@ -114,6 +154,32 @@ export async function main(argv: string[]): Promise<number> {
     }
     return printError(error, verbose);
   }
+}
+
+function required(value: string | undefined, what: string): string {
+  if (value === undefined || value === '') throw new UsageError(`missing ${what}`);
+  return value;
+}
+
+function numberOption(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new UsageError(`${name} expects a number, got '${value}'`);
+  return n;
+}
+
+function intOption(value: string | undefined, name: string, fallback: number): number {
+  const n = numberOption(value, name, fallback);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} expects a whole number >= 0, got '${value}'`);
+  return n;
+}
+
+function backendOption(value: string | undefined): 'auto' | 'gpu' | 'native' | 'cpu' | 'wasm' {
+  const v = value ?? 'auto';
+  if (!['auto', 'gpu', 'native', 'cpu', 'wasm'].includes(v)) {
+    throw new UsageError(`--backend expects auto, gpu, native, cpu or wasm, got '${v}'`);
+  }
+  return v as 'auto';
 }
 
 function oneConfig(rest: string[], command: string): string {
@@ -316,6 +382,7 @@ async function runCommand(configFile: string, options: RunCommandOptions): Promi
     const steps = outcome.steps === undefined ? '' : `, ${outcome.steps} steps`;
     process.stderr.write(`run ${outcome.status}${steps}${loss}; run folder: ${outcome.runFolder}\n`);
   }
+  if (outcome.sample !== undefined) process.stderr.write(`sample: ${outcome.sample}\n`);
   if (outcome.error) for (const line of outcome.error.lines) process.stderr.write(line + '\n');
   return outcome.exitCode;
 }

@@ -85,4 +85,5 @@ export {
 } from './run.js';
 export { builtinPluginDir, userPluginDir, userDataDir, appRoot } from './paths.js';
 export { getRunContext, setRunContext, type RunContext } from './shared.js';
+export { mulberry32, seededPermutation } from './random.js';
 export type * from './types.js';

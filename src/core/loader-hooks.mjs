@@ -1,6 +1,7 @@
 // Node module hooks for plugin code (registered with module.register by loader.ts; they run on Node's
 // loader thread, so this file is plain JS). They do two things:
-// 1. `import ... from 'dumbo'` in a plugin anywhere on disk resolves to the SDK of the running app.
+// 1. `import ... from 'dumbo'` (and 'dumbo/engine') in a plugin anywhere on disk resolves to the SDK (and
+//    the training engine) of the running app.
 // 2. `.ts`/`.mts` files are transpiled on load with esbuild; a TS-style `./x.js` import finds `./x.ts`.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -8,10 +9,13 @@ import { transform } from 'esbuild';
 
 /** @type {string | undefined} */
 let sdkUrl;
+/** @type {string | undefined} */
+let engineUrl;
 
-/** @param {{ sdkUrl: string }} data */
+/** @param {{ sdkUrl: string, engineUrl?: string }} data */
 export async function initialize(data) {
   sdkUrl = data.sdkUrl;
+  engineUrl = data.engineUrl;
 }
 
 const TS_FILE = /\.[cm]?ts$/;
@@ -23,6 +27,7 @@ const TS_FILE = /\.[cm]?ts$/;
  */
 export async function resolve(specifier, context, nextResolve) {
   if (specifier === 'dumbo' && sdkUrl) return { url: sdkUrl, shortCircuit: true };
+  if (specifier === 'dumbo/engine' && engineUrl) return { url: engineUrl, shortCircuit: true };
   try {
     return await nextResolve(specifier, context);
   } catch (error) {

@@ -18,7 +18,7 @@ import { displayPath, type LoadedConfig } from './config.js';
 import { DumboError, type ErrorLocation } from './errors.js';
 import { nativeImport } from './native-import.mjs';
 import { readPluginMeta, type PluginClass, type PluginMeta } from './plugin.js';
-import { builtinPluginDir, sdkEntryUrl, userPluginDir } from './paths.js';
+import { builtinPluginDir, engineEntryUrl, sdkEntryUrl, userPluginDir } from './paths.js';
 
 export type PluginSourceKind = 'builtin' | 'user' | 'path' | 'package';
 
@@ -60,7 +60,9 @@ let hooksRegistered = false;
 /** Registers the module hooks once per process (resolve 'dumbo', transpile .ts). */
 export function ensureLoaderHooks(): void {
   if (hooksRegistered) return;
-  register(new URL('./loader-hooks.mjs', import.meta.url), { data: { sdkUrl: sdkEntryUrl().href } });
+  register(new URL('./loader-hooks.mjs', import.meta.url), {
+    data: { sdkUrl: sdkEntryUrl().href, engineUrl: engineEntryUrl().href },
+  });
   hooksRegistered = true;
 }
 

@@ -36,8 +36,20 @@ export function userPluginDir(explicit?: string): string {
 
 /** The URL of the SDK entry of the running app: `index.ts` when running from sources, else `index.js`. */
 export function sdkEntryUrl(): URL {
+  return sourceOrBuilt('./index');
+}
+
+/**
+ * The URL of the training engine's entry (`dumbo/engine`), next to the SDK. Core does not import the
+ * engine; it only tells plugins where it is.
+ */
+export function engineEntryUrl(): URL {
+  return sourceOrBuilt('../engine/index');
+}
+
+function sourceOrBuilt(stem: string): URL {
   const here = import.meta.url;
-  const ts = new URL('./index.ts', here);
+  const ts = new URL(`${stem}.ts`, here);
   if (here.endsWith('.ts') && existsSync(fileURLToPath(ts))) return ts;
-  return new URL('./index.js', here);
+  return new URL(`${stem}.js`, here);
 }

@@ -33,6 +33,8 @@ export interface RunContext {
   runFolder?: string;
   /** The config file, absolute. */
   configFile?: string;
+  /** The run's seed (top-level `seed` of the config, 42 when absent): plugins derive their randomness from it. */
+  seed?: number;
 }
 
 /** The current run's context, shared by every SDK copy. */

@@ -28,18 +28,34 @@ export interface Model {
 
 export interface Tokenizer {
   readonly vocabSize: number;
-  encode(text: string): number[];
-  decode(ids: number[]): string;
+  /** Token ids of `text`; special tokens are added as the tokenizer's own config says unless told otherwise. */
+  encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
+  decode(ids: number[], options?: { skipSpecialTokens?: boolean }): string;
   readonly eosTokenId?: number;
   readonly bosTokenId?: number;
   readonly padTokenId?: number;
+  /** Special tokens by role (`bos_token`, `eos_token`, `pad_token`, `unk_token`), as strings. */
+  readonly specialTokens?: Record<string, string>;
+  /** The tokenizer's Jinja chat template (tokenizer_config.json `chat_template`), if it has one. */
+  readonly chatTemplate?: string;
 }
 
-/** Rows of a dataset as loaded (`dataset_loader`), or token ids once formatted (`dataset_formatter`). */
+/**
+ * Rows of a dataset. As loaded (`dataset_loader`), rows hold the file's columns (`text`, or prompt and
+ * response fields, ...). Once formatted (`dataset_formatter`), each row is a `TokenizedRow`, which is what
+ * trainers consume.
+ */
 export interface Dataset {
   readonly train: readonly Record<string, unknown>[];
   readonly eval?: readonly Record<string, unknown>[];
   info?(): DatasetInfo;
+}
+
+/** A formatted training example: token ids and labels of the same length (-100 = not predicted). */
+export interface TokenizedRow {
+  input_ids: number[];
+  labels: number[];
+  [key: string]: unknown;
 }
 
 export interface ModelInfo {

@@ -42,6 +42,8 @@ export interface RunOutcomeMessage {
   failures: HookFailure[];
   finalLoss?: number;
   steps?: number;
+  /** A sample generated at the end of training, when the trainer made one. */
+  sample?: string;
 }
 
 export type HostMessage =

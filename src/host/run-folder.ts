@@ -86,6 +86,8 @@ export interface RunRecord {
   steps?: number;
   backend?: string;
   backendReason?: string;
+  /** The resume_from of the config, when this run continued an earlier one. */
+  resumeFrom?: string;
   versions: { dumbo: string; node: string; tfjs?: string; plugins: PluginRecord[] };
   observerFailures: { hook: string; plugin: string; error: string }[];
 }
@@ -124,10 +126,12 @@ export function chooseRunFolder(opts: {
  * Creates the run folder. A folder that already holds a run (run.json) is never reused: nothing of an
  * earlier run is overwritten.
  */
-export function createRunFolder(dir: string): void {
-  if (existsSync(path.join(dir, 'run.json'))) {
+export function createRunFolder(dir: string, options: { resume?: boolean } = {}): void {
+  // Resuming continues in the same folder: its checkpoints are what resume_from: latest reads, and new
+  // metrics, trace and log lines are appended after the old ones.
+  if (!options.resume && existsSync(path.join(dir, 'run.json'))) {
     throw new DumboError(
-      `the run folder ${dir} already holds a run (run.json); choose another --output or output_dir`,
+      `the run folder ${dir} already holds a run (run.json); choose another --output or output_dir, or set resume_from`,
       { location: { file: dir } },
     );
   }

@@ -26,6 +26,7 @@ import {
   type MetricEvent,
   type RunStatus,
 } from '../core/index.js';
+import { formatBackendReport, initBackend, type BackendChoice, type BackendReport } from '../engine/backend.js';
 import {
   isParentMessage,
   type HostMessage,
@@ -112,6 +113,23 @@ export async function executeRun(
   }
   const { config, plugins } = prepared;
   const name = runName(config.file, config.data.name as string | undefined);
+  const backendChoice = (config.data.backend ?? 'auto') as BackendChoice;
+  let backend: BackendReport;
+  try {
+    if (!['auto', 'gpu', 'native', 'cpu', 'wasm'].includes(backendChoice)) {
+      throw new DumboError(`backend: expected one of auto, gpu, native, cpu, wasm, got '${backendChoice}'`, {
+        location: config.locate(['backend']),
+      });
+    }
+    backend = await initBackend(backendChoice);
+  } catch (error) {
+    return fail(
+      error instanceof DumboError
+        ? error
+        : new DumboError((error as Error).message, { location: config.locate(['backend']) }),
+    );
+  }
+  const resuming = typeof config.data.resume_from === 'string';
   let runFolder: string;
   try {
     runFolder = chooseRunFolder({
@@ -121,7 +139,7 @@ export async function executeRun(
       cwd,
       name,
     });
-    createRunFolder(runFolder);
+    createRunFolder(runFolder, { resume: resuming });
     writeResolvedConfig(runFolder, config.data);
   } catch (error) {
     return fail(error);
@@ -152,7 +170,11 @@ export async function executeRun(
       }
     })(),
   );
-  setRunContext({ runFolder, configFile: path.resolve(cwd, req.configFile) });
+  setRunContext({
+    runFolder,
+    configFile: path.resolve(cwd, req.configFile),
+    seed: typeof config.data.seed === 'number' ? config.data.seed : 42,
+  });
 
   const record: RunRecord = {
     name,
@@ -160,9 +182,17 @@ export async function executeRun(
     configFile: path.resolve(cwd, req.configFile),
     runFolder,
     startedAt: new Date().toISOString(),
-    versions: { dumbo: dumboVersion(), node: process.version, plugins: pluginRecords(plugins) },
+    backend: backend.name,
+    backendReason: backend.why,
+    versions: {
+      dumbo: dumboVersion(),
+      node: process.version,
+      tfjs: backend.tfjsVersion,
+      plugins: pluginRecords(plugins),
+    },
     observerFailures: [],
   };
+  if (resuming) record.resumeFrom = config.data.resume_from as string;
   const setStatus = (status: RunStatus) => {
     record.status = status;
     writeRunRecord(runFolder, record);
@@ -170,6 +200,7 @@ export async function executeRun(
   };
   setStatus('running');
   log.info(`run folder: ${runFolder}`);
+  for (const line of formatBackendReport(backend)) log.info(line);
 
   const outcome = await runLifecycle(prepared, {
     runFolder,
@@ -211,6 +242,7 @@ export async function executeRun(
     failures: outcome.failures,
     finalLoss: record.finalLoss,
     steps: record.steps,
+    sample: typeof outcome.summary?.sample === 'string' ? outcome.summary.sample : undefined,
   };
 }
 

@@ -89,7 +89,7 @@ describe('dumbo CLI', () => {
     const r = await runDumbo(['run', 'c.yaml'], { cwd: dir });
     expect(r.code).toBe(2);
     expect(lastLine(r.stderr)).toMatch(
-      /^c\.yaml:1:11: unknown plugin 'not_a_plugin': not a built-in plugin \(console_logger, file_logger\)/,
+      /^c\.yaml:1:11: unknown plugin 'not_a_plugin': not a built-in plugin \(console_logger, file_logger, /,
     );
   });
 
@@ -126,7 +126,7 @@ describe('dumbo CLI', () => {
     const again = await runDumbo(['run', 'run.yaml', '--output', 'out'], { cwd: dir });
     expect(again.code).toBe(2);
     expect(lastLine(again.stderr)).toBe(
-      `${out}: the run folder ${out} already holds a run (run.json); choose another --output or output_dir`,
+      `${out}: the run folder ${out} already holds a run (run.json); choose another --output or output_dir, or set resume_from`,
     );
     expect(JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8'))).toEqual(run);
   });

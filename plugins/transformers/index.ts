@@ -1,0 +1,140 @@
+/**
+ * transformers: the model and the tokenizer, from a Hugging Face folder or a hub repo id (downloaded into
+ * the standard Hugging Face cache when `allow_download` is set), or a fresh model from a config
+ * (`init: from_config`, how the quickstart starts). Both classes read the `model:` section.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import {
+  Err,
+  getLogger,
+  getRunContext,
+  ModelLoaderPlugin,
+  Ok,
+  TokenizerLoaderPlugin,
+  type Model,
+  type PluginConfig,
+} from 'dumbo';
+import {
+  downloadModel,
+  ensureBackend,
+  isEngineModel,
+  isRepoId,
+  loadPretrained,
+  loadTokenizer,
+  modelFromConfig,
+  readConfig,
+  type HFConfig,
+} from 'dumbo/engine';
+
+const schema = {
+  type: 'object',
+  properties: {
+    base_model: {
+      type: 'string',
+      minLength: 1,
+      description: 'A Hugging Face model folder (relative to the config file) or a hub repo id (org/name).',
+    },
+    init: {
+      enum: ['pretrained', 'from_config'],
+      default: 'pretrained',
+      description: 'pretrained: load the weights; from_config: a fresh, randomly initialized model.',
+    },
+    config: {
+      type: 'object',
+      description: 'config.json fields: the whole config for from_config without base_model, else overrides.',
+    },
+    tokenizer: { type: 'string', minLength: 1, description: 'Tokenizer folder or repo id (default: base_model).' },
+    revision: { type: 'string', default: 'main', description: 'Hub revision (branch, tag or commit).' },
+    allow_download: {
+      type: 'boolean',
+      default: false,
+      description: 'Download from the hub ($HF_ENDPOINT) into the Hugging Face cache ($HF_HOME) when missing.',
+    },
+    cache_dir: { type: 'string', description: 'Hugging Face hub cache (default $HF_HUB_CACHE or $HF_HOME/hub).' },
+  },
+  additionalProperties: false,
+};
+
+const log = getLogger('transformers');
+
+function configDir(): string {
+  const f = getRunContext().configFile;
+  return f ? path.dirname(f) : process.cwd();
+}
+
+/** A local folder (relative to the config file) or, failing that, a hub repo id resolved through the cache. */
+async function resolveFolder(ref: string, config: PluginConfig): Promise<string> {
+  const local = path.resolve(configDir(), ref);
+  if (existsSync(local)) return local;
+  if (!isRepoId(ref)) throw new Error(`model.base_model: no folder ${local}`);
+  return downloadModel(ref, {
+    revision: config.revision as string | undefined,
+    allowDownload: config.allow_download === true,
+    cacheDir: config.cache_dir ? path.resolve(configDir(), config.cache_dir as string) : undefined,
+    log: (m) => log.info(m),
+  });
+}
+
+export class TransformersModelLoader extends ModelLoaderPlugin {
+  static configKey = 'model';
+  static provides = ['model_loader'];
+  static description =
+    'Loads a GPT-2, GPT-Neo or Llama model from a Hugging Face folder or the hub, or makes a fresh one.';
+  static version = '1.0.0';
+  static configSchema = schema;
+
+  async loadModel(config: PluginConfig) {
+    const backend = (await ensureBackend()).name;
+    const seed = getRunContext().seed ?? 42;
+    const overrides = (config.config ?? {}) as HFConfig;
+    const base = config.base_model as string | undefined;
+    try {
+      if (config.init === 'from_config') {
+        const baseConfig = base ? readConfig(await resolveFolder(base, config)) : {};
+        const merged = { ...baseConfig, ...overrides } as HFConfig;
+        if (Object.keys(merged).length === 0) {
+          return Err(new Error('model: init: from_config needs base_model (a folder with config.json) or config'));
+        }
+        log.info(`new ${merged.architectures?.[0] ?? merged.model_type} from config (seed ${seed})`);
+        return Ok(modelFromConfig(merged, seed, backend));
+      }
+      if (!base) return Err(new Error('model.base_model is required to load a pretrained model'));
+      const dir = await resolveFolder(base, config);
+      if (Object.keys(overrides).length > 0) log.warn('model.config is ignored for init: pretrained');
+      const model = await loadPretrained(dir, seed, backend);
+      log.info(`loaded ${model.architecture} from ${dir}`);
+      return Ok(model);
+    } catch (error) {
+      return Err(error as Error);
+    }
+  }
+}
+
+export class TransformersTokenizerLoader extends TokenizerLoaderPlugin {
+  static configKey = 'model';
+  static provides = ['tokenizer_loader'];
+  static description = 'Loads the tokenizer (tokenizer.json) of a Hugging Face folder or hub repo.';
+  static version = '1.0.0';
+  static configSchema = schema;
+
+  async loadTokenizer(config: PluginConfig, model?: Model) {
+    const ref = (config.tokenizer ?? config.base_model) as string | undefined;
+    try {
+      const dir = ref ? await resolveFolder(ref, config) : isEngineModel(model) ? model.sourceDir : undefined;
+      if (!dir) return Err(new Error('model.tokenizer (or model.base_model) must name a folder with tokenizer.json'));
+      const tok = await loadTokenizer(dir);
+      const vocab = isEngineModel(model) ? model.lm.vocabSize : undefined;
+      if (vocab !== undefined && tok.vocabSize > vocab) {
+        return Err(
+          new Error(`the tokenizer in ${dir} has ${tok.vocabSize} tokens but the model's vocab_size is ${vocab}`),
+        );
+      }
+      return Ok(tok);
+    } catch (error) {
+      return Err(error as Error);
+    }
+  }
+}
+
+export const AVAILABLE_PLUGINS = [TransformersModelLoader, TransformersTokenizerLoader];

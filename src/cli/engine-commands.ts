@@ -1,0 +1,129 @@
+/**
+ * The CLI commands that use the engine directly, outside a run: `dumbo generate`, `dumbo score` and
+ * `dumbo doctor`. They load a Hugging Face folder (a run's final/, a checkpoint or any compatible model).
+ */
+
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { DumboError, userPluginDir } from '../core/index.js';
+import {
+  causalLMLoss,
+  formatBackendReport,
+  generate,
+  hubCacheDir,
+  initBackend,
+  listCachedModels,
+  loadPretrained,
+  loadTokenizer,
+  type BackendChoice,
+  type CausalLM,
+} from '../engine/index.js';
+
+async function loadFolder(dir: string, backend: BackendChoice) {
+  const abs = path.resolve(dir);
+  if (!existsSync(path.join(abs, 'config.json'))) {
+    throw new DumboError(
+      `not a model folder: no config.json (give a run's final/ folder or a Hugging Face model folder)`,
+      {
+        location: { file: dir },
+      },
+    );
+  }
+  const report = await initBackend(backend);
+  const model = await loadPretrained(abs, 0, report.name);
+  const tokenizer = await loadTokenizer(abs);
+  return { model, tokenizer };
+}
+
+export interface GenerateArgs {
+  model: string;
+  prompt: string;
+  maxNewTokens: number;
+  temperature: number;
+  topK?: number;
+  topP?: number;
+  seed: number;
+  backend: BackendChoice;
+}
+
+export async function generateCommand(a: GenerateArgs): Promise<number> {
+  const { model, tokenizer } = await loadFolder(a.model, a.backend);
+  const prompt = tokenizer.encode(a.prompt);
+  if (prompt.length === 0) throw new DumboError('the prompt is empty after tokenization: give some text with --prompt');
+  const ids = generate(model.lm, prompt, {
+    maxNewTokens: a.maxNewTokens,
+    temperature: a.temperature,
+    topK: a.topK,
+    topP: a.topP,
+    eosTokenId: tokenizer.eosTokenId,
+    seed: a.seed,
+  });
+  process.stdout.write(a.prompt + tokenizer.decode(ids, { skipSpecialTokens: true }) + '\n');
+  return 0;
+}
+
+/**
+ * Mean cross-entropy (nats per predicted token) of `ids` under the model. A text longer than the context is
+ * scored in windows of the context length that overlap by one token, so every token after the first is
+ * predicted exactly once, each with as much context as its window gives.
+ */
+export function scoreIds(lm: CausalLM, ids: number[]): { loss: number; tokens: number } {
+  const W = lm.maxPositions;
+  let sum = 0;
+  let tokens = 0;
+  for (let start = 0; start < ids.length - 1; start += W - 1) {
+    const window = ids.slice(start, start + W);
+    const s = tf.tidy(() => {
+      const input = tf.tensor2d([window], [1, window.length], 'int32');
+      const { loss, count } = causalLMLoss(lm.forward(input), input);
+      return tf.stack([tf.mul(loss, count), tf.cast(count, 'float32')]);
+    });
+    const [lossSum, count] = s.dataSync();
+    s.dispose();
+    sum += lossSum!;
+    tokens += count!;
+  }
+  return { loss: tokens > 0 ? sum / tokens : NaN, tokens };
+}
+
+export async function scoreCommand(a: {
+  model: string;
+  text: string;
+  json: boolean;
+  backend: BackendChoice;
+}): Promise<number> {
+  if (!existsSync(a.text)) throw new DumboError('cannot read the text: no such file', { location: { file: a.text } });
+  const { model, tokenizer } = await loadFolder(a.model, a.backend);
+  const ids = tokenizer.encode(readFileSync(a.text, 'utf8'));
+  if (ids.length < 2)
+    throw new DumboError('the text has fewer than 2 tokens: nothing to predict', { location: { file: a.text } });
+  const { loss, tokens } = scoreIds(model.lm, ids);
+  const perplexity = Math.exp(loss);
+  process.stderr.write(
+    `${a.text}: ${tokens} predicted tokens, loss ${loss.toFixed(6)} nats/token, perplexity ${perplexity.toFixed(4)}\n`,
+  );
+  if (a.json) process.stdout.write(JSON.stringify({ loss, tokens, perplexity }) + '\n');
+  return 0;
+}
+
+export async function doctorCommand(json: boolean): Promise<number> {
+  const report = await initBackend('auto');
+  const lines = formatBackendReport(report);
+  lines.push(`node ${process.version} on ${process.platform}-${process.arch}`);
+  lines.push(`user plugin folder: ${userPluginDir()}`);
+  const cached = listCachedModels();
+  lines.push(`Hugging Face cache: ${hubCacheDir()} (${cached.length} model${cached.length === 1 ? '' : 's'})`);
+  let electron = 'not installed (the desktop window needs it; `dumbo serve` does not)';
+  try {
+    createRequire(import.meta.url).resolve('electron');
+    electron = 'installed';
+  } catch {
+    // reported as not installed
+  }
+  lines.push(`electron: ${electron}`);
+  process.stderr.write(lines.join('\n') + '\n');
+  if (json) process.stdout.write(JSON.stringify({ backend: report, cachedModels: cached }) + '\n');
+  return 0;
+}

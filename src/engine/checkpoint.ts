@@ -1,0 +1,125 @@
+/**
+ * Checkpoints: `checkpoints/step-N/` under the run folder, with the weights (model.safetensors), the
+ * optimizer state (optimizer.safetensors), the trainer state (trainer_state.json: step, data position,
+ * seed, early-stopping state) and config.json. Each is written into a temporary folder that is renamed
+ * into place, so a crash never leaves a half-written checkpoint that resume would trust.
+ */
+
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { DataPosition } from './data.js';
+import { exportWeights, loadWeights } from './models/index.js';
+import type { CausalLM, HostTensor } from './models/types.js';
+import type { AdamW } from './optim.js';
+import { readSafetensors, writeSafetensors } from './safetensors.js';
+
+export interface TrainerState {
+  version: 1;
+  /** Optimizer steps done. */
+  step: number;
+  totalSteps: number;
+  /** The next batch to read. */
+  position: DataPosition;
+  seed: number;
+  bestEvalLoss?: number;
+  /** Evaluations in a row without improvement (early stopping). */
+  evalsWithoutImprovement: number;
+  /** Loss of the last step, for the record. */
+  loss?: number;
+}
+
+export interface CheckpointRef {
+  step: number;
+  dir: string;
+}
+
+export function checkpointsDir(runFolder: string): string {
+  return path.join(runFolder, 'checkpoints');
+}
+
+/** Complete checkpoints of a run folder, oldest first (temporary folders are ignored). */
+export function listCheckpoints(runFolder: string): CheckpointRef[] {
+  const dir = checkpointsDir(runFolder);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((name) => /^step-(\d+)$/.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ step: Number(m[1]), dir: path.join(dir, m[0]) }))
+    .filter((c) => existsSync(path.join(c.dir, 'trainer_state.json')))
+    .sort((a, b) => a.step - b.step);
+}
+
+export function saveCheckpoint(runFolder: string, lm: CausalLM, optimizer: AdamW, state: TrainerState): string {
+  const root = checkpointsDir(runFolder);
+  mkdirSync(root, { recursive: true });
+  const final = path.join(root, `step-${state.step}`);
+  const tmp = path.join(root, `.tmp-step-${state.step}-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  try {
+    writeSafetensors(path.join(tmp, 'model.safetensors'), exportWeights(lm), { format: 'pt' });
+    writeSafetensors(path.join(tmp, 'optimizer.safetensors'), optimizer.exportState(), {
+      format: 'dumbo-adamw',
+      step: String(optimizer.stepCount),
+    });
+    writeFileSync(
+      path.join(tmp, 'config.json'),
+      JSON.stringify({ ...lm.config, architectures: [lm.architecture] }, null, 2) + '\n',
+    );
+    // Written last: its presence marks the checkpoint complete.
+    writeFileSync(path.join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
+    rmSync(final, { recursive: true, force: true });
+    renameSync(tmp, final);
+  } catch (error) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw error;
+  }
+  return final;
+}
+
+/** Keeps the newest `keepLast` checkpoints (0 or less keeps all). */
+export function pruneCheckpoints(runFolder: string, keepLast: number): void {
+  if (!(keepLast > 0)) return;
+  const all = listCheckpoints(runFolder);
+  for (const c of all.slice(0, Math.max(0, all.length - keepLast))) rmSync(c.dir, { recursive: true, force: true });
+}
+
+export interface LoadedCheckpoint {
+  dir: string;
+  state: TrainerState;
+  weights: Map<string, HostTensor>;
+  optimizer: Map<string, HostTensor>;
+  optimizerStep: number;
+}
+
+export async function readCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  const stateFile = path.join(dir, 'trainer_state.json');
+  if (!existsSync(stateFile)) throw new Error(`${dir} is not a complete checkpoint (no trainer_state.json)`);
+  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as TrainerState;
+  const weights = (await readSafetensors(path.join(dir, 'model.safetensors'))).tensors;
+  const opt = await readSafetensors(path.join(dir, 'optimizer.safetensors'));
+  return { dir, state, weights, optimizer: opt.tensors, optimizerStep: Number(opt.metadata.step ?? state.step) };
+}
+
+/** Puts a checkpoint's weights and optimizer state into a live model and optimizer. */
+export function restoreCheckpoint(ckpt: LoadedCheckpoint, lm: CausalLM, optimizer: AdamW): void {
+  loadWeights(lm, ckpt.weights);
+  optimizer.loadState(ckpt.optimizer, ckpt.optimizerStep);
+}
+
+/**
+ * `resume_from: latest` is the newest checkpoint of the run folder; a path is a checkpoint folder or a run
+ * folder (its newest checkpoint), relative to `baseDir`.
+ */
+export function resolveResume(resumeFrom: string, runFolder: string, baseDir: string): string {
+  if (resumeFrom === 'latest') {
+    const last = listCheckpoints(runFolder).at(-1);
+    if (!last) throw new Error(`resume_from: latest, but ${checkpointsDir(runFolder)} holds no complete checkpoint`);
+    return last.dir;
+  }
+  const p = path.resolve(baseDir, resumeFrom);
+  if (existsSync(path.join(p, 'trainer_state.json'))) return p;
+  const last = listCheckpoints(p).at(-1);
+  if (last) return last.dir;
+  throw new Error(`resume_from: ${p} is neither a checkpoint folder nor a run folder with checkpoints`);
+}

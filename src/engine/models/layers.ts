@@ -1,0 +1,322 @@
+/**
+ * The building blocks the architectures share, on plain tfjs-core ops (a native backend drops in later):
+ * norms, projections in both of PyTorch's weight layouts, activations, seeded dropout, causal attention
+ * with grouped key/value heads, the KV cache, and the base class that holds the weights by their Hugging Face
+ * names. Read bottom-up: each architecture file (gpt2.ts, gpt_neo.ts, llama.ts) is made of these.
+ */
+
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng } from '../random.js';
+import type { Architecture, CausalLM, ForwardOptions, HFConfig, KVCache } from './types.js';
+
+export function assert(condition: unknown, message: string | (() => string)): asserts condition {
+  if (!condition) throw new Error(typeof message === 'string' ? message : message());
+}
+
+// ---------------------------------------------------------------------------------------------- config
+
+/** A numeric config.json field, with its Hugging Face default; a wrong type is an error naming the key. */
+export function num(config: HFConfig, key: string, fallback: number): number {
+  const v = config[key];
+  if (v === undefined || v === null) return fallback;
+  assert(typeof v === 'number' && Number.isFinite(v), `config.json: ${key} must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** A numeric field that has no default: the config must give it. */
+export function required(config: HFConfig, key: string): number {
+  assert(config[key] !== undefined && config[key] !== null, `config.json: ${key} is required`);
+  return num(config, key, 0);
+}
+
+export function str(config: HFConfig, key: string, fallback: string): string {
+  const v = config[key];
+  if (v === undefined || v === null) return fallback;
+  assert(typeof v === 'string', `config.json: ${key} must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+export function bool(config: HFConfig, key: string, fallback: boolean): boolean {
+  const v = config[key];
+  if (v === undefined || v === null) return fallback;
+  assert(typeof v === 'boolean', `config.json: ${key} must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------- layers
+
+/** nn.LayerNorm over the last axis (biased variance, as PyTorch). */
+/**
+ * Embedding lookup: rows of `weight` [V, C] for token ids [N] -> [N, C]. The gradient is a scatter-add of
+ * the incoming rows into a [V, C] tensor (one pass over the tokens); tfjs's own Gather gradient goes through
+ * an UnsortedSegmentSum that is O(V * N * C) on the cpu backend, unusable for real vocabularies.
+ */
+export function embedding(weight: tf.Tensor, ids: tf.Tensor1D): tf.Tensor2D {
+  const [V, C] = weight.shape as [number, number];
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [w, i, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    save([i]);
+    return {
+      value: tf.gather(w, i), // (N, C)
+      gradFunc: (dy, [idx]) => [
+        tf.scatterND(tf.reshape(idx!, [-1, 1]), dy as tf.Tensor2D, [V, C]), // (V, C), duplicates summed
+        tf.zerosLike(idx!),
+      ],
+    };
+  });
+  return f(weight, ids) as tf.Tensor2D;
+}
+
+export function layerNorm(x: tf.Tensor3D, weight: tf.Tensor, bias: tf.Tensor, eps: number): tf.Tensor3D {
+  const { mean, variance } = tf.moments(x, -1, true); // (B, T, 1)
+  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), weight), bias);
+}
+
+/** Llama's RMSNorm: x / sqrt(mean(x²) + eps) · weight. */
+export function rmsNorm(x: tf.Tensor3D, weight: tf.Tensor, eps: number): tf.Tensor3D {
+  const ms = tf.mean(tf.square(x), -1, true); // (B, T, 1)
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), weight);
+}
+
+/** nn.Linear: x Wᵀ + b with W stored [out, in]. */
+export function linear(x: tf.Tensor3D, weight: tf.Tensor, bias?: tf.Tensor): tf.Tensor3D {
+  const [B, T, C] = x.shape;
+  const y = tf.matMul(tf.reshape(x, [B * T, C]), weight as tf.Tensor2D, false, true); // (B*T, out)
+  return tf.reshape(bias ? tf.add(y, bias) : y, [B, T, weight.shape[0]!]);
+}
+
+/** GPT-2's Conv1D: x W + b with W stored [in, out]. */
+export function conv1d(x: tf.Tensor3D, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor3D {
+  const [B, T, C] = x.shape;
+  const y = tf.matMul(tf.reshape(x, [B * T, C]), weight as tf.Tensor2D); // (B*T, out)
+  return tf.reshape(tf.add(y, bias), [B, T, weight.shape[1]!]);
+}
+
+/** Hugging Face's ACT2FN, for the activations these architectures use. */
+export function activation(name: string): (x: tf.Tensor3D) => tf.Tensor3D {
+  const c = Math.sqrt(2 / Math.PI);
+  switch (name) {
+    case 'gelu_new':
+    case 'gelu_pytorch_tanh':
+    case 'gelu_fast': // 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))
+      return (x) => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), c))));
+    case 'gelu': // exact: 0.5 x (1 + erf(x / √2))
+      return (x) => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+    case 'quick_gelu':
+      return (x) => tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)));
+    case 'silu':
+    case 'swish':
+      return (x) => tf.mul(x, tf.sigmoid(x));
+    case 'relu':
+      return (x) => tf.relu(x);
+    default:
+      throw new Error(
+        `config.json: activation "${name}" is not supported (use gelu_new, gelu_pytorch_tanh, gelu, quick_gelu, silu or relu)`,
+      );
+  }
+}
+
+// --------------------------------------------------------------------------------------------- dropout
+
+/** What one forward pass knows besides its input: training or not, the dropout stream, the cache. */
+export interface Pass {
+  training: boolean;
+  /** Dropout masks are drawn from this stream in a fixed order, so a seed reproduces every mask. */
+  rng: Rng | undefined;
+  cache: KVCache | undefined;
+  /** Tokens already in the cache: the first new token's position. */
+  past: number;
+}
+
+export function makePass(options: ForwardOptions | undefined): Pass {
+  const training = options?.training === true;
+  const seed = options?.seed ?? Math.floor(Math.random() * 4294967296);
+  return {
+    training,
+    rng: training ? new Rng(seed) : undefined,
+    cache: options?.cache,
+    past: options?.cache?.length ?? 0,
+  };
+}
+
+/** Inverted dropout (kept values scaled by 1/(1-p), as nn.Dropout); identity unless training. */
+export function dropout<T extends tf.Tensor>(x: T, rate: number, pass: Pass): T {
+  if (!pass.training || !pass.rng || rate <= 0) return x;
+  assert(rate < 1, `dropout rate must be below 1, got ${rate}`);
+  const keep = 1 - rate;
+  const mask = new Float32Array(x.size);
+  for (let i = 0; i < mask.length; i++) mask[i] = pass.rng.uniform() < keep ? 1 / keep : 0;
+  return tf.mul(x, tf.tensor(mask, x.shape, 'float32'));
+}
+
+// ------------------------------------------------------------------------------------------- attention
+
+const MASKED = -1e9;
+
+/**
+ * Additive causal mask (T, S) for T new queries at positions past..past+T-1 over S = past+T keys: 0 where
+ * key j may be seen by query i (j <= i, and with a window w also i - w < j), -1e9 elsewhere.
+ */
+export function causalMask(T: number, past: number, window?: number): tf.Tensor2D {
+  const S = past + T;
+  const m = new Float32Array(T * S);
+  for (let t = 0; t < T; t++) {
+    const i = past + t;
+    for (let j = 0; j < S; j++) if (j > i || (window !== undefined && j <= i - window)) m[t * S + j] = MASKED;
+  }
+  return tf.tensor2d(m, [T, S]);
+}
+
+/** (B, T, nh·hs) → (B, nh, T, hs) */
+export function splitHeads(x: tf.Tensor3D, nh: number): tf.Tensor4D {
+  const [B, T, C] = x.shape;
+  return tf.transpose(tf.reshape(x, [B, T, nh, C / nh]), [0, 2, 1, 3]);
+}
+
+/** (B, nh, T, hs) → (B, T, nh·hs) */
+export function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
+  const [B, nh, T, hs] = x.shape;
+  return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [B, T, nh * hs]);
+}
+
+/**
+ * softmax(q kᵀ · scale + mask) v. With fewer key/value heads than query heads (GQA), query head h uses
+ * key/value head floor(h / (nh / nkv)), as Hugging Face's repeat_kv — without copying k and v.
+ */
+export function attention(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  mask: tf.Tensor2D,
+  scale: number,
+  dropoutRate: number,
+  pass: Pass,
+): tf.Tensor4D {
+  const [B, nh, T, hs] = q.shape;
+  const [, nkv, S] = k.shape;
+  const rep = nh / nkv;
+  const qg = tf.reshape(q, [B, nkv, rep * T, hs]); // (B, nkv, rep·T, hs): query heads grouped by kv head
+  const scores = tf.reshape(tf.matMul(qg, k, false, true), [B, nh, T, S]); // (B, nh, T, S)
+  const scaled = scale === 1 ? scores : tf.mul(scores, scale);
+  const att = dropout(tf.softmax(tf.add(scaled, mask)), dropoutRate, pass); // (B, nh, T, S)
+  const y = tf.matMul(tf.reshape(att, [B, nkv, rep * T, S]), v); // (B, nkv, rep·T, hs)
+  return tf.reshape(y, [B, nh, T, hs]);
+}
+
+// -------------------------------------------------------------------------------------------- KV cache
+
+export class LayerCache implements KVCache {
+  length = 0;
+  layers: { k: tf.Tensor4D; v: tf.Tensor4D }[] = [];
+
+  constructor(readonly batch: number) {}
+
+  dispose(): void {
+    for (const { k, v } of this.layers) tf.dispose([k, v]);
+    this.layers = [];
+    this.length = 0;
+  }
+}
+
+/**
+ * Appends this step's keys and values (B, nkv, T, hs) to layer `i` of the cache (when there is one) and
+ * returns all of them (B, nkv, past+T, hs). The cache's tensors outlive the forward's tidy.
+ */
+export function extendCache(pass: Pass, i: number, k: tf.Tensor4D, v: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] {
+  const cache = pass.cache;
+  if (!cache) return [k, v];
+  const prev = cache.layers[i];
+  assert(
+    (prev?.k.shape[2] ?? 0) === pass.past,
+    `KV cache layer ${i} holds ${prev?.k.shape[2] ?? 0} tokens, expected ${pass.past}`,
+  );
+  const kAll = prev ? tf.concat([prev.k, k], 2) : k; // (B, nkv, past+T, hs)
+  const vAll = prev ? tf.concat([prev.v, v], 2) : v;
+  if (prev) tf.dispose([prev.k, prev.v]);
+  cache.layers[i] = { k: tf.keep(kAll), v: tf.keep(vAll) };
+  return [kAll, vAll];
+}
+
+// ---------------------------------------------------------------------------------------------- model
+
+/** How a parameter starts: HF's _init_weights draws normal(0, std) for matrices and fills norms and biases. */
+export type Init = { normal: number } | 'zeros' | 'ones';
+
+/** What the three architectures share: weights by Hugging Face name, seeded init, forward in a tidy. */
+export abstract class BaseCausalLM implements CausalLM {
+  abstract readonly architecture: Architecture;
+  readonly params = new Map<string, tf.Variable>();
+  /** Tied LM head: logits use the input embedding matrix, and `lm_head.weight` is not a parameter. */
+  abstract readonly tied: boolean;
+  /** The base-model prefix of the Hugging Face names (`transformer.` or `model.`). */
+  abstract readonly prefix: string;
+  abstract readonly vocabSize: number;
+  abstract readonly maxPositions: number;
+  abstract readonly numLayers: number;
+  private readonly initRng: Rng;
+
+  constructor(
+    readonly config: HFConfig,
+    seed: number,
+    private readonly initialize = true,
+  ) {
+    this.initRng = new Rng(seed);
+  }
+
+  /** Creates parameter `name` (its full Hugging Face name), drawn in creation order from the seed. */
+  protected param(name: string, shape: number[], init: Init): void {
+    assert(!this.params.has(name), `parameter ${name} defined twice`);
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data =
+      init === 'zeros' || !this.initialize
+        ? new Float32Array(n)
+        : init === 'ones'
+          ? new Float32Array(n).fill(1)
+          : this.initRng.normalArray(n, 0, init.normal);
+    // Unnamed: tfjs variable names are process-global, and several models may live side by side.
+    this.params.set(name, tf.variable(tf.tensor(data, shape, 'float32'), true));
+  }
+
+  /** Parameter by full Hugging Face name. */
+  p(name: string): tf.Variable {
+    const v = this.params.get(name);
+    assert(v, () => `${this.architecture} has no parameter ${name}`);
+    return v;
+  }
+
+  /** Logits for ids (B, T) — implemented by each architecture, inside forward's tidy. */
+  protected abstract logits(idx: tf.Tensor2D, pass: Pass): tf.Tensor3D;
+
+  forward(inputIds: tf.Tensor2D, options?: ForwardOptions): tf.Tensor3D {
+    assert(inputIds.rank === 2, `input ids must be [batch, time], got shape [${inputIds.shape.join(', ')}]`);
+    assert(inputIds.dtype === 'int32', `input ids must be int32, got ${inputIds.dtype}`);
+    const [B, T] = inputIds.shape;
+    assert(T > 0, 'cannot forward an empty sequence');
+    const cache = options?.cache;
+    if (cache instanceof LayerCache) {
+      assert(cache.batch === B, `the KV cache was made for batch ${cache.batch}, the input has batch ${B}`);
+    }
+    return tf.tidy(() => {
+      const pass = makePass(options);
+      const out = this.logits(inputIds, pass);
+      if (cache) cache.length += T;
+      return out;
+    });
+  }
+
+  /** The LM head: (B, T, C) → (B, T, V), with the embedding matrix when tied. */
+  protected lmHead(x: tf.Tensor3D, embedding: string): tf.Tensor3D {
+    const [B, T, C] = x.shape;
+    const w = this.tied ? this.p(embedding) : this.p('lm_head.weight'); // (V, C)
+    return tf.reshape(tf.matMul(tf.reshape(x, [B * T, C]), w, false, true), [B, T, this.vocabSize]); // (B, T, V)
+  }
+
+  createCache(batch: number): KVCache {
+    return new LayerCache(batch);
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.params.clear();
+  }
+}

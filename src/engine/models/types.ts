@@ -1,0 +1,53 @@
+/**
+ * What every architecture implements. Weights are tfjs Variables keyed by their Hugging Face names (with
+ * the base-model prefix: `transformer.h.0.attn.c_attn.weight`, `model.layers.0.self_attn.q_proj.weight`)
+ * and shaped exactly as in the Hugging Face checkpoint (GPT-2's Conv1D weights are [in, out]; nn.Linear
+ * weights are [out, in]). A tied `lm_head.weight` is not a separate parameter.
+ */
+
+import type * as tf from '@tensorflow/tfjs-core';
+
+export type Architecture = 'GPT2LMHeadModel' | 'GPTNeoForCausalLM' | 'LlamaForCausalLM';
+
+/** A Hugging Face config.json, parsed. */
+export type HFConfig = Record<string, unknown> & { architectures?: string[]; model_type?: string; vocab_size?: number };
+
+/** A host-side tensor: what safetensors files hold. */
+export interface HostTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** Per-layer key/value cache for generation: grows along the time axis. */
+export interface KVCache {
+  /** Tokens already in the cache. */
+  length: number;
+  /** Per layer: keys and values, [B, nKVHeads, T, headDim]; disposed by `dispose()`. */
+  layers: { k: tf.Tensor4D; v: tf.Tensor4D }[];
+  dispose(): void;
+}
+
+export interface ForwardOptions {
+  /** Dropout is applied only when true. */
+  training?: boolean;
+  /** Seed for dropout masks (so a resumed run draws the same masks as an uninterrupted one). */
+  seed?: number;
+  /** Generation: attend to and extend this cache; positions continue from `cache.length`. */
+  cache?: KVCache;
+}
+
+export interface CausalLM {
+  readonly architecture: Architecture;
+  readonly config: HFConfig;
+  /** Every trainable weight, by Hugging Face name. */
+  readonly params: Map<string, tf.Variable>;
+  readonly vocabSize: number;
+  /** Longest sequence the position embeddings allow (Infinity-like for RoPE: max_position_embeddings). */
+  readonly maxPositions: number;
+  readonly numLayers: number;
+  /** Logits [B, T, V] for input ids [B, T] (int32). */
+  forward(inputIds: tf.Tensor2D, options?: ForwardOptions): tf.Tensor3D;
+  /** An empty KV cache for `batch` sequences. */
+  createCache(batch: number): KVCache;
+  dispose(): void;
+}

@@ -1,0 +1,139 @@
+/**
+ * The optimizer step and what surrounds it: AdamW (decoupled weight decay, bias correction, as
+ * torch.optim.AdamW), learning-rate schedules with warmup (as Hugging Face's get_*_schedule_with_warmup),
+ * and global-norm gradient clipping. The update is ONE function (`AdamW.step`), so a native kernel can
+ * replace it without touching the trainer.
+ */
+
+import * as tf from '@tensorflow/tfjs-core';
+import type { HostTensor } from './models/types.js';
+
+export interface AdamWOptions {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+}
+
+/** Weight decay applies to matrices (embeddings, projections), not to biases and norm weights (1-D). */
+export function decays(param: tf.Variable): boolean {
+  return param.rank >= 2;
+}
+
+export class AdamW {
+  /** Optimizer steps taken so far (bias correction uses it). */
+  stepCount = 0;
+  private readonly m = new Map<string, tf.Variable>();
+  private readonly v = new Map<string, tf.Variable>();
+
+  constructor(
+    private readonly params: Map<string, tf.Variable>,
+    readonly options: AdamWOptions,
+  ) {
+    for (const [name, p] of params) {
+      // Unnamed: tfjs variable names are process-global, and two optimizers may live side by side.
+      this.m.set(name, tf.variable(tf.zerosLike(p), false));
+      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+    }
+  }
+
+  /** One update of every parameter with its gradient, at learning rate `lr`. */
+  step(grads: Map<string, tf.Tensor>, lr: number): void {
+    this.stepCount += 1;
+    const { beta1, beta2, eps, weightDecay } = this.options;
+    const bc1 = 1 - beta1 ** this.stepCount;
+    const bc2 = 1 - beta2 ** this.stepCount;
+    tf.tidy(() => {
+      for (const [name, p] of this.params) {
+        const g = grads.get(name);
+        if (!g) continue;
+        const m = this.m.get(name)!;
+        const v = this.v.get(name)!;
+        const m2 = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
+        const v2 = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
+        m.assign(m2);
+        v.assign(v2);
+        // p <- p * (1 - lr*wd) - lr * m̂ / (sqrt(v̂) + eps), with m̂ = m/bc1, v̂ = v/bc2
+        const decayed = weightDecay > 0 && decays(p) ? tf.mul(p, 1 - lr * weightDecay) : p;
+        const update = tf.mul(tf.div(tf.div(m2, bc1), tf.add(tf.sqrt(tf.div(v2, bc2)), eps)), lr);
+        p.assign(tf.sub(decayed, update));
+      }
+    });
+  }
+
+  /** First and second moments by `<param>.exp_avg` / `<param>.exp_avg_sq`, for checkpoints. */
+  exportState(): Map<string, HostTensor> {
+    const out = new Map<string, HostTensor>();
+    for (const [suffix, store] of [
+      ['exp_avg', this.m],
+      ['exp_avg_sq', this.v],
+    ] as const) {
+      for (const [name, t] of store)
+        out.set(`${name}.${suffix}`, { shape: [...t.shape], data: t.dataSync() as Float32Array });
+    }
+    return out;
+  }
+
+  loadState(state: Map<string, HostTensor>, stepCount: number): void {
+    for (const [name, p] of this.params) {
+      for (const [suffix, store] of [
+        ['exp_avg', this.m],
+        ['exp_avg_sq', this.v],
+      ] as const) {
+        const t = state.get(`${name}.${suffix}`);
+        if (!t) throw new Error(`optimizer state has no '${name}.${suffix}'`);
+        if (t.shape.join(',') !== p.shape.join(',')) {
+          throw new Error(`optimizer state '${name}.${suffix}' has shape [${t.shape}], the parameter has [${p.shape}]`);
+        }
+        store.get(name)!.assign(tf.tensor(t.data, t.shape));
+      }
+    }
+    this.stepCount = stepCount;
+  }
+
+  dispose(): void {
+    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
+  }
+}
+
+export type ScheduleKind = 'linear' | 'cosine' | 'constant';
+
+/**
+ * The learning rate of optimizer step `step` (0-based) of `total`: linear warmup from 0 over
+ * `warmupSteps`, then linear decay to 0, half-cosine decay to 0, or constant.
+ */
+export function learningRate(
+  kind: ScheduleKind,
+  baseLr: number,
+  step: number,
+  warmupSteps: number,
+  total: number,
+): number {
+  if (step < warmupSteps) return (baseLr * step) / Math.max(1, warmupSteps);
+  if (kind === 'constant') return baseLr;
+  const progress = (step - warmupSteps) / Math.max(1, total - warmupSteps);
+  if (kind === 'linear') return baseLr * Math.max(0, 1 - progress);
+  return baseLr * Math.max(0, 0.5 * (1 + Math.cos(Math.PI * Math.min(1, progress))));
+}
+
+/** The global L2 norm of all gradients (one number read back per step). */
+export function globalNorm(grads: Iterable<tf.Tensor>): number {
+  return tf
+    .tidy(() => {
+      const squares = [...grads].map((g) => tf.sum(tf.square(g)));
+      return squares.length ? tf.sqrt(tf.addN(squares)) : tf.scalar(0);
+    })
+    .dataSync()[0]!;
+}
+
+/** Scales gradients so that their global norm is at most `maxNorm` (as torch.nn.utils.clip_grad_norm_). */
+export function clipGradients(grads: Map<string, tf.Tensor>, norm: number, maxNorm: number): Map<string, tf.Tensor> {
+  if (!(maxNorm > 0) || norm <= maxNorm) return grads;
+  const scale = maxNorm / (norm + 1e-6);
+  const out = new Map<string, tf.Tensor>();
+  for (const [name, g] of grads) {
+    out.set(name, tf.mul(g, scale));
+    g.dispose();
+  }
+  return out;
+}
