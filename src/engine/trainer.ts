@@ -20,6 +20,7 @@ import {
   saveCheckpoint,
   type TrainerState,
 } from './checkpoint.js';
+import { currentBackend } from './backend.js';
 import { BatchStream, evalBatches, type Batch } from './data.js';
 import { generate } from './generate.js';
 import { causalLMLoss } from './loss.js';
@@ -198,6 +199,7 @@ export async function train(ctx: TrainingContext, o: TrainingOptions): Promise<T
         `${ctx.train.length} rows (${stepsPerEpoch} steps per epoch), max length ${maxLength}`,
     );
     let lastLoss: number | undefined = state.loss;
+    const speedTags = { backend: currentBackend()?.name ?? tf.getBackend() };
     let stopped = false;
     let earlyStopped = false;
     const save = () => {
@@ -235,8 +237,9 @@ export async function train(ctx: TrainingContext, o: TrainingOptions): Promise<T
         new MetricEvent('loss', loss, step),
         new MetricEvent('lr', lr, step),
         new MetricEvent('grad_norm', gradNorm, step),
-        new MetricEvent('tokens_per_s', tokens / stepTime, step),
-        new MetricEvent('step_time_s', stepTime, step),
+        // Speed depends on the backend: these two say which one ran.
+        new MetricEvent('tokens_per_s', tokens / stepTime, step, speedTags),
+        new MetricEvent('step_time_s', stepTime, step, speedTags),
         new MetricEvent('tensor_bytes', tf.memory().numBytes, step),
       ];
       if (ctx.eval && ctx.eval.length > 0 && o.evalEvery > 0 && (step % o.evalEvery === 0 || step === totalSteps)) {
