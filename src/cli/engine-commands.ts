@@ -32,9 +32,18 @@ async function loadFolder(dir: string, backend: BackendChoice) {
     );
   }
   const report = await initBackend(backend);
-  const model = await loadPretrained(abs, 0, report.name);
-  const tokenizer = await loadTokenizer(abs);
-  return { model, tokenizer };
+  try {
+    const model = await loadPretrained(abs, 0, report.name);
+    const tokenizer = await loadTokenizer(abs);
+    return { model, tokenizer };
+  } catch (error) {
+    // A folder that cannot be loaded is bad input (exit 2), reported as one `DIR: message` line.
+    let message = (error instanceof Error ? error.message : String(error))
+      .replace(/:\n\s*/g, ': ')
+      .replace(/\n\s*/g, '; ');
+    if (message.startsWith(`${abs}: `)) message = message.slice(abs.length + 2);
+    throw new DumboError(message, { location: { file: dir }, cause: error });
+  }
 }
 
 export interface GenerateArgs {
@@ -60,7 +69,9 @@ export async function generateCommand(a: GenerateArgs): Promise<number> {
     eosTokenId: tokenizer.eosTokenId,
     seed: a.seed,
   });
-  process.stdout.write(a.prompt + tokenizer.decode(ids, { skipSpecialTokens: true }) + '\n');
+  // No new token (--max-new-tokens 0, or a prompt that fills the context): transformers.js refuses to decode [].
+  const continuation = ids.length > 0 ? tokenizer.decode(ids, { skipSpecialTokens: true }) : '';
+  process.stdout.write(a.prompt + continuation + '\n');
   return 0;
 }
 
@@ -71,6 +82,7 @@ export async function generateCommand(a: GenerateArgs): Promise<number> {
  */
 export function scoreIds(lm: CausalLM, ids: number[]): { loss: number; tokens: number } {
   const W = lm.maxPositions;
+  if (W < 2) throw new DumboError(`the model's context is ${W} token(s): at least 2 are needed to score a text`);
   let sum = 0;
   let tokens = 0;
   for (let start = 0; start < ids.length - 1; start += W - 1) {

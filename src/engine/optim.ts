@@ -118,12 +118,13 @@ export function learningRate(
 
 /** The global L2 norm of all gradients (one number read back per step). */
 export function globalNorm(grads: Iterable<tf.Tensor>): number {
-  return tf
-    .tidy(() => {
-      const squares = [...grads].map((g) => tf.sum(tf.square(g)));
-      return squares.length ? tf.sqrt(tf.addN(squares)) : tf.scalar(0);
-    })
-    .dataSync()[0]!;
+  const norm = tf.tidy(() => {
+    const squares = [...grads].map((g) => tf.sum(tf.square(g)));
+    return squares.length ? tf.sqrt(tf.addN(squares)) : tf.scalar(0);
+  });
+  const value = norm.dataSync()[0]!;
+  norm.dispose(); // the scalar outlives the tidy: without this, every step leaks one tensor
+  return value;
 }
 
 /** Scales gradients so that their global norm is at most `maxNorm` (as torch.nn.utils.clip_grad_norm_). */

@@ -108,8 +108,12 @@ export function savePretrained(lm: CausalLM, dir: string, tokenizer?: EngineToke
     const gen: Record<string, unknown> = {};
     for (const k of ['bos_token_id', 'eos_token_id', 'pad_token_id']) if (config[k] !== undefined) gen[k] = config[k];
     writeFileSync(path.join(tmp, 'generation_config.json'), JSON.stringify(gen, null, 2) + '\n');
-    rmSync(dir, { recursive: true, force: true });
+    // The old folder moves aside before the new one moves in, so an interruption leaves one of them whole.
+    const old = path.join(parent, `.old-${path.basename(dir)}-${process.pid}`);
+    rmSync(old, { recursive: true, force: true });
+    if (existsSync(dir)) renameSync(dir, old);
     renameSync(tmp, dir);
+    rmSync(old, { recursive: true, force: true });
   } catch (error) {
     rmSync(tmp, { recursive: true, force: true });
     throw error;

@@ -63,7 +63,9 @@ export async function loadTokenizer(dir: string): Promise<EngineTokenizer> {
     files: TOKENIZER_FILES.filter((f) => existsSync(path.join(abs, f))),
     vocabSize,
     encode: (text, options) => hf.encode(text, { add_special_tokens: options?.addSpecialTokens ?? true }),
-    decode: (ids, options) => hf.decode(ids, { skip_special_tokens: options?.skipSpecialTokens ?? false }),
+    // transformers.js throws on an empty list; nothing decodes to nothing.
+    decode: (ids, options) =>
+      ids.length === 0 ? '' : hf.decode(ids, { skip_special_tokens: options?.skipSpecialTokens ?? false }),
     eosTokenId: id(hf.eos_token_id),
     bosTokenId: id(hf.bos_token_id),
     padTokenId: id(hf.pad_token_id),

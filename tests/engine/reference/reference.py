@@ -11,6 +11,12 @@ CASES.json: {"cases": [{"arch": "GPT2LMHeadModel" | "GPTNeoForCausalLM" | "Llama
                         "weights": {"transformer.wte.weight": {"shape": [V, D], "data": [...]}, ...},
                         "input_ids": [[...], ...], "labels": [[...], ...]}]}
 Prints one JSON line: {"results": [{"shape": [B, T, V], "logits": [...flat...], "loss": x}, ...]}.
+
+A case with "mode": "score" scores one long token sequence as `dumbo score` documents it, instead:
+  {"mode": "score", "arch": ..., "config": {...}, "weights_file": "model.safetensors" (or "weights": {...}),
+   "ids": [...], "window": W}
+windows of W tokens that overlap by one token, so every token after the first is predicted once; its result
+is {"loss": mean cross-entropy in nats over the predicted tokens, "tokens": N - 1, "windows": n}.
 """
 
 import json
@@ -162,7 +168,45 @@ def llama(W, c, ids):
 ARCHS = {"GPT2LMHeadModel": gpt2, "GPTNeoForCausalLM": gpt_neo, "LlamaForCausalLM": llama}
 
 
+def read_safetensors(path):
+    """A minimal safetensors reader (F32, little-endian): u64 header length, JSON header, then the data."""
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + n].decode("utf-8"))
+    data = raw[8 + n :]
+    out = {}
+    for name, h in header.items():
+        if name == "__metadata__":
+            continue
+        if h["dtype"] != "F32":
+            raise ValueError(f"{path}: {name} is {h['dtype']}, this reader takes F32 only")
+        begin, end = h["data_offsets"]
+        t = torch.frombuffer(bytearray(data[begin:end]), dtype=torch.float32) if end > begin else torch.zeros(0)
+        out[name] = t.to(DTYPE).reshape(h["shape"])
+    return out
+
+
+def score(case):
+    """Mean next-token cross-entropy of one sequence, in windows of `window` tokens overlapping by one."""
+    W = load_weights(case["weights"]) if "weights" in case else read_safetensors(case["weights_file"])
+    forward = ARCHS[case["arch"]]
+    ids, window = case["ids"], case["window"]
+    total, count, windows = 0.0, 0, 0
+    start = 0
+    while start < len(ids) - 1:
+        chunk = torch.tensor([ids[start : start + window]], dtype=torch.long)
+        logits = forward(W, case["config"], chunk)[0]  # (T, V)
+        total += F.cross_entropy(logits[:-1], chunk[0, 1:], reduction="sum").item()
+        count += chunk.shape[1] - 1
+        windows += 1
+        start += window - 1
+    return {"loss": total / count, "tokens": count, "windows": windows}
+
+
 def run(case):
+    if case.get("mode") == "score":
+        return score(case)
     W = load_weights(case["weights"])
     ids = torch.tensor(case["input_ids"], dtype=torch.long)
     logits = ARCHS[case["arch"]](W, case["config"], ids)

@@ -1,0 +1,400 @@
+// The training loop end to end on tiny GPT-2 models and the pure-JS cpu backend: loss falls, a crashed run
+// resumes exactly, stop / divergence / early stopping end the run as documented, gradient accumulation
+// equals a bigger batch, memory stays flat, old checkpoints are pruned, and real text trains too.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  getLogger,
+  setConsoleLogLevel,
+  type MetricEvent,
+  type StepInfo,
+  type TokenizedRow,
+} from '../../src/core/index.js';
+import { initBackend } from '../../src/engine/backend.js';
+import { listCheckpoints, readCheckpoint, type TrainerState } from '../../src/engine/checkpoint.js';
+import { collate } from '../../src/engine/data.js';
+import { createModel, exportWeights } from '../../src/engine/models/index.js';
+import type { CausalLM, HFConfig, HostTensor } from '../../src/engine/models/types.js';
+import { AdamW } from '../../src/engine/optim.js';
+import { loadTokenizer } from '../../src/engine/tokenizer.js';
+import {
+  NonFiniteError,
+  train,
+  trainStep,
+  type TrainingContext,
+  type TrainingOptions,
+} from '../../src/engine/trainer.js';
+import { repoRoot, tempDir } from '../helpers.js';
+import { maxAbsDiff } from './models/tiny.js';
+
+beforeAll(async () => {
+  await initBackend('cpu');
+  // The trainer logs every checkpoint and resume; the tests read the metrics, not the log.
+  setConsoleLogLevel('off');
+});
+
+afterAll(() => {
+  setConsoleLogLevel('info');
+});
+
+/** A tiny GPT-2 (vocab 32, width 16, 2 layers), without dropout unless the overrides ask for it. */
+function gpt2(overrides: HFConfig = {}): HFConfig {
+  return {
+    architectures: ['GPT2LMHeadModel'],
+    model_type: 'gpt2',
+    vocab_size: 32,
+    n_positions: 32,
+    n_embd: 16,
+    n_layer: 2,
+    n_head: 2,
+    activation_function: 'gelu_new',
+    resid_pdrop: 0,
+    embd_pdrop: 0,
+    attn_pdrop: 0,
+    ...overrides,
+  };
+}
+
+function options(overrides: Partial<TrainingOptions> = {}): TrainingOptions {
+  return {
+    learningRate: 1e-2,
+    weightDecay: 0.01,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    warmupSteps: 0,
+    schedule: 'constant',
+    batchSize: 4,
+    gradAccumulation: 1,
+    maxGradNorm: 1,
+    maxSteps: 10,
+    epochs: 1,
+    maxLength: 32,
+    seed: 0,
+    shuffle: true,
+    evalEvery: 0,
+    evalBatches: 0,
+    saveEvery: 0,
+    keepLast: 0,
+    earlyStoppingPatience: 0,
+    sampleEvery: 0,
+    samplePrompt: '',
+    sampleMaxNewTokens: 0,
+    sampleTemperature: 1,
+    ...overrides,
+  };
+}
+
+/**
+ * Rows that count upwards modulo `period` from a per-row start (1, 2, 3, ... 1, 2, ...): the next token is
+ * a function of the current one, so even a tiny model learns it. Lengths vary between `minLen` and `maxLen`
+ * so that batches are padded.
+ */
+function countingRows(n: number, minLen: number, maxLen: number, period = 8): TokenizedRow[] {
+  return Array.from({ length: n }, (_, r) => {
+    const len = minLen + (r % (maxLen - minLen + 1));
+    const ids = Array.from({ length: len }, (_, t) => ((r + t) % period) + 1);
+    return { input_ids: ids, labels: [...ids] };
+  });
+}
+
+interface Recorded {
+  ctx: TrainingContext;
+  steps: StepInfo[];
+  events: MetricEvent[];
+  /** The values of one metric, in step order. */
+  values(name: string): number[];
+}
+
+/** A training context that records every reported step and metric. */
+function context(
+  lm: CausalLM,
+  train: readonly TokenizedRow[],
+  extra: {
+    eval?: readonly TokenizedRow[];
+    runFolder?: string;
+    onStep?: (step: StepInfo, metrics: MetricEvent[]) => void;
+    stopRequested?: () => boolean;
+  } = {},
+): Recorded {
+  const steps: StepInfo[] = [];
+  const events: MetricEvent[] = [];
+  const ctx: TrainingContext = {
+    lm,
+    train,
+    eval: extra.eval,
+    runFolder: extra.runFolder,
+    log: getLogger('trainer-test'),
+    reportStep: (step, metrics) => {
+      steps.push(step);
+      events.push(...metrics);
+      extra.onStep?.(step, metrics);
+      return Promise.resolve();
+    },
+    stopRequested: extra.stopRequested ?? (() => false),
+  };
+  return { ctx, steps, events, values: (name) => events.filter((e) => e.name === name).map((e) => e.value) };
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Mean of the first and of the last tenth (at least one value each). */
+function firstAndLastTenth(xs: number[]): { first: number; last: number } {
+  const k = Math.max(1, Math.floor(xs.length / 10));
+  return { first: mean(xs.slice(0, k)), last: mean(xs.slice(-k)) };
+}
+
+function readState(dir: string): TrainerState {
+  return JSON.parse(readFileSync(path.join(dir, 'trainer_state.json'), 'utf8')) as TrainerState;
+}
+
+function expectSameWeights(a: Map<string, HostTensor>, b: Map<string, HostTensor>, tolerance = 0): void {
+  expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+  for (const [name, t] of a) {
+    const diff = maxAbsDiff(t.data, b.get(name)!.data);
+    expect(diff, name).toBeLessThanOrEqual(tolerance);
+  }
+}
+
+describe('train', () => {
+  it('lowers the loss on learnable data to under half of where it started', async () => {
+    const lm = createModel(gpt2(), { seed: 1 });
+    const rec = context(lm, countingRows(32, 12, 16));
+    const summary = await train(rec.ctx, options({ maxSteps: 30, learningRate: 1e-2 }));
+    const losses = rec.values('loss');
+    expect(summary.steps).toBe(30);
+    expect(losses).toHaveLength(30);
+    expect(losses.every(Number.isFinite)).toBe(true);
+    const { first, last } = firstAndLastTenth(losses);
+    expect(last).toBeLessThan(0.5 * first);
+    expect(summary.finalLoss).toBe(losses.at(-1));
+    lm.dispose();
+  });
+
+  it('resumes a crashed run from its checkpoint and reproduces the uninterrupted run exactly', async () => {
+    // Dropout on, shuffling on, accumulation 2, across epoch boundaries (12 rows / (2 x 2) = 3 steps per epoch).
+    const config = gpt2({ resid_pdrop: 0.1, embd_pdrop: 0.1, attn_pdrop: 0.1 });
+    const rows = countingRows(12, 8, 14);
+    const evalRows = countingRows(4, 10, 10);
+    const N = 8;
+    const o = options({
+      maxSteps: N,
+      batchSize: 2,
+      gradAccumulation: 2,
+      saveEvery: 2,
+      evalEvery: 4,
+      shuffle: true,
+      seed: 3,
+      schedule: 'cosine',
+      warmupSteps: 2,
+      learningRate: 5e-3,
+    });
+
+    const lmA = createModel(config, { seed: 7 });
+    const a = context(lmA, rows, { eval: evalRows, runFolder: tempDir() });
+    expect(await train(a.ctx, o)).toMatchObject({ steps: N, stopped: false });
+    const weightsA = exportWeights(lmA);
+
+    // Run B is killed while reporting step 5: its last checkpoint is step 4.
+    const lmB = createModel(config, { seed: 7 });
+    const folderB = tempDir();
+    const b = context(lmB, rows, {
+      eval: evalRows,
+      runFolder: folderB,
+      onStep: (step) => {
+        if (step.step === 5) throw new Error('killed');
+      },
+    });
+    await expect(train(b.ctx, o)).rejects.toThrow('killed');
+    expect(listCheckpoints(folderB).map((c) => c.step)).toEqual([2, 4]);
+    expect(b.values('loss')).toEqual(a.values('loss').slice(0, 5));
+
+    // A fresh model from another seed: whatever matches A below came from the checkpoint.
+    const lmC = createModel(config, { seed: 99 });
+    const c = context(lmC, rows, { eval: evalRows, runFolder: tempDir() });
+    const ckpt = path.join(folderB, 'checkpoints', 'step-4');
+    expect(await train(c.ctx, { ...o, resumeFrom: ckpt })).toMatchObject({ steps: N, stopped: false });
+
+    expect(c.steps.map((s) => s.step)).toEqual([5, 6, 7, 8]);
+    for (const name of ['loss', 'lr', 'grad_norm']) {
+      const expected = a.values(name).slice(4);
+      const actual = c.values(name);
+      expect(actual, name).toHaveLength(expected.length);
+      actual.forEach((v, i) => expect(v, `${name} at step ${i + 5}`).toBeCloseTo(expected[i]!, 6));
+    }
+    // In fact bit for bit: the same ops on the same weights, batches and dropout masks.
+    expect(c.values('loss')).toEqual(a.values('loss').slice(4));
+    expect(c.values('eval/loss')).toEqual(a.values('eval/loss').slice(1));
+    expectSameWeights(exportWeights(lmC), weightsA);
+    for (const lm of [lmA, lmB, lmC]) lm.dispose();
+  });
+
+  it('stops after the current step when asked, and checkpoints that step with its data position', async () => {
+    const lm = createModel(gpt2(), { seed: 2 });
+    const folder = tempDir();
+    let seen = 0;
+    const rec = context(lm, countingRows(8, 10, 12), {
+      runFolder: folder,
+      onStep: (s) => (seen = s.step),
+      stopRequested: () => seen >= 3,
+    });
+    // 8 rows in batches of 2: four batches per epoch, so after 3 steps the next batch is batch 3 of epoch 0.
+    const summary = await train(rec.ctx, options({ maxSteps: 10, batchSize: 2 }));
+    expect(summary).toMatchObject({ stopped: true, steps: 3, earlyStopped: false });
+    expect(rec.steps.map((s) => s.step)).toEqual([1, 2, 3]);
+    const dir = path.join(folder, 'checkpoints', 'step-3');
+    for (const file of ['model.safetensors', 'optimizer.safetensors', 'config.json', 'trainer_state.json']) {
+      expect(existsSync(path.join(dir, file)), file).toBe(true);
+    }
+    const state = readState(dir);
+    expect(state).toMatchObject({ step: 3, totalSteps: 10, position: { epoch: 0, batch: 3 }, seed: 0 });
+    expect(state.loss).toBe(rec.values('loss').at(-1));
+    lm.dispose();
+  });
+
+  it('fails with NonFiniteError when the loss turns NaN, keeping the checkpoints written before', async () => {
+    const lm = createModel(gpt2(), { seed: 4 });
+    const folder = tempDir();
+    let done = 0;
+    const rec = context(lm, countingRows(8, 10, 12), {
+      runFolder: folder,
+      onStep: (s) => (done = s.step),
+      // Between step 2 (checkpointed) and step 3, a weight goes bad, as after an overflowing update.
+      stopRequested: () => {
+        if (done === 2) {
+          const wte = lm.params.get('transformer.wte.weight')!;
+          wte.assign(tf.fill(wte.shape, NaN));
+        }
+        return false;
+      },
+    });
+    const run = train(rec.ctx, options({ maxSteps: 6, saveEvery: 1 }));
+    await expect(run).rejects.toBeInstanceOf(NonFiniteError);
+    await expect(run).rejects.toThrow(/loss is NaN: training diverged.*the last good checkpoint is kept/);
+    expect(rec.steps.map((s) => s.step)).toEqual([1, 2]);
+    expect(listCheckpoints(folder).map((c) => c.step)).toEqual([1, 2]);
+    expect(readdirSync(path.join(folder, 'checkpoints')).sort()).toEqual(['step-1', 'step-2']);
+    // The last checkpoint is a good one: every weight in it is finite.
+    const kept = await readCheckpoint(path.join(folder, 'checkpoints', 'step-2'));
+    expect(kept.state.step).toBe(2);
+    for (const [name, t] of kept.weights) expect(t.data.every(Number.isFinite), name).toBe(true);
+    lm.dispose();
+  });
+
+  it('stops early when the eval loss has not improved for `patience` evaluations, reporting eval loss and perplexity', async () => {
+    const lm = createModel(gpt2(), { seed: 5 });
+    const rec = context(lm, countingRows(8, 10, 12), { eval: countingRows(4, 12, 12) });
+    // Learning rate 0: the weights never move, so the eval loss never improves after the first evaluation.
+    const summary = await train(
+      rec.ctx,
+      options({ maxSteps: 20, learningRate: 0, weightDecay: 0, evalEvery: 1, earlyStoppingPatience: 2 }),
+    );
+    expect(summary).toMatchObject({ steps: 3, earlyStopped: true, stopped: false });
+    const evalLoss = rec.events.filter((e) => e.name === 'eval/loss');
+    const perplexity = rec.events.filter((e) => e.name === 'eval/perplexity');
+    expect(evalLoss.map((e) => e.step)).toEqual([1, 2, 3]);
+    expect(perplexity.map((e) => e.step)).toEqual([1, 2, 3]);
+    expect(evalLoss[0]!.value).toBeGreaterThan(0);
+    expect(new Set(evalLoss.map((e) => e.value)).size).toBe(1);
+    perplexity.forEach((p, i) => expect(p.value).toBeCloseTo(Math.exp(evalLoss[i]!.value), 10));
+    expect(summary.bestEvalLoss).toBe(evalLoss[0]!.value);
+    lm.dispose();
+  });
+
+  it('keeps only the newest `keepLast` checkpoints', async () => {
+    const lm = createModel(gpt2(), { seed: 6 });
+    const folder = tempDir();
+    const rec = context(lm, countingRows(8, 10, 12), { runFolder: folder });
+    await train(rec.ctx, options({ maxSteps: 5, batchSize: 2, saveEvery: 1, keepLast: 2 }));
+    expect(listCheckpoints(folder).map((c) => c.step)).toEqual([4, 5]);
+    expect(readdirSync(path.join(folder, 'checkpoints')).sort()).toEqual(['step-4', 'step-5']);
+    lm.dispose();
+  });
+
+  it('holds the number of live tensors flat from step to step (no leak in step, eval or checkpoint)', async () => {
+    const lm = createModel(gpt2(), { seed: 8 });
+    const counts: number[] = [];
+    const rec = context(lm, countingRows(8, 10, 12), {
+      eval: countingRows(4, 12, 12),
+      runFolder: tempDir(),
+      onStep: () => counts.push(tf.memory().numTensors),
+    });
+    await train(rec.ctx, options({ maxSteps: 6, batchSize: 2, gradAccumulation: 2, evalEvery: 1, saveEvery: 1 }));
+    expect(counts).toHaveLength(6);
+    expect(counts[5]).toBe(counts[1]);
+    lm.dispose();
+  });
+});
+
+describe('trainStep', () => {
+  it('gives the same update for two accumulated micro-batches of 2 rows as for one batch of the 4 rows', () => {
+    const config = gpt2();
+    const rows = countingRows(4, 12, 12).map((r, i) => ({ ...r, input_ids: r.input_ids.map((t) => (t + i) % 32) }));
+    for (const r of rows) r.labels = [...r.input_ids];
+    const lmAcc = createModel(config, { seed: 11 });
+    const lmBig = createModel(config, { seed: 11 });
+    const adam = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
+    const optAcc = new AdamW(lmAcc.params, adam);
+    const optBig = new AdamW(lmBig.params, adam);
+
+    const acc = trainStep(lmAcc, optAcc, [collate(rows.slice(0, 2), 32, 0), collate(rows.slice(2), 32, 0)], 1e-3, 1, 0);
+    const big = trainStep(lmBig, optBig, [collate(rows, 32, 0)], 1e-3, 1, 0);
+
+    expect(acc.tokens).toBe(big.tokens);
+    expect(acc.loss).toBeCloseTo(big.loss, 5);
+    expect(acc.gradNorm).toBeCloseTo(big.gradNorm, 5);
+    expectSameWeights(exportWeights(lmAcc), exportWeights(lmBig), 1e-5);
+    optAcc.dispose();
+    optBig.dispose();
+    lmAcc.dispose();
+    lmBig.dispose();
+  });
+
+  it('leaves no tensors behind: the count after step 2 equals the count after step 6', () => {
+    const lm = createModel(gpt2(), { seed: 12 });
+    const opt = new AdamW(lm.params, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
+    const rows = countingRows(4, 10, 12);
+    const counts: number[] = [];
+    for (let step = 0; step < 6; step++) {
+      trainStep(lm, opt, [collate(rows.slice(0, 2), 32, 0), collate(rows.slice(2), 32, 0)], 1e-3, 1, step);
+      counts.push(tf.memory().numTensors);
+    }
+    expect(counts[5]).toBe(counts[1]);
+    opt.dispose();
+    lm.dispose();
+  });
+});
+
+const shared = path.resolve(repoRoot, '..', 'shared', 'data');
+
+describe('training on real text', () => {
+  it.skipIf(!existsSync(shared))(
+    'lowers the loss on tiny Shakespeare with the real GPT-2 tokenizer (needs ../shared/data)',
+    async () => {
+      const tokenizer = await loadTokenizer(path.join(shared, 'gpt2-tokenizer'));
+      const text = readFileSync(path.join(shared, 'tinyshakespeare.txt'), 'utf8').slice(0, 20_000);
+      const ids = tokenizer.encode(text, { addSpecialTokens: false });
+      const rows: TokenizedRow[] = [];
+      for (let i = 0; i + 32 <= ids.length; i += 32) {
+        const chunk = ids.slice(i, i + 32);
+        rows.push({ input_ids: chunk, labels: [...chunk] });
+      }
+      expect(rows.length).toBeGreaterThan(100);
+      // The full GPT-2 vocabulary but a tiny body: the LM head over 50257 tokens is most of the work.
+      const lm = createModel(gpt2({ vocab_size: 50257, n_embd: 8, n_layer: 1, n_head: 2 }), { seed: 0 });
+      const rec = context(lm, rows);
+      rec.ctx.tokenizer = tokenizer;
+      // ~1 s of CPU per step on the pure-JS backend (logits, softmax and AdamW over 50257 x 8): few steps,
+      // one row each, and a learning rate high enough to learn the token frequencies in that time.
+      await train(rec.ctx, options({ maxSteps: 20, batchSize: 1, learningRate: 3e-2 }));
+      const losses = rec.values('loss');
+      expect(losses).toHaveLength(20);
+      const { first, last } = firstAndLastTenth(losses);
+      expect(first).toBeGreaterThan(9); // about ln(50257) = 10.8 at the start
+      expect(last).toBeLessThan(0.8 * first);
+      lm.dispose();
+    },
+  );
+});
