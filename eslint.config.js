@@ -11,7 +11,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  globalIgnores(['**/node_modules/', 'dist/', 'out/', 'coverage/', 'runs/']),
+  globalIgnores(['**/node_modules/', 'dist/', 'out/', 'coverage/', 'runs/', 'release/', 'test-results/']),
   js.configs.recommended,
   tseslint.configs.recommended,
   vue.configs['flat/recommended'],

@@ -1,6 +1,9 @@
+import vue from '@vitejs/plugin-vue';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // .vue single-file components, for the renderer's component tests (tests/renderer).
+  plugins: [vue()],
   test: {
     include: ['tests/**/*.test.ts'],
     // Plugins are loaded by Node itself with module hooks (src/core/loader-hooks.mjs); child processes keep

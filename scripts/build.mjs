@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const SOURCE_DIRS = ['core', 'engine', 'host', 'cli', 'shared', 'bench'];
+export const SOURCE_DIRS = ['core', 'engine', 'host', 'cli', 'shared', 'bench', 'services'];
 export const STAMP = path.join(root, 'dist', '.build-stamp');
 
 function walk(dir, out = []) {

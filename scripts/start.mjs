@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// `npm start`: builds the desktop app and opens it (electron-vite preview); `npm start -- --dev` runs the dev
-// server with hot reload instead. Other arguments go to electron-vite.
+// `npm start`: builds the desktop app and opens it (electron-vite preview, which builds out/ first); `npm start
+// -- --dev` runs the dev server with hot reload instead. Other arguments go to electron-vite. The services,
+// run host and worker that main loads and forks are the Node build in dist/ (scripts/build.mjs), rebuilt here
+// when a source file is newer.
 //
 // The Electron binary is an optional dependency whose install script downloads it, so it is often absent
 // (CI, machines without internet, installs without scripts). Then we say so, say how to get it, and point to
@@ -11,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build, isStale } from './build.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -26,7 +29,7 @@ function electronBinary() {
   }
 }
 
-function main() {
+async function main() {
   if (!electronBinary()) {
     console.error(
       [
@@ -42,6 +45,10 @@ function main() {
     );
     process.exit(1);
   }
+  if (isStale()) {
+    console.error('Building dist/ (the services, run host and worker)…');
+    await build();
+  }
   const args = process.argv.slice(2);
   const dev = args.includes('--dev');
   const rest = args.filter((arg) => arg !== '--dev');
@@ -55,4 +62,4 @@ function main() {
   process.exit(result.status ?? 1);
 }
 
-main();
+await main();

@@ -1,11 +1,13 @@
 /**
- * The `dumbo` command (DESIGN.md section 5): run, validate, plugins, --help, --version.
+ * The `dumbo` command (DESIGN.md section 5): run, validate, plugins, generate, score, doctor, serve, --help,
+ * --version.
  * Logs go to stderr; machine-readable output (`--json`) is the last stdout line. The last line of a failure
  * is `FILE[:LINE:COL]: message`; no stack trace unless --verbose. Exit codes: 0 completed, 1 the run failed,
  * 2 bad usage/config/resolution, 130 stopped by the user.
  *
  * A run executes in a forked run host (src/host), the same one the app uses, so Ctrl-C is handled while a
- * training step blocks the host. May import core and host.
+ * training step blocks the host. `serve` (serve.ts) is the app's browser door on src/services. May import
+ * core, host and services.
  */
 
 import { fork } from 'node:child_process';
@@ -35,6 +37,8 @@ Usage:
   dumbo generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S]
   dumbo score --model DIR --text FILE [--json]   mean cross-entropy (nats/token) and perplexity of a text
   dumbo doctor [--json]             which tfjs backend runs here, and why not a faster one
+  dumbo serve [CONFIG] [--port N] [--host H]
+                                    the workbench in a browser: HTTP + WebSocket on 127.0.0.1, token-protected
   dumbo --help | --version
 
 Options:
@@ -42,6 +46,8 @@ Options:
   --plugin-path DIR   the user plugin folder (default: $DUMBO_PLUGIN_PATH, else ${userPluginDir()})
   --json              print machine-readable output as the last stdout line
   --backend B         generate/score: auto (default), gpu, native, cpu or wasm
+  --port N            serve: the port (default 0: any free port; the URL is printed)
+  --host H            serve: the address (default 127.0.0.1; another one prints a warning)
   --verbose           print stack traces with errors
 
 Exit codes: 0 completed, 1 the run failed, 2 bad usage, config or plugin resolution, 130 stopped.
@@ -79,6 +85,8 @@ export async function main(argv: string[]): Promise<number> {
         'top-p': { type: 'string' },
         seed: { type: 'string' },
         backend: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
       },
     });
   } catch (error) {
@@ -96,7 +104,7 @@ export async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   let [command, ...rest] = positionals as [string, ...string[]];
-  const commands = ['run', 'validate', 'plugins', 'generate', 'score', 'doctor', 'help'];
+  const commands = ['run', 'validate', 'plugins', 'generate', 'score', 'doctor', 'serve', 'help'];
   if (/\.ya?ml$/i.test(command) || (existsSync(command) && !commands.includes(command))) {
     rest = [command, ...rest];
     command = 'run';
@@ -139,6 +147,14 @@ export async function main(argv: string[]): Promise<number> {
           json: values.json === true,
           backend: backendOption(values.backend),
         });
+      }
+      case 'serve': {
+        if (rest.length > 1) throw new UsageError('serve takes at most one CONFIG');
+        const port = intOption(values.port, '--port', 0);
+        if (port > 65535) throw new UsageError(`--port expects 0 to 65535, got '${values.port}'`);
+        if (values.host !== undefined && values.host.trim() === '') throw new UsageError('--host expects an address');
+        const { serveCommand } = await import('./serve.js');
+        return await serveCommand({ config: rest[0], port, host: values.host, userPluginDir: pluginPath });
       }
       case 'doctor': {
         const { doctorCommand } = await import('./engine-commands.js');

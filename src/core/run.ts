@@ -47,6 +47,8 @@ export interface RunOptions {
   stopRequested?: () => boolean;
   runFolder?: string;
   logger?: Logger;
+  /** Called after each optimizer step's `log_step` (the run host streams progress to its parent with it). */
+  onStep?: (step: StepInfo) => void;
 }
 
 export interface RunOutcome {
@@ -146,6 +148,7 @@ export async function runLifecycle(prepared: PreparedRun, options: RunOptions = 
           stopRequested,
           reportStep: async (step: StepInfo, metrics: MetricEvent[]) => {
             await bus.observe('log_step', () => [step]);
+            options.onStep?.(step);
             await bus.observe('log_metrics', () => [metrics, step.step]);
             await registry.logMetrics(metrics);
             // A training step keeps the event loop busy; yielding once per step lets the host read a stop

@@ -1,10 +1,24 @@
 /**
- * The run host's message protocol: what its parent (the CLI, `dumbo serve`, or Electron main) and the host
- * say to each other. Plain JSON-serializable objects, independent of Electron: the app forks the host with
- * `utilityProcess.fork`, the CLI and tests with `child_process.fork`; same messages on both.
+ * The messages of the two forked processes in src/host and their parents (the CLI, `dumbo serve`, Electron
+ * main through src/services). Plain JSON-serializable objects, independent of Electron: the app forks with
+ * `utilityProcess.fork`, the CLI, `dumbo serve` and the tests with `child_process.fork`; same messages on both.
+ *
+ * - The run host (entry.ts): one run per process. `start` → status, log, trace, metrics, model, step… → done.
+ * - The worker (worker.ts): a long-lived process for everything that must load plugin code outside a run
+ *   (catalog, validation, estimates, dataset preview, generation): request/response by id.
+ *
+ * Imports only types (core, and src/shared for the payloads the UI sees).
  */
 
-import type { LogRecord, RunStatus, TraceEntry, HookFailure, ErrorLocation } from '../core/index.js';
+import type { LogRecord, ModelInfo, RunStatus, TraceEntry, HookFailure, ErrorLocation } from '../core/index.js';
+import type {
+  BackendChoice,
+  ConfigProblem,
+  DatasetPreview,
+  PluginCard,
+  RunEstimate,
+  ValidationResult,
+} from '../shared/api.js';
 
 export interface StartRunRequest {
   type: 'start';
@@ -14,6 +28,15 @@ export interface StartRunRequest {
   /** Working directory against which the default run folder is made. */
   cwd?: string;
   userPluginDir?: string;
+  /** The folder default run folders go in (default `<cwd>/runs`). */
+  runsDir?: string;
+  /**
+   * Continue the run in `outputDir` from a checkpoint: sets the config's `resume_from` (usually `latest`)
+   * without editing the config file.
+   */
+  resumeFrom?: string;
+  /** The backend when the config names none (the app's settings; the config's `backend:` wins). */
+  defaultBackend?: BackendChoice;
 }
 
 export interface StopRunRequest {
@@ -54,6 +77,10 @@ export type HostMessage =
       type: 'metrics';
       events: { name: string; value: number; step: number; timestamp: number; tags: Record<string, unknown> }[];
     }
+  /** What `log_model` got (sent when the registry's collectors get it). */
+  | { type: 'model'; info: ModelInfo }
+  /** One optimizer step done (after its `log_step`). */
+  | { type: 'step'; step: number; totalSteps?: number }
   | { type: 'done'; outcome: RunOutcomeMessage };
 
 export function isParentMessage(value: unknown): value is ParentMessage {
@@ -65,6 +92,101 @@ export function isParentMessage(value: unknown): value is ParentMessage {
     typeof m.configFile === 'string' &&
     (m.outputDir === undefined || typeof m.outputDir === 'string') &&
     (m.cwd === undefined || typeof m.cwd === 'string') &&
-    (m.userPluginDir === undefined || typeof m.userPluginDir === 'string')
+    (m.userPluginDir === undefined || typeof m.userPluginDir === 'string') &&
+    (m.runsDir === undefined || typeof m.runsDir === 'string') &&
+    (m.resumeFrom === undefined || typeof m.resumeFrom === 'string') &&
+    (m.defaultBackend === undefined || BACKENDS.includes(m.defaultBackend as BackendChoice))
+  );
+}
+
+const BACKENDS: readonly BackendChoice[] = ['auto', 'gpu', 'native', 'cpu', 'wasm'];
+
+// ------------------------------------------------------------------------------------------------- worker
+
+/** Every worker method: its parameters and result. */
+export interface WorkerCalls {
+  /** The plugin catalog as cards; with a config, which cards it uses. */
+  catalog: {
+    params: { userPluginDir: string; configText?: string; configPath?: string };
+    result: { cards: PluginCard[]; used: string[] };
+  };
+  /** `dumbo validate` on unsaved text, located in the file at `path`. */
+  validate: { params: { text: string; path: string; userPluginDir: string }; result: ValidationResult };
+  estimate: {
+    params: { text: string; path: string; userPluginDir: string; defaultBackend?: BackendChoice };
+    result: RunEstimate;
+  };
+  previewDataset: {
+    params: { text: string; path: string; userPluginDir: string; maxRows?: number };
+    result: DatasetPreview;
+  };
+  /** Text from a Hugging Face folder (a run's final/): the prompt followed by what the model adds. */
+  generate: {
+    params: {
+      modelDir: string;
+      prompt: string;
+      maxNewTokens: number;
+      temperature: number;
+      seed: number;
+      backend?: BackendChoice;
+    };
+    result: string;
+  };
+  /** Imports a plugin folder and instantiates its plugins (what install checks before keeping a copy). */
+  checkPluginFolder: {
+    params: { folder: string; kind: 'user' | 'path'; cardFolder: string };
+    result: PluginCard[];
+  };
+}
+
+export type WorkerMethod = keyof WorkerCalls;
+
+export interface WorkerRequest<M extends WorkerMethod = WorkerMethod> {
+  type: 'request';
+  id: number;
+  method: M;
+  params: WorkerCalls[M]['params'];
+}
+
+/** A failed request: the user-facing message, and the config problems when there are several. */
+export interface WorkerError {
+  message: string;
+  problems?: ConfigProblem[];
+}
+
+export type WorkerResponse =
+  | {
+      type: 'response';
+      id: number;
+      ok: true;
+      result: unknown;
+      /** Plugin folders and files this request imported (the parent restarts the worker when they change). */
+      loaded: string[];
+    }
+  | { type: 'response'; id: number; ok: false; error: WorkerError; loaded: string[] };
+
+/** Sent once when the worker is ready for requests. */
+export interface WorkerReady {
+  type: 'ready';
+}
+
+export const WORKER_METHODS: readonly WorkerMethod[] = [
+  'catalog',
+  'validate',
+  'estimate',
+  'previewDataset',
+  'generate',
+  'checkPluginFolder',
+];
+
+export function isWorkerRequest(value: unknown): value is WorkerRequest {
+  if (typeof value !== 'object' || value === null) return false;
+  const m = value as Record<string, unknown>;
+  return (
+    m.type === 'request' &&
+    Number.isInteger(m.id) &&
+    WORKER_METHODS.includes(m.method as WorkerMethod) &&
+    typeof m.params === 'object' &&
+    m.params !== null
   );
 }

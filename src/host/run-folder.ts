@@ -90,6 +90,11 @@ export interface RunRecord {
   resumeFrom?: string;
   versions: { dumbo: string; node: string; tfjs?: string; plugins: PluginRecord[] };
   observerFailures: { hook: string; plugin: string; error: string }[];
+  /** The run host's process id and machine: a 'running' run whose process is gone has crashed. */
+  pid?: number;
+  host?: string;
+  /** What `log_model` received (architecture, parameters, tensors...). */
+  model?: Record<string, unknown>;
 }
 
 function timestampName(d: Date): string {
@@ -111,12 +116,15 @@ export function chooseRunFolder(opts: {
   configOutputDir?: string;
   configDir: string;
   cwd: string;
+  /** Where default run folders go (default `<cwd>/runs`). */
+  runsDir?: string;
   name: string;
   now?: Date;
 }): string {
   if (opts.outputDir) return path.resolve(opts.cwd, opts.outputDir);
   if (opts.configOutputDir) return path.resolve(opts.configDir, opts.configOutputDir);
-  const base = path.join(opts.cwd, 'runs', `${timestampName(opts.now ?? new Date())}-${opts.name}`);
+  const runsDir = opts.runsDir ? path.resolve(opts.cwd, opts.runsDir) : path.join(opts.cwd, 'runs');
+  const base = path.join(runsDir, `${timestampName(opts.now ?? new Date())}-${opts.name}`);
   let dir = base;
   for (let i = 2; existsSync(dir); i++) dir = `${base}-${i}`;
   return dir;
@@ -147,6 +155,23 @@ export function writeResolvedConfig(dir: string, data: unknown): void {
 
 export function writeRunRecord(dir: string, record: RunRecord): void {
   writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(record, null, 2) + '\n');
+}
+
+/**
+ * Records that a run's host ended without saying how (killed, crashed, out of memory): status `crashed`
+ * (or `stopped` when it was killed after a stop request) with the reason, keeping everything in the folder.
+ * A run that already ended (completed, failed, stopped) is left as it is.
+ */
+export function markRunEnded(runFolder: string, status: 'crashed' | 'stopped', reason: string): RunRecord | undefined {
+  const record = readRunRecord(runFolder);
+  if (!record || record.status === 'completed' || record.status === 'failed' || record.status === 'stopped') {
+    return record;
+  }
+  record.status = status;
+  record.endedAt = new Date().toISOString();
+  record.exitReason = reason;
+  writeRunRecord(runFolder, record);
+  return record;
 }
 
 export function readRunRecord(dir: string): RunRecord | undefined {

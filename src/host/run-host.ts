@@ -4,14 +4,15 @@
  * A crashing plugin or an out-of-memory run kills this process, not its parent, which keeps the run folder.
  *
  * `executeRun` is the whole job and is also called in-process by tests.
- * May import core (and engine, once there is one); nothing imports this but the CLI and main, by path.
+ * May import core and engine; imported by the CLI and src/services (the app's and `dumbo serve`'s service
+ * layer), which fork entry.ts.
  */
 
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {
   addLogSink,
-  appRoot,
   ConfigErrors,
   DumboError,
   exitCodeFor,
@@ -24,9 +25,11 @@ import {
   runLifecycle,
   setRunContext,
   type MetricEvent,
+  type ModelInfo,
   type RunStatus,
 } from '../core/index.js';
 import { formatBackendReport, initBackend, type BackendChoice, type BackendReport } from '../engine/backend.js';
+import { dumboVersion, STOP_FILE } from './info.js';
 import {
   isParentMessage,
   type HostMessage,
@@ -46,15 +49,7 @@ import {
   type RunRecord,
 } from './run-folder.js';
 
-export const STOP_FILE = '.stop';
-
-export function dumboVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(path.join(appRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
+export { dumboVersion, STOP_FILE };
 
 export function serializeError(error: unknown, verbose = true): SerializedError {
   const lines = error instanceof ConfigErrors ? error.errors.map((e) => formatError(e)) : [formatError(error)];
@@ -112,8 +107,10 @@ export async function executeRun(
     return fail(error);
   }
   const { config, plugins } = prepared;
+  // The app continues a run without editing its config file: the request carries resume_from.
+  if (req.resumeFrom !== undefined) config.data.resume_from = req.resumeFrom;
   const name = runName(config.file, config.data.name as string | undefined);
-  const backendChoice = (config.data.backend ?? 'auto') as BackendChoice;
+  const backendChoice = (config.data.backend ?? req.defaultBackend ?? 'auto') as BackendChoice;
   let backend: BackendReport;
   try {
     if (!['auto', 'gpu', 'native', 'cpu', 'wasm'].includes(backendChoice)) {
@@ -137,6 +134,7 @@ export async function executeRun(
       configOutputDir: config.data.output_dir as string | undefined,
       configDir: config.dir,
       cwd,
+      runsDir: req.runsDir,
       name,
     });
     createRunFolder(runFolder, { resume: resuming });
@@ -146,6 +144,8 @@ export async function executeRun(
   }
 
   const stopFile = path.join(runFolder, STOP_FILE);
+  // A stop file left by an earlier run of this folder (killed before it could remove it) is not a request.
+  rmSync(stopFile, { force: true });
   const stopRequested = () => control.stopFlag.value || existsSync(stopFile);
   const logFile = new LineWriter(path.join(runFolder, 'log.txt'));
   const traceFile = new LineWriter(path.join(runFolder, 'trace.jsonl'));
@@ -191,8 +191,21 @@ export async function executeRun(
       plugins: pluginRecords(plugins),
     },
     observerFailures: [],
+    pid: process.pid,
+    host: os.hostname(),
   };
   if (resuming) record.resumeFrom = config.data.resume_from as string;
+  // log_model's info: kept in run.json (the app shows it for finished runs) and streamed to the parent.
+  registry.register(
+    new (class extends MetricsCollector {
+      logMetric() {}
+      logModelInfo(info: ModelInfo) {
+        record.model = info;
+        writeRunRecord(runFolder, record);
+        send({ type: 'model', info });
+      }
+    })(),
+  );
   const setStatus = (status: RunStatus) => {
     record.status = status;
     writeRunRecord(runFolder, record);
@@ -210,6 +223,7 @@ export async function executeRun(
       traceFile.write(JSON.stringify(entry));
       send({ type: 'trace', entry });
     },
+    onStep: (step) => send({ type: 'step', step: step.step, totalSteps: step.totalSteps }),
   });
 
   const exitCode = outcome.status === 'completed' ? 0 : outcome.status === 'stopped' ? 130 : exitCodeFor(outcome.error);
@@ -246,18 +260,30 @@ export async function executeRun(
   };
 }
 
+/** Electron's utilityProcess gives the child `process.parentPort`; Node's fork gives `process.send`. */
+interface ParentPort {
+  postMessage(message: unknown): void;
+  on(event: 'message', listener: (e: { data: unknown }) => void): void;
+}
+
+export function parentPort(): ParentPort | undefined {
+  return (process as unknown as { parentPort?: ParentPort }).parentPort;
+}
+
 /** Serves one run over the parent port (call once, in a forked process). */
 export function startHost(): void {
   const control: RunControl = { stopFlag: { value: false } };
+  const port = parentPort();
   const send = (m: HostMessage) => {
-    if (process.send && process.connected) process.send(m);
+    if (port) port.postMessage(m);
+    else if (process.send && process.connected) process.send(m);
   };
   // Ctrl-C in a terminal reaches the whole process group: the parent decides; here it only means "stop".
   process.on('SIGINT', () => {
     control.stopFlag.value = true;
   });
   let started = false;
-  process.on('message', (raw: unknown) => {
+  const onMessage = (raw: unknown) => {
     if (!isParentMessage(raw)) return;
     if (raw.type === 'stop') {
       control.stopFlag.value = true;
@@ -267,17 +293,23 @@ export function startHost(): void {
     started = true;
     executeRun(raw, send, control).then(
       (outcome) => {
-        if (process.send && process.connected) {
+        process.exitCode = outcome.exitCode;
+        if (port) {
+          port.postMessage({ type: 'done', outcome } satisfies HostMessage);
+          // The utility process has no disconnect: end once the message is out.
+          setTimeout(() => process.exit(outcome.exitCode), 50);
+        } else if (process.send && process.connected) {
           process.send({ type: 'done', outcome } satisfies HostMessage, () => process.disconnect());
         }
-        process.exitCode = outcome.exitCode;
       },
       (error: unknown) => {
         process.stderr.write(`run host: ${String((error as Error)?.stack ?? error)}\n`);
         process.exit(1);
       },
     );
-  });
+  };
+  if (port) port.on('message', (e) => onMessage(e.data));
+  else process.on('message', onMessage);
   process.on('disconnect', () => {
     // The parent is gone: finish the current step and stop, keeping the run folder consistent.
     control.stopFlag.value = true;

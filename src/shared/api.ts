@@ -1,41 +1,309 @@
 /**
- * src/shared/api.ts — the one typed boundary between the UI and the app.
+ * src/shared/api.ts — the one typed boundary between the UI and the app's services.
  *
- * What lives here: the name of every channel the renderer may call, the argument and result types of each
- * call, and `DumboApi`, the shape of `window.dumbo` that the preload exposes. Change a payload here and every
- * side that sends or receives it stops compiling until it agrees.
+ * What lives here: every call the renderer can make (its arguments and result), every event the app pushes
+ * (run status, metrics, logs, trace), the data types they carry, and `DumboApi`, the shape of `window.dumbo`
+ * that the preload exposes and that the `dumbo serve` client implements over HTTP + WebSocket. Change a
+ * payload here and every side that sends or receives it stops compiling until it agrees.
  *
- * Who may import it: everyone — Electron main (which handles the calls), the preload (which forwards them),
- * the renderer (type-only, through `window.dumbo`), the run host and `dumbo serve` (the second door to the
- * same services). So this module imports nothing, touches no Node, DOM or Electron API, and holds only types
- * and plain constants.
+ * Who may import it: everyone — Electron main and `dumbo serve` (the two doors, both calling the same
+ * service layer in src/services), the preload, the renderer (types and these constants only). So this module
+ * imports nothing, touches no Node, DOM or Electron API, and holds only types, plain constants and pure
+ * argument checks.
  *
- * Conventions (after VS Code's IPC): a *call* returns one promise; events, when they come, are named `onX`
- * and stream. Main validates every call's sender and arguments before running it.
+ * Conventions (after VS Code's IPC): a *call* returns one promise; *events* stream to listeners registered
+ * with `onEvent`, which returns its unsubscribe function. Errors cross the boundary as rejected promises
+ * whose message is the user-facing text. Both doors validate every call's arguments with ARGS_VALID.
  */
 
-/** Every call the renderer can make: its arguments (as a tuple) and what its promise resolves to. */
+export type RunStatus = 'pending' | 'running' | 'stopping' | 'stopped' | 'completed' | 'failed' | 'crashed';
+export const RUN_STATUSES: readonly RunStatus[] = [
+  'pending',
+  'running',
+  'stopping',
+  'stopped',
+  'completed',
+  'failed',
+  'crashed',
+];
+export type BackendChoice = 'auto' | 'gpu' | 'native' | 'cpu' | 'wasm';
+
+/** A plugin as the plugin manager shows it. */
+export interface PluginCard {
+  /** Stable id: `<source>:<folder or module path>:<class name>`. */
+  id: string;
+  /** The plugin folder's name (built-in and user plugins), used by `removePlugin`. */
+  folder: string;
+  name: string;
+  className: string;
+  configKey: string;
+  source: 'builtin' | 'user' | 'path' | 'package';
+  location: string;
+  description?: string;
+  version?: string;
+  provides: string[];
+  requires: string[];
+  conflicts: string[];
+  /** Why the folder could not be loaded (then the other fields are the folder's). */
+  error?: string;
+}
+
+/** What the user sees before trusting a dropped folder: its files and package.json. No code of it has run. */
+export interface PluginFolderPreview {
+  folder: string;
+  files: { path: string; bytes: number }[];
+  packageJson?: Record<string, unknown>;
+  /** Symbolic links in the folder: never followed, never copied. */
+  links: string[];
+}
+
+export interface ConfigFile {
+  path: string;
+  text: string;
+}
+
+/** One problem of a config, at its 1-based line and column when known. */
+export interface ConfigProblem {
+  message: string;
+  file?: string;
+  line?: number;
+  column?: number;
+}
+
+export interface ValidationResult {
+  valid: boolean;
+  problems: ConfigProblem[];
+  /** The resolved plugins, in order (empty when invalid). */
+  plugins: { name: string; configKey: string; provides: string[] }[];
+}
+
+export interface Example {
+  name: string;
+  path: string;
+  description: string;
+}
+
+export interface Settings {
+  recentConfigs: string[];
+  /** The user plugin folder. */
+  pluginFolder: string;
+  defaultBackend: BackendChoice;
+  windowBounds?: { x: number; y: number; width: number; height: number };
+}
+
+export interface RunSummary {
+  id: string;
+  name: string;
+  runFolder: string;
+  configFile: string;
+  status: RunStatus;
+  startedAt?: string;
+  endedAt?: string;
+  durationS?: number;
+  finalLoss?: number;
+  steps?: number;
+  backend?: string;
+  backendReason?: string;
+  exitReason?: string;
+}
+
+export interface MetricPoint {
+  name: string;
+  value: number;
+  step: number;
+  timestamp: number;
+}
+
+export interface TraceRow {
+  hook: string;
+  plugin: string;
+  start: number;
+  durationMs: number;
+  ok: boolean;
+  error?: string;
+}
+
+export interface ModelInfoView {
+  architecture: string;
+  layers?: number;
+  parametersTotal?: number;
+  parametersTrainable?: number;
+  bytes?: number;
+  dtype?: string;
+  backend?: string;
+  vocabSize?: number;
+  maxPositions?: number;
+  tensors?: { name: string; shape: number[]; parameters: number; trainable: boolean }[];
+  tokenizer?: { vocabSize: number; specialTokens: Record<string, string> };
+}
+
+export interface RunDetail {
+  summary: RunSummary;
+  metrics: MetricPoint[];
+  trace: TraceRow[];
+  /** The last lines of log.txt. */
+  log: string[];
+  modelInfo?: ModelInfoView;
+  progress?: { step: number; totalSteps?: number };
+}
+
+/** Before Run: what it will cost, and a warning when only the slow pure-JS backend is there. */
+export interface RunEstimate {
+  parameters: number;
+  tokensPerStep: number;
+  steps: number;
+  secondsPerStep: number;
+  totalSeconds: number;
+  memoryBytes: number;
+  backend: string;
+  backendReason: string;
+  slowBackendWarning?: string;
+}
+
+/** The first batch, decoded token by token, with the positions whose label is masked (-100). */
+export interface DatasetPreview {
+  rows: { tokens: { text: string; masked: boolean }[] }[];
+}
+
+export interface ModelChoice {
+  label: string;
+  path: string;
+  source: 'local' | 'hf-cache';
+}
+
+export interface GenerateOptions {
+  maxNewTokens: number;
+  temperature: number;
+}
+
+/** Every call: its arguments (as a tuple) and what its promise resolves to. */
 export interface Calls {
-  /** The app's version, as in package.json. */
   version: { args: []; result: string };
+  listPlugins: { args: [configText?: string]; result: { cards: PluginCard[]; used: string[] } };
+  previewPluginFolder: { args: [folder: string]; result: PluginFolderPreview };
+  /** Copies a folder the user trusted into the plugin folder, then loads it to validate it. */
+  installPlugin: { args: [folder: string]; result: PluginCard[] };
+  removePlugin: { args: [folder: string]; result: void };
+  openConfig: { args: [path: string]; result: ConfigFile };
+  saveConfig: { args: [path: string, text: string]; result: void };
+  /** The CLI's own validator (`dumbo validate`), on the editor's text. */
+  validateConfig: { args: [text: string, path: string]; result: ValidationResult };
+  listExamples: { args: []; result: Example[] };
+  getSettings: { args: []; result: Settings };
+  updateSettings: { args: [patch: Partial<Settings>]; result: Settings };
+  estimateRun: { args: [text: string, path: string]; result: RunEstimate };
+  previewDataset: { args: [text: string, path: string]; result: DatasetPreview };
+  /** Starts a run of the config file (saved first by the UI); `resume` continues a stopped or crashed run. */
+  startRun: { args: [path: string, resume?: string]; result: RunSummary };
+  stopRun: { args: [runId: string]; result: void };
+  listRuns: { args: []; result: RunSummary[] };
+  getRun: { args: [runId: string]; result: RunDetail };
+  listModels: { args: []; result: ModelChoice[] };
+  generate: { args: [runId: string, prompt: string, options: GenerateOptions]; result: string };
 }
 
 export type CallName = keyof Calls;
 export type CallArgs<K extends CallName> = Calls[K]['args'];
 export type CallResult<K extends CallName> = Calls[K]['result'];
 
+/** What the app pushes to the UI. Metrics and logs are coalesced (a few batches a second). */
+export type AppEvent =
+  | { type: 'run-status'; run: RunSummary }
+  | { type: 'run-metrics'; runId: string; points: MetricPoint[] }
+  | { type: 'run-log'; runId: string; lines: string[] }
+  | { type: 'run-trace'; runId: string; rows: TraceRow[] }
+  | { type: 'run-model'; runId: string; info: ModelInfoView }
+  | { type: 'run-progress'; runId: string; step: number; totalSteps?: number }
+  | { type: 'plugins-changed' };
+
 /** The IPC channel of each call. A mapped type: a call without a channel is a compile error. */
 export const CHANNELS: { readonly [K in CallName]: `dumbo:${K}` } = {
   version: 'dumbo:version',
+  listPlugins: 'dumbo:listPlugins',
+  previewPluginFolder: 'dumbo:previewPluginFolder',
+  installPlugin: 'dumbo:installPlugin',
+  removePlugin: 'dumbo:removePlugin',
+  openConfig: 'dumbo:openConfig',
+  saveConfig: 'dumbo:saveConfig',
+  validateConfig: 'dumbo:validateConfig',
+  listExamples: 'dumbo:listExamples',
+  getSettings: 'dumbo:getSettings',
+  updateSettings: 'dumbo:updateSettings',
+  estimateRun: 'dumbo:estimateRun',
+  previewDataset: 'dumbo:previewDataset',
+  startRun: 'dumbo:startRun',
+  stopRun: 'dumbo:stopRun',
+  listRuns: 'dumbo:listRuns',
+  getRun: 'dumbo:getRun',
+  listModels: 'dumbo:listModels',
+  generate: 'dumbo:generate',
 };
 
-/** `window.dumbo`: one method per call, each returning a promise of the call's result. */
-export type DumboApi = { readonly [K in CallName]: (...args: CallArgs<K>) => Promise<CallResult<K>> };
+/** The channel main sends AppEvents on. */
+export const EVENT_CHANNEL = 'dumbo:event';
+
+/** `window.dumbo`: one method per call, plus the event subscription. */
+export type DumboApi = { readonly [K in CallName]: (...args: CallArgs<K>) => Promise<CallResult<K>> } & {
+  /** Registers a listener for app events; returns the function that removes it. */
+  onEvent(listener: (event: AppEvent) => void): () => void;
+};
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isPath = (v: unknown): v is string => isString(v) && v.length > 0 && v.length < 4096 && !v.includes('\0');
+const optional = (v: unknown, check: (x: unknown) => boolean) => v === undefined || check(v);
+const isText = (v: unknown): v is string => isString(v) && v.length < 4_000_000;
+
+function isSettingsPatch(v: unknown): v is Partial<Settings> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const p = v as Record<string, unknown>;
+  const known = ['recentConfigs', 'pluginFolder', 'defaultBackend', 'windowBounds'];
+  if (Object.keys(p).some((k) => !known.includes(k))) return false;
+  if (!optional(p.recentConfigs, (x) => Array.isArray(x) && x.length <= 50 && x.every(isPath))) return false;
+  if (!optional(p.pluginFolder, isPath)) return false;
+  if (!optional(p.defaultBackend, (x) => ['auto', 'gpu', 'native', 'cpu', 'wasm'].includes(x as string))) return false;
+  const b = p.windowBounds as Record<string, unknown> | undefined;
+  return (
+    b === undefined ||
+    (typeof b === 'object' && b !== null && ['x', 'y', 'width', 'height'].every((k) => Number.isFinite(b[k])))
+  );
+}
+
+function isGenerateOptions(v: unknown): v is GenerateOptions {
+  const o = v as GenerateOptions;
+  return (
+    typeof o === 'object' &&
+    o !== null &&
+    Number.isInteger(o.maxNewTokens) &&
+    o.maxNewTokens > 0 &&
+    o.maxNewTokens <= 1024 &&
+    Number.isFinite(o.temperature) &&
+    o.temperature >= 0
+  );
+}
 
 /**
- * Checks that arguments coming from the renderer have the shape the call expects. Main runs these on every
- * call: a renderer is untrusted input, whatever its types say.
+ * Checks that arguments coming from the UI have the shape the call expects. Both doors run these on every
+ * call: a renderer (or a browser) is untrusted input, whatever its types say.
  */
 export const ARGS_VALID: { readonly [K in CallName]: (args: readonly unknown[]) => args is CallArgs<K> } = {
-  version: (args): args is [] => args.length === 0,
+  version: (a): a is [] => a.length === 0,
+  listPlugins: (a): a is [string?] => a.length <= 1 && optional(a[0], isText),
+  previewPluginFolder: (a): a is [string] => a.length === 1 && isPath(a[0]),
+  installPlugin: (a): a is [string] => a.length === 1 && isPath(a[0]),
+  removePlugin: (a): a is [string] => a.length === 1 && isString(a[0]) && /^[\w.@-]+$/.test(a[0]) && a[0] !== '..',
+  openConfig: (a): a is [string] => a.length === 1 && isPath(a[0]),
+  saveConfig: (a): a is [string, string] => a.length === 2 && isPath(a[0]) && isText(a[1]),
+  validateConfig: (a): a is [string, string] => a.length === 2 && isText(a[0]) && isPath(a[1]),
+  listExamples: (a): a is [] => a.length === 0,
+  getSettings: (a): a is [] => a.length === 0,
+  updateSettings: (a): a is [Partial<Settings>] => a.length === 1 && isSettingsPatch(a[0]),
+  estimateRun: (a): a is [string, string] => a.length === 2 && isText(a[0]) && isPath(a[1]),
+  previewDataset: (a): a is [string, string] => a.length === 2 && isText(a[0]) && isPath(a[1]),
+  startRun: (a): a is [string, string?] => a.length >= 1 && a.length <= 2 && isPath(a[0]) && optional(a[1], isString),
+  stopRun: (a): a is [string] => a.length === 1 && isString(a[0]),
+  listRuns: (a): a is [] => a.length === 0,
+  getRun: (a): a is [string] => a.length === 1 && isString(a[0]),
+  listModels: (a): a is [] => a.length === 0,
+  generate: (a): a is [string, string, GenerateOptions] =>
+    a.length === 3 && isString(a[0]) && isText(a[1]) && isGenerateOptions(a[2]),
 };

@@ -13,4 +13,9 @@ declare module '*.vue' {
 interface Window {
   /** Present in the desktop app only; absent in a browser served by `dumbo serve`. */
   readonly dumbo?: import('../../shared/api.js').DumboApi;
+  /**
+   * Desktop app only, when the preload offers it: the path of a file or folder dropped on the page
+   * (Electron's `webUtils.getPathForFile`). Not part of DumboApi: a browser has no such path.
+   */
+  readonly dumboFiles?: { pathForFile(file: File): string };
 }

@@ -1,0 +1,429 @@
+/**
+ * `dumbo serve [CONFIG] [--port N] [--host H]`: the app's second door. The same renderer the desktop app
+ * shows, served to a browser over HTTP, its calls as `POST /api/call/<name>` and its events over a
+ * WebSocket (`GET /api/events`), all answered by the same service layer (src/services) as Electron's IPC.
+ *
+ * Security (DESIGN.md section 5): every request without the token — API, socket and static files alike —
+ * gets 401. The token (32 random bytes, hex) arrives once in the printed URL's query; the response sets it
+ * as an HttpOnly, SameSite=Strict cookie and redirects to the same URL without it. Scripts may send
+ * `Authorization: Bearer <token>` instead. The Host header must name the address served (DNS rebinding), a
+ * request's Origin, when it has one, must be the served origin (WebSocket upgrades included), and every
+ * response carries a strict CSP. It listens on 127.0.0.1 unless `--host` says otherwise, which prints a
+ * warning.
+ *
+ * May import core, host (version) and services; used by main.ts (the `serve` command) and tests.
+ */
+
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { appRoot } from '../core/paths.js';
+import { createServices, nodeForkHost, type Services } from '../services/index.js';
+import { ARGS_VALID, CHANNELS, type AppEvent, type CallName } from '../shared/api.js';
+
+export const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
+  "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+const MAX_BODY = 16 * 1024 * 1024;
+const MAX_WS_BUFFER = 32 * 1024 * 1024;
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.ico': 'image/x-icon',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+  '.ttf': 'font/ttf',
+  '.txt': 'text/plain; charset=utf-8',
+  '.wasm': 'application/wasm',
+};
+
+export interface ServerOptions {
+  services: Services;
+  /** The config the UI opens first (absolute); put in the printed URL as `config=`. */
+  config?: string;
+  /** 0: any free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** The built renderer (default out/renderer, made by `npm run build:app`). */
+  rendererDir?: string;
+  /** Fixed token (tests); default 32 random bytes. */
+  token?: string;
+}
+
+export interface RunningServer {
+  /** The URL to open: with the token (once) and the config. */
+  url: string;
+  /** The origin, e.g. http://127.0.0.1:43210. */
+  origin: string;
+  port: number;
+  token: string;
+  /** The cookie the token lives in after the first visit. */
+  cookieName: string;
+  close(): Promise<void>;
+}
+
+function isLoopback(host: string): boolean {
+  return host === '127.0.0.1' || host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '';
+}
+
+function hostPart(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function parseCookies(header: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of (header ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0) out.set(part.slice(0, i).trim(), part.slice(i + 1).trim());
+  }
+  return out;
+}
+
+/** A literal IPv4 or IPv6 address (a Host header naming one cannot come from DNS rebinding). */
+function isIpLiteral(hostname: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(hostname) || /^\[[0-9a-f:.]+\]$/i.test(hostname);
+}
+
+function firstExternalAddress(): string | undefined {
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return undefined;
+}
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'Content-Security-Policy': CSP,
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Cache-Control': 'no-store',
+};
+
+function send(res: http.ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
+  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
+  send(res, status, JSON.stringify(value), 'application/json; charset=utf-8');
+}
+
+function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  socket.destroy();
+}
+
+const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Dumbo: UI not built</title></head>
+<body><h1>The Dumbo UI is not built</h1><p>Run <code>npm run build:app</code> in the Dumbo folder, then reload this page.
+The API (<code>/api/call/&lt;name&gt;</code>) and the events socket work without it.</p></body></html>`;
+
+/** Starts the HTTP + WebSocket server on the services; resolves once it listens. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { services } = options;
+  const bindHost = options.host ?? '127.0.0.1';
+  const token = options.token ?? randomBytes(32).toString('hex');
+  const rendererDir = path.resolve(options.rendererDir ?? path.join(appRoot(), 'out', 'renderer'));
+  const clients = new Set<WebSocket>();
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  let port = 0;
+  let cookieName = 'dumbo_token';
+  let allowedHosts = new Set<string>();
+
+  const hostAllowed = (host: string | undefined): boolean => {
+    if (!host) return false;
+    const h = host.toLowerCase();
+    if (allowedHosts.has(h)) return true;
+    if (isWildcard(bindHost)) {
+      // Any address of this machine, by number (a DNS name could be rebound to it), or its own name.
+      const m = /^(.*):(\d+)$/.exec(h);
+      return !!m && Number(m[2]) === port && (isIpLiteral(m[1]!) || m[1] === os.hostname().toLowerCase());
+    }
+    return false;
+  };
+  const originAllowed = (origin: string | undefined, host: string | undefined): boolean =>
+    origin === undefined || (!!host && hostAllowed(host) && origin.toLowerCase() === `http://${host.toLowerCase()}`);
+  const authenticated = (req: http.IncomingMessage): boolean => {
+    const cookie = parseCookies(req.headers.cookie).get(cookieName);
+    if (cookie && safeEqual(cookie, token)) return true;
+    const auth = req.headers.authorization;
+    return !!auth && auth.startsWith('Bearer ') && safeEqual(auth.slice(7).trim(), token);
+  };
+  /** Host, Origin and token: the status to refuse with, or 0. */
+  const check = (req: http.IncomingMessage): [number, string] | undefined => {
+    if (!hostAllowed(req.headers.host)) return [421, 'Misdirected Request'];
+    if (!originAllowed(req.headers.origin, req.headers.host)) return [403, 'Forbidden'];
+    return undefined;
+  };
+
+  const server = http.createServer((req, res) => {
+    void handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) sendJson(res, 500, { ok: false, error: String((error as Error)?.message ?? error) });
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const refused = check(req);
+    if (refused) return send(res, refused[0], `${refused[1]}: this server answers only to its own address\n`);
+    const url = new URL(req.url ?? '/', 'http://x');
+    const queryToken = url.searchParams.get('token');
+    if (queryToken !== null && req.method === 'GET') {
+      if (!safeEqual(queryToken, token)) return send(res, 401, 'Unauthorized: wrong token\n');
+      url.searchParams.delete('token');
+      const location = url.pathname + (url.search === '?' ? '' : url.search);
+      res.writeHead(303, {
+        ...SECURITY_HEADERS,
+        Location: location,
+        'Set-Cookie': `${cookieName}=${token}; HttpOnly; SameSite=Strict; Path=/`,
+        'Content-Length': 0,
+      });
+      return void res.end();
+    }
+    if (!authenticated(req)) {
+      return send(res, 401, 'Unauthorized: open the URL that `dumbo serve` printed (it carries the token)\n');
+    }
+    if (url.pathname.startsWith('/api/call/')) return apiCall(req, res, url.pathname.slice('/api/call/'.length));
+    if (url.pathname === '/api/events') return send(res, 426, 'Upgrade Required: this is a WebSocket\n');
+    if (url.pathname.startsWith('/api/')) return sendJson(res, 404, { ok: false, error: 'no such endpoint' });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'Method Not Allowed\n');
+    return staticFile(req, res, url.pathname);
+  }
+
+  async function apiCall(req: http.IncomingMessage, res: http.ServerResponse, name: string): Promise<void> {
+    if (!Object.prototype.hasOwnProperty.call(CHANNELS, name)) {
+      return sendJson(res, 404, { ok: false, error: `unknown call '${name}'` });
+    }
+    if (req.method !== 'POST') return sendJson(res, 405, { ok: false, error: 'calls are POST requests' });
+    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+      return sendJson(res, 415, { ok: false, error: 'send the arguments as application/json: {"args": [...]}' });
+    }
+    let body = '';
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_BODY) return sendJson(res, 413, { ok: false, error: 'request too large' });
+      body += chunk.toString('utf8');
+    }
+    let args: unknown;
+    try {
+      args = body.trim() === '' ? [] : ((JSON.parse(body) as { args?: unknown }).args ?? []);
+    } catch {
+      return sendJson(res, 400, { ok: false, error: 'the body is not JSON' });
+    }
+    const call = name as CallName;
+    if (!Array.isArray(args) || !ARGS_VALID[call](args)) {
+      return sendJson(res, 400, { ok: false, error: `invalid arguments for ${call}` });
+    }
+    try {
+      const fn = services.calls[call] as (...a: unknown[]) => Promise<unknown>;
+      const result = await fn(...args);
+      sendJson(res, 200, result === undefined ? { ok: true } : { ok: true, result });
+    } catch (error) {
+      sendJson(res, 200, { ok: false, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  function staticFile(req: http.IncomingMessage, res: http.ServerResponse, pathname: string): void {
+    const index = path.join(rendererDir, 'index.html');
+    if (!existsSync(index)) return send(res, 503, NOT_BUILT, 'text/html; charset=utf-8');
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(pathname);
+    } catch {
+      return send(res, 400, 'Bad Request\n');
+    }
+    if (decoded.includes('\0') || decoded.includes('\\')) return send(res, 400, 'Bad Request\n');
+    let file = path.resolve(rendererDir, '.' + (decoded === '/' ? '/index.html' : decoded));
+    const inside = (f: string, root: string) => {
+      const rel = path.relative(root, f);
+      return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+    };
+    if (!inside(file, rendererDir)) return send(res, 404, 'Not Found\n');
+    let st = statOrUndefined(file);
+    if (!st?.isFile()) {
+      // Client-side routes (no extension) get the app; missing assets are 404.
+      if (path.extname(decoded) !== '') return send(res, 404, 'Not Found\n');
+      file = index;
+      st = statOrUndefined(file);
+    }
+    // A link inside the renderer folder must not lead out of it.
+    const realRoot = realpathSync(rendererDir);
+    if (!st?.isFile() || !inside(realpathSync(file), realRoot)) return send(res, 404, 'Not Found\n');
+    const type = TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
+    const body = readFileSync(file);
+    res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': body.length });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'http://x');
+    const refused = check(req);
+    if (refused) return rejectUpgrade(socket, refused[0], refused[1]);
+    if (!authenticated(req)) return rejectUpgrade(socket, 401, 'Unauthorized');
+    if (url.pathname !== '/api/events') return rejectUpgrade(socket, 404, 'Not Found');
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      clients.add(ws);
+      ws.on('close', () => clients.delete(ws));
+      ws.on('error', () => clients.delete(ws));
+    });
+  });
+
+  const unsubscribe = services.onEvent((event: AppEvent) => {
+    const data = JSON.stringify(event);
+    for (const ws of clients) {
+      if (ws.readyState !== ws.OPEN) continue;
+      // A client that does not read its events is dropped rather than buffered without end.
+      if (ws.bufferedAmount > MAX_WS_BUFFER) ws.terminate();
+      else ws.send(data);
+    }
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, bindHost, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  port = (server.address() as AddressInfo).port;
+  cookieName = `dumbo_token_${port}`;
+  if (isLoopback(bindHost)) {
+    allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
+    if (bindHost.startsWith('127.')) allowedHosts.add(`${bindHost}:${port}`);
+  } else if (!isWildcard(bindHost)) {
+    allowedHosts = new Set([`${hostPart(bindHost).toLowerCase()}:${port}`]);
+  }
+  const shownHost = isWildcard(bindHost) ? (firstExternalAddress() ?? '127.0.0.1') : hostPart(bindHost);
+  const origin = `http://${shownHost}:${port}`;
+  const query = new URLSearchParams({ token });
+  if (options.config) query.set('config', options.config);
+  return {
+    url: `${origin}/?${query.toString()}`,
+    origin,
+    port,
+    token,
+    cookieName,
+    async close() {
+      unsubscribe();
+      for (const ws of clients) ws.terminate();
+      clients.clear();
+      wss.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+function statOrUndefined(file: string) {
+  try {
+    return statSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ServeCommandOptions {
+  config?: string;
+  port: number;
+  host?: string;
+  userPluginDir?: string;
+}
+
+/**
+ * The `serve` command: services on the working directory, the server, the URL on stdout (its only line).
+ * Ctrl-C stops serving and asks the runs started here to stop (each finishes its step and checkpoints, as
+ * with `dumbo run`); a second Ctrl-C kills them. Runs cannot outlive serve: a run host stops when its
+ * parent goes away.
+ */
+export async function serveCommand(o: ServeCommandOptions): Promise<number> {
+  const config = path.resolve(o.config ?? path.join(appRoot(), 'resources', 'examples', 'quickstart.yaml'));
+  if (!existsSync(config)) {
+    process.stderr.write(`${config}: cannot read config: no such file\n`);
+    return 2;
+  }
+  const host = o.host ?? '127.0.0.1';
+  const services = createServices({ fork: nodeForkHost(), cwd: process.cwd(), userPluginDir: o.userPluginDir });
+  let server: RunningServer;
+  try {
+    server = await startServer({ services, config, port: o.port, host });
+  } catch (error) {
+    await services.dispose({ force: true });
+    process.stderr.write(`dumbo serve: cannot listen on ${host}:${o.port}: ${(error as Error).message}\n`);
+    return 2;
+  }
+  if (!isLoopback(host)) {
+    process.stderr.write(
+      `warning: serving on ${host}, not only this machine: whoever reaches this address and gets the token can ` +
+        `run configs (and so code) here. Prefer the default 127.0.0.1 with an SSH tunnel (ssh -L ${server.port}:127.0.0.1:${server.port} ...).\n`,
+    );
+  }
+  const rendererIndex = path.join(appRoot(), 'out', 'renderer', 'index.html');
+  if (!existsSync(rendererIndex)) {
+    process.stderr.write('note: the UI is not built (run `npm run build:app`); the API works without it\n');
+  }
+  process.stderr.write(
+    `dumbo serve: open the URL below (it carries the access token; keep it private). Ctrl-C stops.\n`,
+  );
+  process.stdout.write(server.url + '\n');
+
+  return new Promise<number>((resolve) => {
+    let interrupts = 0;
+    const onSignal = () => {
+      interrupts += 1;
+      if (interrupts === 1) {
+        const active = services.activeRuns().length;
+        process.stderr.write(
+          active > 0
+            ? `\nstopping: ${active} run(s) finish their step and checkpoint (press Ctrl-C again to kill them)\n`
+            : '\nstopping\n',
+        );
+        void server
+          .close()
+          .then(() => services.dispose())
+          .then(() => {
+            process.off('SIGINT', onSignal);
+            process.off('SIGTERM', onSignal);
+            resolve(0);
+          });
+      } else {
+        process.stderr.write('killing the runs\n');
+        void services.dispose({ force: true }).then(() => resolve(130));
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

@@ -1,0 +1,60 @@
+/**
+ * Entry of the forked worker process: a long-lived helper of the app's services (src/services) that loads
+ * plugin code and runs the engine outside a run — catalog, validation, estimates, dataset previews,
+ * generation (worker-tasks.ts). Requests arrive as protocol.ts `WorkerRequest`s and are answered by id, one
+ * at a time (plugins share process-wide state: the run context, the module loader). A plugin that crashes
+ * or hangs this process costs only this process: the parent restarts it.
+ *
+ * Forked by src/services with `child_process.fork` (`dumbo serve`, tests) or `utilityProcess.fork`
+ * (Electron). Nothing imports this file.
+ */
+
+import { isWorkerRequest, type WorkerReady, type WorkerResponse } from './protocol.js';
+import { LoadedSet, toWorkerError, WORKER_TASKS } from './worker-tasks.js';
+
+// Electron's utilityProcess gives the child `process.parentPort`; Node's fork gives `process.send`.
+interface ParentPort {
+  postMessage(message: unknown): void;
+  on(event: 'message', listener: (e: { data: unknown }) => void): void;
+}
+const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
+
+function send(message: WorkerResponse | WorkerReady): void {
+  if (parentPort) parentPort.postMessage(message);
+  else if (process.send && process.connected) process.send(message);
+}
+
+if (!parentPort && !process.send) {
+  process.stderr.write('the dumbo worker is started by the app or dumbo serve, not directly\n');
+  process.exit(2);
+}
+
+// Ctrl-C in a terminal reaches the whole process group: the parent decides when this process ends.
+process.on('SIGINT', () => {});
+process.on('disconnect', () => process.exit(0));
+// A plugin's stray promise must not take the worker down with the request that is being served.
+process.on('unhandledRejection', (reason) => {
+  process.stderr.write(`dumbo worker: unhandled rejection: ${String((reason as Error)?.stack ?? reason)}\n`);
+});
+
+let queue: Promise<void> = Promise.resolve();
+
+function onMessage(raw: unknown): void {
+  if (!isWorkerRequest(raw)) return;
+  queue = queue.then(async () => {
+    const loaded = new LoadedSet();
+    let response: WorkerResponse;
+    try {
+      const task = WORKER_TASKS[raw.method] as (p: unknown, l: LoadedSet) => Promise<unknown>;
+      const result = await task(raw.params, loaded);
+      response = { type: 'response', id: raw.id, ok: true, result, loaded: [...loaded.paths] };
+    } catch (error) {
+      response = { type: 'response', id: raw.id, ok: false, error: toWorkerError(error), loaded: [...loaded.paths] };
+    }
+    send(response);
+  });
+}
+
+if (parentPort) parentPort.on('message', (e) => onMessage(e.data));
+else process.on('message', onMessage);
+send({ type: 'ready' });

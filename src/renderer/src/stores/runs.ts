@@ -1,0 +1,274 @@
+/**
+ * The run of the workbench: what Run would cost (estimate, first batch), starting it (the config is saved
+ * first), stopping and resuming it, and following it live — status, metrics, log tail, hook trace, model
+ * info, progress and time left.
+ *
+ * Live data comes in bursts of events. Metrics, log lines and trace rows are queued and applied once per
+ * animation frame: one reactive update however many events came. The metric arrays are plain (see
+ * lib/series.ts); `revision` says when they changed.
+ */
+
+import { defineStore } from 'pinia';
+import { computed, ref, shallowRef } from 'vue';
+import type {
+  AppEvent,
+  DatasetPreview,
+  MetricPoint,
+  ModelInfoView,
+  RunEstimate,
+  RunStatus,
+  RunSummary,
+  TraceRow,
+} from '../../../shared/api.js';
+import { useClient } from '../client.js';
+import { addSample, secondsLeft, type ProgressSample } from '../lib/eta.js';
+import { messageOf } from '../lib/format.js';
+import { frameScheduler } from '../lib/frame.js';
+import { appendPoints, mergeHistory, type SeriesMap } from '../lib/series.js';
+import { UNTITLED, useConfigStore } from './config.js';
+
+export const ACTIVE_STATUSES: readonly RunStatus[] = ['pending', 'running', 'stopping'];
+const LOG_LINES = 500;
+const TRACE_ROWS = 2000;
+
+type RunEvent = Exclude<AppEvent, { type: 'plugins-changed' }>;
+const runIdOf = (e: RunEvent) => (e.type === 'run-status' ? e.run.id : e.runId);
+
+export const useRunsStore = defineStore('runs', () => {
+  const run = ref<RunSummary>();
+  const series = shallowRef<SeriesMap>(new Map());
+  const revision = ref(0);
+  const log = shallowRef<string[]>([]);
+  const trace = shallowRef<TraceRow[]>([]);
+  const model = shallowRef<ModelInfoView>();
+  const progress = ref<{ step: number; totalSteps?: number }>();
+  const etaSeconds = ref<number>();
+  const starting = ref(false);
+  const error = ref<string>();
+  const estimate = shallowRef<RunEstimate>();
+  const estimating = ref(false);
+  const estimateError = ref<string>();
+  const datasetPreview = shallowRef<DatasetPreview>();
+  const previewing = ref(false);
+  const previewError = ref<string>();
+
+  const status = computed<RunStatus | undefined>(() => run.value?.status);
+  const active = computed(() => status.value !== undefined && ACTIVE_STATUSES.includes(status.value));
+  const canResume = computed(() => status.value === 'stopped' || status.value === 'crashed');
+
+  const queued = { metrics: [] as MetricPoint[], log: [] as string[], trace: [] as TraceRow[] };
+  let samples: ProgressSample[] = [];
+  /** Events that arrive while startRun has not answered yet (the new run's id is still unknown). */
+  let heldWhileStarting: RunEvent[] | undefined;
+
+  /** Applies the queued live data: one reactive update per frame. */
+  function flush(): void {
+    if (queued.metrics.length > 0) {
+      appendPoints(series.value, queued.metrics.splice(0));
+      revision.value++;
+    }
+    if (queued.log.length > 0) log.value = [...log.value, ...queued.log.splice(0)].slice(-LOG_LINES);
+    if (queued.trace.length > 0) trace.value = [...trace.value, ...queued.trace.splice(0)].slice(-TRACE_ROWS);
+  }
+  const frame = frameScheduler(flush);
+
+  function reset(summary: RunSummary): void {
+    frame.cancel();
+    queued.metrics = [];
+    queued.log = [];
+    queued.trace = [];
+    samples = [];
+    run.value = summary;
+    series.value = new Map();
+    revision.value++;
+    log.value = [];
+    trace.value = [];
+    model.value = undefined;
+    progress.value = undefined;
+    etaSeconds.value = undefined;
+  }
+
+  /** Fills in what the run's folder recorded (on adopting a run, and once it has ended). */
+  async function loadRecorded(runId: string): Promise<void> {
+    try {
+      const detail = await useClient().getRun(runId);
+      if (run.value?.id !== runId) return;
+      flush();
+      // The record may have been read just before the run's end was written: an end already seen stays.
+      const ended = !active.value && ACTIVE_STATUSES.includes(detail.summary.status);
+      if (!ended) run.value = detail.summary;
+      series.value = mergeHistory(series.value, detail.metrics);
+      revision.value++;
+      log.value = detail.log.slice(-LOG_LINES);
+      trace.value = detail.trace.slice(-TRACE_ROWS);
+      if (detail.modelInfo) model.value = detail.modelInfo;
+      if (detail.progress) progress.value = detail.progress;
+    } catch (e) {
+      error.value = `Cannot read run ${runId}: ${messageOf(e)}`;
+    }
+  }
+
+  /** Shows a run that is already going (started elsewhere, or before this page was opened). */
+  async function follow(summary: RunSummary): Promise<void> {
+    reset(summary);
+    await loadRecorded(summary.id);
+  }
+
+  async function launch(configPath: string, resumeId?: string): Promise<void> {
+    starting.value = true;
+    heldWhileStarting = [];
+    try {
+      const client = useClient();
+      const summary = await (resumeId === undefined
+        ? client.startRun(configPath)
+        : client.startRun(configPath, resumeId));
+      if (summary.id === run.value?.id) run.value = summary;
+      else reset(summary);
+      error.value = undefined;
+      const held = heldWhileStarting;
+      heldWhileStarting = undefined;
+      for (const event of held) receive(event);
+    } catch (e) {
+      error.value = messageOf(e);
+    } finally {
+      heldWhileStarting = undefined;
+      starting.value = false;
+    }
+  }
+
+  /** Run: saves the config (the run reads its file), then starts it. */
+  async function start(): Promise<void> {
+    const config = useConfigStore();
+    if (!config.path) {
+      error.value = 'Save the config to a file before running it.';
+      return;
+    }
+    if (config.dirty && !(await config.save())) {
+      error.value = `The config was not saved: ${config.error ?? 'unknown error'}`;
+      return;
+    }
+    await launch(config.path);
+  }
+
+  /** Continues a stopped or crashed run from its last checkpoint. */
+  async function resume(): Promise<void> {
+    const r = run.value;
+    if (!r || !canResume.value) return;
+    await launch(r.configFile, r.id);
+  }
+
+  async function stop(): Promise<void> {
+    const r = run.value;
+    if (!r) return;
+    try {
+      await useClient().stopRun(r.id);
+      error.value = undefined;
+    } catch (e) {
+      error.value = `Cannot stop the run: ${messageOf(e)}`;
+    }
+  }
+
+  function receive(event: AppEvent): void {
+    if (event.type === 'plugins-changed') return;
+    if (heldWhileStarting) {
+      heldWhileStarting.push(event);
+      return;
+    }
+    const current = run.value;
+    if (event.type === 'run-status') {
+      if (event.run.id === current?.id) {
+        const wasActive = active.value;
+        run.value = event.run;
+        if (wasActive && !active.value) {
+          etaSeconds.value = undefined;
+          void loadRecorded(event.run.id);
+        }
+      } else if (!active.value && ACTIVE_STATUSES.includes(event.run.status)) {
+        void follow(event.run);
+      }
+      return;
+    }
+    if (runIdOf(event) !== current?.id) return;
+    switch (event.type) {
+      case 'run-metrics':
+        queued.metrics.push(...event.points);
+        break;
+      case 'run-log':
+        queued.log.push(...event.lines);
+        break;
+      case 'run-trace':
+        queued.trace.push(...event.rows);
+        break;
+      case 'run-model':
+        model.value = event.info;
+        return;
+      case 'run-progress':
+        progress.value = { step: event.step, totalSteps: event.totalSteps };
+        samples = addSample(samples, { at: Date.now(), step: event.step });
+        etaSeconds.value = secondsLeft(samples, event.totalSteps);
+        return;
+    }
+    frame.request();
+  }
+
+  async function estimateCost(): Promise<void> {
+    const config = useConfigStore();
+    estimating.value = true;
+    try {
+      estimate.value = await useClient().estimateRun(config.text, config.path || UNTITLED);
+      estimateError.value = undefined;
+    } catch (e) {
+      estimateError.value = messageOf(e);
+    } finally {
+      estimating.value = false;
+    }
+  }
+
+  async function previewData(): Promise<void> {
+    const config = useConfigStore();
+    previewing.value = true;
+    try {
+      datasetPreview.value = await useClient().previewDataset(config.text, config.path || UNTITLED);
+      previewError.value = undefined;
+    } catch (e) {
+      previewError.value = messageOf(e);
+    } finally {
+      previewing.value = false;
+    }
+  }
+
+  function dismissError(): void {
+    error.value = undefined;
+  }
+
+  return {
+    run,
+    series,
+    revision,
+    log,
+    trace,
+    model,
+    progress,
+    etaSeconds,
+    starting,
+    error,
+    estimate,
+    estimating,
+    estimateError,
+    datasetPreview,
+    previewing,
+    previewError,
+    status,
+    active,
+    canResume,
+    start,
+    resume,
+    stop,
+    follow,
+    receive,
+    flush,
+    estimateCost,
+    previewData,
+    dismissError,
+  };
+});

@@ -1,0 +1,116 @@
+/**
+ * Files the app reads and writes for the user that run no plugin code: config files (open, save), the
+ * example configs shipped in resources/examples, and the model folders the app knows (runs' final/ folders,
+ * the quickstart's model, the Hugging Face cache).
+ *
+ * Who may import it: src/services only. Imports core (errors, paths), engine/hub (the cache listing only:
+ * no tfjs) and the shared API types.
+ */
+
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { DumboError } from '../core/errors.js';
+import { appRoot } from '../core/paths.js';
+import { listCachedModels } from '../engine/hub.js';
+import type { ConfigFile, Example, ModelChoice, RunSummary } from '../shared/api.js';
+
+const MAX_CONFIG_BYTES = 4_000_000;
+
+/** Configs are YAML files: the app opens and writes nothing else. */
+function configPath(file: string, cwd: string): string {
+  const abs = path.resolve(cwd, file);
+  if (!/\.ya?ml$/i.test(abs)) {
+    throw new DumboError('a config is a .yaml or .yml file', { location: { file: abs } });
+  }
+  return abs;
+}
+
+export function readConfigFile(file: string, cwd: string): ConfigFile {
+  const abs = configPath(file, cwd);
+  let st;
+  try {
+    st = statSync(abs);
+  } catch {
+    throw new DumboError('cannot read config: no such file', { location: { file: abs } });
+  }
+  if (!st.isFile()) throw new DumboError('cannot read config: not a file', { location: { file: abs } });
+  if (st.size > MAX_CONFIG_BYTES)
+    throw new DumboError('the file is too large for a config', { location: { file: abs } });
+  return { path: abs, text: readFileSync(abs, 'utf8') };
+}
+
+/** Writes a config atomically (a temporary file beside it, then a rename). */
+export function writeConfigFile(file: string, text: string, cwd: string): string {
+  const abs = configPath(file, cwd);
+  if (!existsSync(path.dirname(abs))) {
+    throw new DumboError(`cannot save: the folder ${path.dirname(abs)} does not exist`, { location: { file: abs } });
+  }
+  if (existsSync(abs) && !statSync(abs).isFile()) {
+    throw new DumboError('cannot save: not a file', { location: { file: abs } });
+  }
+  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.tmp-${process.pid}`);
+  writeFileSync(tmp, text);
+  renameSync(tmp, abs);
+  return abs;
+}
+
+/** The description of an example: its first comment lines, up to the end of the first sentence. */
+function describeExample(text: string): string {
+  const parts: string[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^#\s?(.*)$/.exec(line);
+    if (!m) break;
+    const t = m[1]!.trim();
+    if (!t || /^\s{2,}/.test(m[1]!)) break;
+    parts.push(t);
+    if (/[.!?]$/.test(t) || parts.length >= 3) break;
+  }
+  return parts.join(' ');
+}
+
+export function listExamples(examplesDir: string): Example[] {
+  let names: string[];
+  try {
+    names = readdirSync(examplesDir).filter((n) => /\.ya?ml$/i.test(n));
+  } catch {
+    return [];
+  }
+  return names.sort().map((n) => {
+    const file = path.join(examplesDir, n);
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      // listed anyway; opening it says why it cannot be read
+    }
+    return { name: n.replace(/\.ya?ml$/i, ''), path: file, description: describeExample(text) };
+  });
+}
+
+export function defaultExamplesDir(): string {
+  return path.join(appRoot(), 'resources', 'examples');
+}
+
+/** Local model folders (runs' final/, the quickstart's model) and the Hugging Face cache. */
+export function listModels(runs: RunSummary[]): ModelChoice[] {
+  const out: ModelChoice[] = [];
+  for (const r of runs) {
+    const final = path.join(r.runFolder, 'final');
+    if (existsSync(path.join(final, 'config.json')))
+      out.push({ label: `${r.name} (run ${r.id})`, path: final, source: 'local' });
+  }
+  const quick = path.join(appRoot(), 'resources', 'quickstart', 'model');
+  if (existsSync(path.join(quick, 'config.json'))) {
+    out.push({
+      label: 'quickstart model (config and tokenizer, no weights: init: from_config)',
+      path: quick,
+      source: 'local',
+    });
+  }
+  try {
+    for (const m of listCachedModels()) out.push({ label: m.repoId, path: m.snapshot, source: 'hf-cache' });
+  } catch {
+    // an unreadable cache lists nothing
+  }
+  return out;
+}

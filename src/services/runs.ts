@@ -1,0 +1,579 @@
+/**
+ * The run manager: starts runs in forked run hosts (src/host/entry.ts, the same process the CLI runs),
+ * follows them, stops them, and reads the history of every run from its folder.
+ *
+ * - Start: the host is forked and sent `start`; the call resolves once the host has made the run folder
+ *   (the run's id is the folder's name under the runs folder), or rejects with the config's errors.
+ * - Live stream: the host's metrics, log lines and trace rows are coalesced into one event of each kind per
+ *   run at most every `flushMs` (a few per second); status changes and the model info go out at once. The
+ *   run folder keeps every event (metrics.jsonl, log.txt, trace.jsonl), so a UI that reloads reads the
+ *   history with `getRun` and continues with the events.
+ * - Stop: status `stopping`, the host is asked (message and stop file) to finish its step, checkpoint and
+ *   end; killed after max(30 s, 2 × step time), then recorded as `stopped`.
+ * - A host that exits without saying `done` (a plugin called process.exit, out of memory, a crash) makes
+ *   the run `crashed` in run.json, with the exit reason; the folder is kept.
+ *
+ * Who may import it: src/services only. Imports core, host (protocol, run folder) and the shared API types.
+ */
+
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DumboError } from '../core/errors.js';
+import { formatLogRecord } from '../core/logger.js';
+import { STOP_FILE } from '../host/info.js';
+import type { HostMessage, RunOutcomeMessage, StartRunRequest } from '../host/protocol.js';
+import { markRunEnded, readRunRecord, type RunRecord } from '../host/run-folder.js';
+import type {
+  AppEvent,
+  BackendChoice,
+  MetricPoint,
+  ModelInfoView,
+  RunDetail,
+  RunStatus,
+  RunSummary,
+  TraceRow,
+} from '../shared/api.js';
+import { crashLine, type ForkHost, type HostProcess } from './process.js';
+
+const ACTIVE: readonly RunStatus[] = ['pending', 'running', 'stopping'];
+const LOG_TAIL_LINES = 500;
+const TRACE_ROWS = 5000;
+
+export interface RunManagerOptions {
+  fork: ForkHost;
+  hostEntry: string;
+  /** Working directory of runs (relative config paths). */
+  cwd: string;
+  /** Where runs go by default and where the history is read from. */
+  runsRoot: string;
+  pluginFolder: () => string;
+  defaultBackend: () => BackendChoice;
+  emit: (event: AppEvent) => void;
+  /** Run folders outside runsRoot that this app started runs in (remembered in the settings). */
+  externalRuns: { list: () => string[]; add: (folder: string) => void };
+  /** Least time a stopping run gets before it is killed (default 30 s). */
+  stopGraceMs?: number;
+  /** Coalescing window of the live stream (default 250 ms: at most 4 batches a second per run). */
+  flushMs?: number;
+  /** How long a host may take to load the plugins and make the run folder (default 120 s). */
+  startTimeoutMs?: number;
+}
+
+interface LiveRun {
+  id: string;
+  proc: HostProcess;
+  configFile: string;
+  runFolder: string;
+  name: string;
+  status: RunStatus;
+  startedAt: string;
+  lastLoss?: number;
+  lastStep?: number;
+  stepTimeS: number;
+  stopRequested: boolean;
+  killedAfterMs?: number;
+  killTimer?: NodeJS.Timeout;
+  outcome?: RunOutcomeMessage;
+  modelInfo?: ModelInfoView;
+  progress?: { step: number; totalSteps?: number };
+  buffer: { metrics: MetricPoint[]; log: string[]; trace: TraceRow[]; progress: boolean };
+  flushTimer?: NodeJS.Timeout;
+  exited: Promise<void>;
+  markExited: () => void;
+}
+
+export class RunManager {
+  private readonly live = new Map<string, LiveRun>();
+  private readonly starting = new Set<HostProcess>();
+  private readonly stopGraceMs: number;
+  private readonly flushMs: number;
+  private readonly runsRoot: string;
+
+  constructor(private readonly o: RunManagerOptions) {
+    this.stopGraceMs = o.stopGraceMs ?? 30_000;
+    this.flushMs = o.flushMs ?? 250;
+    this.runsRoot = path.resolve(o.runsRoot);
+  }
+
+  // ----------------------------------------------------------------------------------------------- start
+
+  async startRun(configPath: string, resume?: string): Promise<RunSummary> {
+    const configFile = path.resolve(this.o.cwd, configPath);
+    if (!existsSync(configFile)) {
+      throw new DumboError('cannot read config: no such file', { location: { file: configFile } });
+    }
+    const request: StartRunRequest = {
+      type: 'start',
+      configFile,
+      cwd: this.o.cwd,
+      runsDir: this.runsRoot,
+      userPluginDir: this.o.pluginFolder(),
+      defaultBackend: this.o.defaultBackend(),
+    };
+    if (resume !== undefined) {
+      const folder = this.folderOf(resume);
+      const running = this.live.get(resume);
+      if (running && ACTIVE.includes(running.status)) throw new DumboError(`run ${resume} is still running`);
+      // Its host has said how the run ended but may still be closing its files: one host per folder.
+      if (running) await running.exited;
+      request.outputDir = folder;
+      request.resumeFrom = 'latest';
+    }
+    const proc = this.o.fork(this.o.hostEntry);
+    this.starting.add(proc);
+    return new Promise<RunSummary>((resolve, reject) => {
+      let run: LiveRun | undefined;
+      let settled = false;
+      const settle = (f: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.starting.delete(proc);
+        f();
+      };
+      const timeoutMs = this.o.startTimeoutMs ?? 120_000;
+      const timer = setTimeout(
+        () =>
+          settle(() => {
+            proc.kill();
+            reject(new DumboError(`the run host did not start the run within ${Math.round(timeoutMs / 1000)} s`));
+          }),
+        timeoutMs,
+      );
+      proc.on('message', (raw: unknown) => {
+        const m = raw as HostMessage;
+        if (run) return this.onMessage(run, m);
+        if (m.type === 'status' && m.runFolder) {
+          run = this.register(proc, m.runFolder, configFile);
+          const started = run;
+          this.onMessage(run, m); // `running`: every window learns of the new run
+          settle(() => resolve(this.summaryOf(started)));
+        } else if (m.type === 'done') {
+          const lines = m.outcome.error?.lines ?? [`the run ${m.outcome.status} before it started`];
+          settle(() => reject(new DumboError(lines.join('\n'), { kind: 'config' })));
+        }
+      });
+      proc.on('exit', (code, signal) => {
+        if (run) return this.onExit(run, code, signal ?? null);
+        const tail = crashLine(proc.stderrTail?.() ?? '');
+        settle(() =>
+          reject(
+            new DumboError(
+              `the run host ${exitHow(code, signal ?? null)} before the run started${tail ? `: ${tail}` : ''}`,
+            ),
+          ),
+        );
+      });
+      proc.send(request);
+    });
+  }
+
+  private register(proc: HostProcess, runFolder: string, configFile: string): LiveRun {
+    const id = this.idFor(runFolder);
+    let markExited!: () => void;
+    const exited = new Promise<void>((r) => (markExited = r));
+    const record = readRunRecord(runFolder);
+    const run: LiveRun = {
+      id,
+      proc,
+      configFile,
+      runFolder,
+      name: record?.name ?? path.basename(runFolder),
+      status: 'pending',
+      startedAt: record?.startedAt ?? new Date().toISOString(),
+      stepTimeS: 0,
+      stopRequested: false,
+      buffer: { metrics: [], log: [], trace: [], progress: false },
+      exited,
+      markExited,
+    };
+    this.live.set(id, run);
+    if (path.dirname(runFolder) !== this.runsRoot) this.o.externalRuns.add(runFolder);
+    return run;
+  }
+
+  // -------------------------------------------------------------------------------------------- live stream
+
+  private onMessage(run: LiveRun, m: HostMessage): void {
+    switch (m.type) {
+      case 'status':
+        if (m.status === 'pending' || (m.status === 'running' && run.status === 'stopping')) return;
+        if (m.status === run.status) return;
+        this.setStatus(run, m.status);
+        return;
+      case 'log':
+        run.buffer.log.push(`${new Date(m.record.time).toISOString()} ${formatLogRecord(m.record)}`);
+        break;
+      case 'trace':
+        run.buffer.trace.push(traceRow(m.entry));
+        break;
+      case 'metrics':
+        for (const e of m.events) {
+          run.buffer.metrics.push({ name: e.name, value: e.value, step: e.step, timestamp: e.timestamp });
+          if (e.name === 'step_time_s') run.stepTimeS = e.value;
+          if (e.name === 'loss') [run.lastLoss, run.lastStep] = [e.value, e.step];
+        }
+        break;
+      case 'step':
+        run.progress = m.totalSteps === undefined ? { step: m.step } : { step: m.step, totalSteps: m.totalSteps };
+        run.buffer.progress = true;
+        break;
+      case 'model': {
+        const info = modelView(m.info);
+        if (info) {
+          run.modelInfo = info;
+          this.o.emit({ type: 'run-model', runId: run.id, info });
+        }
+        return;
+      }
+      case 'done':
+        run.outcome = m.outcome;
+        return;
+    }
+    run.flushTimer ??= setTimeout(() => this.flush(run), this.flushMs);
+  }
+
+  private flush(run: LiveRun): void {
+    if (run.flushTimer) clearTimeout(run.flushTimer);
+    run.flushTimer = undefined;
+    const b = run.buffer;
+    if (b.metrics.length > 0) this.o.emit({ type: 'run-metrics', runId: run.id, points: b.metrics.splice(0) });
+    if (b.log.length > 0) this.o.emit({ type: 'run-log', runId: run.id, lines: b.log.splice(0) });
+    if (b.trace.length > 0) this.o.emit({ type: 'run-trace', runId: run.id, rows: b.trace.splice(0) });
+    if (b.progress && run.progress) {
+      b.progress = false;
+      this.o.emit({ type: 'run-progress', runId: run.id, ...run.progress });
+    }
+  }
+
+  private setStatus(run: LiveRun, status: RunStatus): void {
+    this.flush(run);
+    run.status = status;
+    this.o.emit({ type: 'run-status', run: this.summaryOf(run) });
+  }
+
+  private onExit(run: LiveRun, code: number | null, signal: string | null): void {
+    if (run.killTimer) clearTimeout(run.killTimer);
+    this.flush(run);
+    this.live.delete(run.id);
+    if (!run.outcome) {
+      const tail = crashLine(run.proc.stderrTail?.() ?? '');
+      const how = `the run host ${exitHow(code, signal)}`;
+      const reason = run.stopRequested
+        ? run.killedAfterMs !== undefined
+          ? `${how} after a stop request: it did not stop within ${Math.round(run.killedAfterMs / 1000)} s`
+          : `${how} after a stop request`
+        : `${how}${tail ? `: ${tail}` : ''}`;
+      const record = markRunEnded(run.runFolder, run.stopRequested ? 'stopped' : 'crashed', reason);
+      run.status = record?.status ?? (run.stopRequested ? 'stopped' : 'crashed');
+      this.o.emit({ type: 'run-status', run: this.summaryOf(run, record, reason) });
+    } else if (ACTIVE.includes(run.status)) {
+      run.status = run.outcome.status;
+      this.o.emit({ type: 'run-status', run: this.summaryOf(run) });
+    }
+    run.markExited();
+  }
+
+  // ------------------------------------------------------------------------------------------------- stop
+
+  stopRun(id: string): void {
+    const run = this.live.get(id);
+    if (run) {
+      if (run.status === 'stopping') return;
+      if (!ACTIVE.includes(run.status)) throw new DumboError(`run ${id} is not running (${run.status})`);
+      run.stopRequested = true;
+      this.setStatus(run, 'stopping');
+      run.proc.send({ type: 'stop' });
+      writeStopFile(run.runFolder);
+      const graceMs = Math.max(this.stopGraceMs, 2 * run.stepTimeS * 1000);
+      run.killTimer = setTimeout(() => {
+        run.killedAfterMs = graceMs;
+        run.proc.kill();
+      }, graceMs);
+      return;
+    }
+    // A run of another process (the CLI, another window): its host polls the stop file.
+    const folder = this.folderOf(id);
+    const summary = this.summaryFromFolder(id, folder);
+    if (!summary || !ACTIVE.includes(summary.status)) {
+      throw new DumboError(`run ${id} is not running (${summary?.status ?? 'no run.json'})`);
+    }
+    writeStopFile(folder);
+  }
+
+  /** Stops every live run and waits for their hosts to end (`force`: kills them at once). */
+  async dispose(options: { force?: boolean } = {}): Promise<void> {
+    for (const proc of this.starting) proc.kill();
+    const runs = [...this.live.values()];
+    for (const run of runs) {
+      if (options.force) {
+        run.stopRequested = true;
+        run.proc.kill();
+      } else if (ACTIVE.includes(run.status)) this.stopRun(run.id);
+    }
+    await Promise.all(runs.map((r) => r.exited));
+  }
+
+  /** The runs still in progress in this process. */
+  activeRuns(): RunSummary[] {
+    return [...this.live.values()].filter((r) => ACTIVE.includes(r.status)).map((r) => this.summaryOf(r));
+  }
+
+  // ---------------------------------------------------------------------------------------------- history
+
+  /** A run's id: its folder's name under the runs folder, else `ext-<hash>-<name>`. */
+  idFor(runFolder: string): string {
+    const abs = path.resolve(runFolder);
+    if (path.dirname(abs) === this.runsRoot) return path.basename(abs);
+    const hash = createHash('sha1').update(abs).digest('hex').slice(0, 8);
+    return `ext-${hash}-${path.basename(abs)}`;
+  }
+
+  /** The folder of a run id, or a DumboError. */
+  folderOf(id: string): string {
+    const live = this.live.get(id);
+    if (live) return live.runFolder;
+    if (id.startsWith('ext-')) {
+      const folder = this.o.externalRuns.list().find((f) => this.idFor(f) === id);
+      if (folder) return folder;
+    } else if (/^[\w@][\w.@-]*$/.test(id) && !id.includes('..')) {
+      const folder = path.join(this.runsRoot, id);
+      if (existsSync(path.join(folder, 'run.json'))) return folder;
+    }
+    throw new DumboError(`no run '${id}'`);
+  }
+
+  listRuns(): RunSummary[] {
+    const folders = new Map<string, string>();
+    let names: string[] = [];
+    try {
+      names = readdirSync(this.runsRoot);
+    } catch {
+      // no runs folder yet
+    }
+    for (const n of names) {
+      const folder = path.join(this.runsRoot, n);
+      if (existsSync(path.join(folder, 'run.json'))) folders.set(n, folder);
+    }
+    for (const f of this.o.externalRuns.list()) {
+      if (existsSync(path.join(f, 'run.json'))) folders.set(this.idFor(f), f);
+    }
+    for (const run of this.live.values()) folders.set(run.id, run.runFolder);
+    const out: RunSummary[] = [];
+    for (const [id, folder] of folders) {
+      const live = this.live.get(id);
+      const s = live ? this.summaryOf(live) : this.summaryFromFolder(id, folder);
+      if (s) out.push(s);
+    }
+    return out.sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? ''));
+  }
+
+  getRun(id: string): RunDetail {
+    const folder = this.folderOf(id);
+    const live = this.live.get(id);
+    const summary = live ? this.summaryOf(live) : this.summaryFromFolder(id, folder);
+    if (!summary) throw new DumboError(`no run '${id}': ${folder} holds no run.json`);
+    const record = readRunRecord(folder);
+    const detail: RunDetail = {
+      summary,
+      metrics: readJsonl(path.join(folder, 'metrics.jsonl'))
+        .map(metricPoint)
+        .filter((p): p is MetricPoint => p !== undefined),
+      trace: readJsonl(path.join(folder, 'trace.jsonl'))
+        .slice(-TRACE_ROWS)
+        .map((r) => traceRow(r as Record<string, unknown>)),
+      log: tailLines(path.join(folder, 'log.txt'), LOG_TAIL_LINES),
+    };
+    const info = live?.modelInfo ?? modelView(record?.model);
+    if (info) detail.modelInfo = info;
+    const progress = live?.progress ?? (summary.steps !== undefined ? { step: summary.steps } : undefined);
+    if (progress) detail.progress = progress;
+    return detail;
+  }
+
+  /** The model folder a finished run saved (`final/`). */
+  finalModel(id: string): string {
+    const folder = this.folderOf(id);
+    const final = path.join(folder, 'final');
+    if (!existsSync(path.join(final, 'config.json'))) {
+      throw new DumboError(`run ${id} has no trained model yet (${final} is missing): generate needs a finished run`);
+    }
+    return final;
+  }
+
+  private summaryOf(run: LiveRun, record = readRunRecord(run.runFolder), exitReason?: string): RunSummary {
+    const s = summaryFromRecord(run.id, run.runFolder, record);
+    s.status = run.status;
+    s.name = record?.name ?? run.name;
+    s.configFile = record?.configFile ?? run.configFile;
+    s.startedAt ??= run.startedAt;
+    if (ACTIVE.includes(run.status)) {
+      delete s.endedAt;
+      delete s.exitReason;
+      s.durationS = (Date.now() - Date.parse(s.startedAt)) / 1000;
+      if (run.lastLoss !== undefined) s.finalLoss = run.lastLoss;
+      if (run.lastStep !== undefined) s.steps = run.lastStep;
+    }
+    if (exitReason !== undefined) s.exitReason = exitReason;
+    return s;
+  }
+
+  private summaryFromFolder(id: string, folder: string): RunSummary | undefined {
+    const record = readRunRecord(folder);
+    if (!record) return undefined;
+    const s = summaryFromRecord(id, folder, record);
+    // A run that says it is running, but whose host process on this machine is gone, has crashed.
+    if (ACTIVE.includes(s.status) && record.host === os.hostname() && record.pid && !pidAlive(record.pid)) {
+      s.status = 'crashed';
+      s.exitReason = `its run host (pid ${record.pid}) is gone`;
+    }
+    return s;
+  }
+}
+
+function summaryFromRecord(id: string, folder: string, record: RunRecord | undefined): RunSummary {
+  const s: RunSummary = {
+    id,
+    name: record?.name ?? path.basename(folder),
+    runFolder: folder,
+    configFile: record?.configFile ?? '',
+    status: record?.status ?? 'pending',
+  };
+  if (!record) return s;
+  if (record.startedAt) s.startedAt = record.startedAt;
+  if (record.endedAt) s.endedAt = record.endedAt;
+  if (record.startedAt && record.endedAt) {
+    s.durationS = (Date.parse(record.endedAt) - Date.parse(record.startedAt)) / 1000;
+  }
+  if (record.finalLoss !== undefined) s.finalLoss = record.finalLoss;
+  if (record.steps !== undefined) s.steps = record.steps;
+  if (record.backend) s.backend = record.backend;
+  if (record.backendReason) s.backendReason = record.backendReason;
+  if (record.exitReason) s.exitReason = record.exitReason;
+  return s;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function writeStopFile(folder: string): void {
+  try {
+    writeFileSync(path.join(folder, STOP_FILE), String(Date.now()));
+  } catch {
+    // the stop message still reaches a host of ours
+  }
+}
+
+function exitHow(code: number | null, signal: string | null): string {
+  return code === null ? `was killed${signal ? ` (${signal})` : ''}` : `exited with code ${code}`;
+}
+
+function traceRow(e: Record<string, unknown> | { hook: string }): TraceRow {
+  const r = e as Record<string, unknown>;
+  const row: TraceRow = {
+    hook: String(r.hook ?? ''),
+    plugin: String(r.plugin ?? ''),
+    start: Number(r.start ?? 0),
+    durationMs: Number(r.durationMs ?? 0),
+    ok: r.ok === true,
+  };
+  if (typeof r.error === 'string') row.error = r.error;
+  return row;
+}
+
+function metricPoint(v: unknown): MetricPoint | undefined {
+  const r = v as Record<string, unknown>;
+  if (typeof r?.name !== 'string' || typeof r.value !== 'number' || typeof r.step !== 'number') return undefined;
+  return { name: r.name, value: r.value, step: r.step, timestamp: typeof r.timestamp === 'number' ? r.timestamp : 0 };
+}
+
+function readJsonl(file: string): unknown[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: unknown[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      out.push(JSON.parse(line));
+    } catch {
+      // a line cut by a crash
+    }
+  }
+  return out;
+}
+
+/** The last `n` lines of a text file, reading at most its last 512 KB. */
+function tailLines(file: string, n: number): string[] {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return [];
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, 512 * 1024);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    const lines = buf.toString('utf8').split('\n');
+    if (len < size) lines.shift(); // a partial first line
+    if (lines[lines.length - 1] === '') lines.pop();
+    return lines.slice(-n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** log_model's info as the app shows it (fields checked: it comes from plugin code). */
+export function modelView(info: Record<string, unknown> | undefined): ModelInfoView | undefined {
+  if (!info || typeof info.architecture !== 'string') return undefined;
+  const view: ModelInfoView = { architecture: info.architecture };
+  for (const k of ['layers', 'parametersTotal', 'parametersTrainable', 'bytes', 'vocabSize', 'maxPositions'] as const) {
+    const v = num(info[k]);
+    if (v !== undefined) view[k] = v;
+  }
+  if (typeof info.dtype === 'string') view.dtype = info.dtype;
+  if (typeof info.backend === 'string') view.backend = info.backend;
+  if (Array.isArray(info.tensors)) {
+    view.tensors = info.tensors
+      .filter((t): t is Record<string, unknown> => typeof t === 'object' && t !== null)
+      .map((t) => ({
+        name: String(t.name ?? ''),
+        shape: Array.isArray(t.shape) ? t.shape.map(Number) : [],
+        parameters: num(t.parameters) ?? 0,
+        trainable: t.trainable !== false,
+      }));
+  }
+  const tok = info.tokenizer as Record<string, unknown> | undefined;
+  if (tok && typeof tok === 'object' && num(tok.vocabSize) !== undefined) {
+    const special: Record<string, string> = {};
+    for (const [k, v] of Object.entries((tok.specialTokens as Record<string, unknown>) ?? {})) {
+      if (typeof v === 'string') special[k] = v;
+    }
+    view.tokenizer = { vocabSize: num(tok.vocabSize)!, specialTokens: special };
+  }
+  return view;
+}

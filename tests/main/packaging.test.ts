@@ -1,0 +1,52 @@
+// electron-builder.yml, read as electron-builder reads it: the Electron version it downloads matches the one
+// package.json pins, the app's entry and folders are in, and what must live on disk is unpacked.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { repoRoot } from '../helpers.js';
+
+interface BuilderConfig {
+  electronVersion: string;
+  extraMetadata: { main: string };
+  files: string[];
+  asar: boolean;
+  asarUnpack: string[];
+  extraResources: { from: string; to: string }[];
+  linux: { target: string[] };
+  mac: { target: string[] };
+  win: { target: string[] };
+}
+
+const config = parse(readFileSync(path.join(repoRoot, 'electron-builder.yml'), 'utf8')) as BuilderConfig;
+const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+  scripts: Record<string, string>;
+  optionalDependencies: Record<string, string>;
+};
+
+describe('packaging: electron-builder.yml', () => {
+  it("downloads the Electron that package.json pins (electron is optional, so electron-builder can't read it)", () => {
+    expect(config.electronVersion).toBe(pkg.optionalDependencies['electron']);
+  });
+
+  it('starts out/main and packs the app, the services, the plugins and the resources', () => {
+    expect(config.extraMetadata.main).toBe('out/main/index.js');
+    for (const folder of ['out/**', 'dist/**', 'plugins/**', 'resources/**']) expect(config.files).toContain(folder);
+    expect(config.files).toContain('!node_modules/electron{,/**}');
+    expect(config.extraResources).toContainEqual({ from: 'docs', to: 'docs' });
+  });
+
+  it('unpacks native modules, executables and the plugins from the archive', () => {
+    expect(config.asar).toBe(true);
+    for (const pattern of ['plugins/**', '**/*.node', 'node_modules/@esbuild/**', 'node_modules/nodejs-polars*/**']) {
+      expect(config.asarUnpack).toContain(pattern);
+    }
+  });
+
+  it('targets AppImage and deb, dmg, nsis; `npm run dist:app` builds first', () => {
+    expect(config.linux.target).toEqual(['AppImage', 'deb']);
+    expect(config.mac.target).toEqual(['dmg']);
+    expect(config.win.target).toEqual(['nsis']);
+    expect(pkg.scripts['dist:app']).toMatch(/build\.mjs && .*electron-vite\.mjs build && electron-builder/);
+  });
+});

@@ -1,0 +1,251 @@
+// The service layer's plugin catalog, config validation, plugin install/remove, config files and settings,
+// with the worker process forked for real (plugin code never runs in this process).
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createServices, nodeForkHost } from '../../src/services/index.js';
+import { probeLoggerJs, toyTrainerJs } from '../fixtures/plugins.js';
+import { repoRoot, tempDir, writeFiles } from '../helpers.js';
+import { harness } from './harness.js';
+
+const builtins = readdirSync(path.join(repoRoot, 'plugins'), { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name);
+
+describe('services: plugin catalog and validation', () => {
+  const h = harness();
+
+  it('listPlugins lists every built-in plugin folder as cards, and which ones a config uses', async () => {
+    const { cards, used } = await h.services.calls.listPlugins('plugins: [file_logger, console_logger]\n');
+    for (const folder of builtins) {
+      const mine = cards.filter((c) => c.folder === folder);
+      expect(mine.length, folder).toBeGreaterThan(0);
+      for (const c of mine) {
+        expect(c).toMatchObject({ source: 'builtin', location: path.join(repoRoot, 'plugins', folder) });
+        expect(c.error).toBeUndefined();
+        expect(c.id).toBe(`builtin:${folder}:${c.className}`);
+      }
+    }
+    expect(cards.find((c) => c.folder === 'transformers')?.provides).toEqual(['model_loader']);
+    expect(used.sort()).toEqual([
+      'builtin:console_logger:ConsoleLoggerPlugin',
+      'builtin:file_logger:FileLoggingPlugin',
+    ]);
+  });
+
+  it('reads plugin metadata in the worker, never in this process', async () => {
+    const marker = path.join(tempDir(), 'pid');
+    writeFiles(h.pluginFolder, {
+      'spy/index.js':
+        `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, String(process.pid));\n` +
+        probeLoggerJs({ className: 'Spy', configKey: 'spy' }),
+    });
+    const { cards } = await h.services.calls.listPlugins();
+    expect(cards.find((c) => c.folder === 'spy')).toMatchObject({ source: 'user', className: 'Spy', configKey: 'spy' });
+    const pid = Number(readFileSync(marker, 'utf8'));
+    expect(pid).toBeGreaterThan(0);
+    expect(pid).not.toBe(process.pid);
+  });
+
+  it('validateConfig: a YAML error and a schema error, at their line and column of the real path', async () => {
+    const file = path.join(h.cwd, 'unsaved.yaml'); // never written: the editor's text is validated as is
+    const yaml = await h.services.calls.validateConfig('name: x\nplugins: [file_logger\nfile_logger: {}\n', file);
+    expect(yaml.valid).toBe(false);
+    expect(yaml.problems[0]).toMatchObject({ file, line: expect.any(Number), column: expect.any(Number) });
+    expect(yaml.problems[0]!.message).toMatch(/YAML syntax error/);
+
+    const schema = await h.services.calls.validateConfig(
+      'plugins: [file_logger]\nfile_logger:\n  log_path: 3\n  colour: red\n',
+      file,
+    );
+    expect(schema.valid).toBe(false);
+    expect(schema.plugins).toEqual([]);
+    const byLine = Object.fromEntries(schema.problems.map((p) => [p.line, p]));
+    expect(byLine[3]).toMatchObject({ file, column: 13, message: expect.stringMatching(/log_path/) });
+    expect(byLine[4]).toMatchObject({ file, column: 3, message: expect.stringMatching(/unknown field 'colour'/) });
+
+    const ok = await h.services.calls.validateConfig('plugins: [file_logger]\n', file);
+    expect(ok).toEqual({
+      valid: true,
+      problems: [],
+      plugins: [{ name: 'file_logging_plugin', configKey: 'file_logger', provides: ['logging', 'metrics_collector'] }],
+    });
+  });
+
+  it('validateConfig resolves relative plugin paths against the config file’s folder', async () => {
+    const dir = writeFiles(tempDir(), { 'sub/t/index.js': toyTrainerJs });
+    const file = path.join(dir, 'sub', 'run.yaml');
+    const r = await h.services.calls.validateConfig('plugins: [./t]\ntoy_trainer: {steps: "x"}\n', file);
+    expect(r.problems).toEqual([
+      expect.objectContaining({ file, line: 2, column: 22, message: expect.stringMatching(/toy_trainer.steps/) }),
+    ]);
+    const missing = await h.services.calls.validateConfig('plugins: [./nope]\n', file);
+    expect(missing.problems[0]).toMatchObject({ file, line: 1, column: 11 });
+  });
+});
+
+describe('services: a user plugin that ends the worker when imported', () => {
+  const h = harness();
+
+  it('listPlugins still lists the catalog, with that folder marked by the crash', async () => {
+    writeFiles(h.pluginFolder, {
+      'killer/index.js': 'process.exit(5);\n',
+      'fine/index.js': probeLoggerJs({ className: 'Fine' }),
+    });
+    const { cards } = await h.services.calls.listPlugins();
+    expect(cards.find((c) => c.folder === 'killer')).toMatchObject({
+      source: 'user',
+      error: expect.stringMatching(/exited with code 5/),
+    });
+    expect(cards.find((c) => c.folder === 'fine')).toMatchObject({ className: 'Fine' });
+    expect(cards.filter((c) => c.source === 'builtin').length).toBeGreaterThanOrEqual(builtins.length);
+    await h.services.calls.removePlugin('killer');
+    const after = await h.services.calls.listPlugins();
+    expect(after.cards.some((c) => c.error)).toBe(false);
+  });
+});
+
+describe('services: plugin install and removal', () => {
+  const h = harness();
+
+  it('previews a folder (files, package.json, links) and installs it without its symlinks', async () => {
+    const outside = writeFiles(tempDir(), { 'secret.txt': 'not for plugins' });
+    const src = writeFiles(path.join(tempDir(), 'my_probe'), {
+      'index.js': probeLoggerJs({ className: 'MyProbe', configKey: 'my_probe' }),
+      'package.json': JSON.stringify({ name: 'my-probe', version: '1.2.3', type: 'module' }),
+      'lib/readme.txt': 'hello',
+    });
+    symlinkSync(path.join(outside, 'secret.txt'), path.join(src, 'secret-link'));
+    symlinkSync(outside, path.join(src, 'lib', 'dir-link'));
+
+    const preview = await h.services.calls.previewPluginFolder(src);
+    expect(preview.folder).toBe(src);
+    expect(preview.files.map((f) => f.path).sort()).toEqual(['index.js', 'lib/readme.txt', 'package.json']);
+    expect(preview.files.find((f) => f.path === 'lib/readme.txt')?.bytes).toBe(5);
+    expect(preview.links.sort()).toEqual(['lib/dir-link', 'secret-link']);
+    expect(preview.packageJson).toMatchObject({ name: 'my-probe', version: '1.2.3' });
+
+    const cards = await h.services.calls.installPlugin(src);
+    const dest = path.join(h.pluginFolder, 'my_probe');
+    expect(cards).toEqual([
+      expect.objectContaining({ id: 'user:my_probe:MyProbe', folder: 'my_probe', source: 'user', location: dest }),
+    ]);
+    expect(readdirSync(dest).sort()).toEqual(['index.js', 'lib', 'package.json']);
+    expect(readdirSync(path.join(dest, 'lib'))).toEqual(['readme.txt']);
+    expect(readdirSync(h.pluginFolder)).toEqual(['my_probe']); // no staging folder left
+    expect(h.events.some((e) => e.type === 'plugins-changed')).toBe(true);
+
+    const { cards: catalog } = await h.services.calls.listPlugins();
+    expect(catalog.find((c) => c.id === 'user:my_probe:MyProbe')).toMatchObject({ location: dest });
+
+    await expect(h.services.calls.installPlugin(src)).rejects.toThrow(/already installed/);
+  });
+
+  it('a plugin that fails to load, or kills the worker, is not installed and leaves nothing behind', async () => {
+    const syntax = writeFiles(path.join(tempDir(), 'broken'), { 'index.js': 'export const AVAILABLE_PLUGINS = [;\n' });
+    await expect(h.services.calls.installPlugin(syntax)).rejects.toThrow(/broken|Unexpected token|cannot load/);
+    const noPlugins = writeFiles(path.join(tempDir(), 'empty_plugin'), { 'index.js': 'export const x = 1;\n' });
+    await expect(h.services.calls.installPlugin(noPlugins)).rejects.toThrow(/AVAILABLE_PLUGINS/);
+    const exits = writeFiles(path.join(tempDir(), 'exits'), { 'index.js': 'process.exit(3);\n' });
+    await expect(h.services.calls.installPlugin(exits)).rejects.toThrow(/plugin worker exited with code 3/);
+    expect(readdirSync(h.pluginFolder).filter((n) => n !== 'my_probe')).toEqual([]);
+    // The worker came back for the next request.
+    const { cards } = await h.services.calls.listPlugins();
+    expect(cards.some((c) => c.folder === 'file_logger')).toBe(true);
+  });
+
+  it('refuses names that are not plain folder names, and folders around the plugin folder', async () => {
+    await expect(h.services.calls.removePlugin('../work')).rejects.toThrow(/not a plugin folder name/);
+    await expect(h.services.calls.removePlugin('nothing_here')).rejects.toThrow(/no plugin folder/);
+    const dotted = writeFiles(path.join(tempDir(), '.hidden'), { 'index.js': toyTrainerJs });
+    await expect(h.services.calls.installPlugin(dotted)).rejects.toThrow(/cannot be a plugin folder name/);
+    await expect(h.services.calls.installPlugin(path.dirname(h.pluginFolder))).rejects.toThrow(/plugin folder/);
+  });
+
+  it('removePlugin deletes the folder; the catalog no longer lists it', async () => {
+    const before = h.events.filter((e) => e.type === 'plugins-changed').length;
+    await h.services.calls.removePlugin('my_probe');
+    expect(existsSync(path.join(h.pluginFolder, 'my_probe'))).toBe(false);
+    expect(h.events.filter((e) => e.type === 'plugins-changed').length).toBe(before + 1);
+    const { cards } = await h.services.calls.listPlugins();
+    expect(cards.some((c) => c.folder === 'my_probe')).toBe(false);
+  });
+
+  it('a reinstalled plugin of the same name shows its new code (the worker does not serve a stale module)', async () => {
+    const v1 = writeFiles(path.join(tempDir(), 'again'), { 'index.js': probeLoggerJs({ className: 'First' }) });
+    expect((await h.services.calls.installPlugin(v1))[0]!.className).toBe('First');
+    await h.services.calls.removePlugin('again');
+    const v2 = writeFiles(path.join(tempDir(), 'again'), { 'index.js': probeLoggerJs({ className: 'Second' }) });
+    expect((await h.services.calls.installPlugin(v2))[0]!.className).toBe('Second');
+    const { cards } = await h.services.calls.listPlugins();
+    expect(cards.filter((c) => c.folder === 'again').map((c) => c.className)).toEqual(['Second']);
+  });
+
+  it('a plugin edited in place is read again (the worker restarts when imported files change)', async () => {
+    writeFiles(h.pluginFolder, { 'edited/index.js': probeLoggerJs({ className: 'Before' }) });
+    const first = await h.services.calls.listPlugins();
+    expect(first.cards.find((c) => c.folder === 'edited')?.error).toBeUndefined();
+    expect(first.cards.find((c) => c.folder === 'edited')?.className).toBe('Before');
+    writeFiles(h.pluginFolder, { 'edited/index.js': probeLoggerJs({ className: 'AfterTheEdit' }) });
+    const second = await h.services.calls.listPlugins();
+    expect(second.cards.find((c) => c.folder === 'edited')?.className).toBe('AfterTheEdit');
+  });
+});
+
+describe('services: config files, examples and settings', () => {
+  const h = harness();
+
+  it('settings: defaults, a round trip, and persistence in the JSON file the desktop app reads', async () => {
+    const s = await h.services.calls.getSettings();
+    expect(s).toMatchObject({ recentConfigs: [], pluginFolder: h.pluginFolder, defaultBackend: 'auto' });
+    const updated = await h.services.calls.updateSettings({
+      defaultBackend: 'cpu',
+      windowBounds: { x: 1, y: 2, width: 800, height: 600 },
+    });
+    expect(updated).toMatchObject({ defaultBackend: 'cpu', windowBounds: { x: 1, y: 2, width: 800, height: 600 } });
+    const file = path.join(h.settingsDir, 'settings.json');
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({
+      defaultBackend: 'cpu',
+      pluginFolder: h.pluginFolder,
+    });
+
+    const other = createServices({ fork: nodeForkHost(), cwd: h.cwd, settingsDir: h.settingsDir });
+    try {
+      expect(await other.calls.getSettings()).toMatchObject({ defaultBackend: 'cpu', pluginFolder: h.pluginFolder });
+    } finally {
+      await other.dispose();
+    }
+  });
+
+  it('openConfig reads a YAML file and puts it first in recentConfigs; saveConfig writes it', async () => {
+    const file = path.join(h.cwd, 'a.yaml');
+    writeFileSync(file, 'plugins: [file_logger]\n');
+    expect(await h.services.calls.openConfig('a.yaml')).toEqual({ path: file, text: 'plugins: [file_logger]\n' });
+    await h.services.calls.saveConfig(file, 'plugins: [console_logger]\n');
+    expect(readFileSync(file, 'utf8')).toBe('plugins: [console_logger]\n');
+    const b = path.join(h.cwd, 'b.yml');
+    await h.services.calls.saveConfig(b, 'plugins: []\n');
+    await h.services.calls.openConfig(b);
+    await h.services.calls.openConfig(file);
+    expect((await h.services.calls.getSettings()).recentConfigs).toEqual([file, b]);
+    await expect(h.services.calls.openConfig(path.join(h.cwd, 'missing.yaml'))).rejects.toThrow(/no such file/);
+    await expect(h.services.calls.saveConfig(path.join(h.cwd, 'x.sh'), 'rm -rf /')).rejects.toThrow(/\.yaml/);
+    expect(existsSync(path.join(h.cwd, 'x.sh'))).toBe(false);
+  });
+
+  it('listExamples: the shipped examples with their first comment as description', async () => {
+    const examples = await h.services.calls.listExamples();
+    const quick = examples.find((e) => e.name === 'quickstart');
+    expect(quick).toMatchObject({ path: path.join(repoRoot, 'resources', 'examples', 'quickstart.yaml') });
+    expect(quick!.description).toMatch(/^Quickstart: train a small GPT-2/);
+    expect(examples.map((e) => e.name)).toContain('hello');
+  });
+
+  it('updateSettings with another plugin folder changes the catalog', async () => {
+    const folder = writeFiles(tempDir(), { 'elsewhere/index.js': probeLoggerJs({ className: 'Elsewhere' }) });
+    mkdirSync(folder, { recursive: true });
+    await h.services.calls.updateSettings({ pluginFolder: folder });
+    const { cards } = await h.services.calls.listPlugins();
+    expect(cards.find((c) => c.folder === 'elsewhere')).toMatchObject({ source: 'user', className: 'Elsewhere' });
+  });
+});
