@@ -161,9 +161,9 @@ export function provideClient(api: DumboApi): void {
 
 /**
  * The folder path of a file or folder dropped on the page, where the desktop bridge can tell it
- * (`window.dumboFiles.pathForFile`, Electron's webUtils.getPathForFile); a browser never can.
+ * (`window.dumboDesktop.pathForFile`, Electron's webUtils.getPathForFile); a browser never can.
  */
 export function pathOfDroppedFile(file: File): string | undefined {
-  const path = window.dumboFiles?.pathForFile(file);
+  const path = window.dumboDesktop?.pathForFile(file);
   return path ? path : undefined;
 }

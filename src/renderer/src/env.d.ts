@@ -14,8 +14,8 @@ interface Window {
   /** Present in the desktop app only; absent in a browser served by `dumbo serve`. */
   readonly dumbo?: import('../../shared/api.js').DumboApi;
   /**
-   * Desktop app only, when the preload offers it: the path of a file or folder dropped on the page
-   * (Electron's `webUtils.getPathForFile`). Not part of DumboApi: a browser has no such path.
+   * Desktop app only (src/shared/desktop.ts): the path of a file or folder dropped on the page (Electron's
+   * `webUtils.getPathForFile`) and the app menu's commands. Not part of DumboApi: a browser has neither.
    */
-  readonly dumboFiles?: { pathForFile(file: File): string };
+  readonly dumboDesktop?: import('../../shared/desktop.js').DumboDesktopApi;
 }
