@@ -15,29 +15,12 @@ import { loadPretrained, readConfig, savePretrained } from '../../src/engine/pre
 import { loadTokenizer } from '../../src/engine/tokenizer.js';
 import { lastLine, repoRoot, runDumbo, tempDir } from '../helpers.js';
 import { logitsOf, randomize } from '../engine/models/tiny.js';
+import { findTorchPython, pythonEnv } from '../engine/reference/python.js';
 
 const script = path.join(repoRoot, 'tests', 'engine', 'reference', 'reference.py');
 const gpt2TokenizerDir = path.resolve(repoRoot, '..', 'shared', 'data', 'gpt2-tokenizer');
 const hasGpt2Tokenizer = existsSync(path.join(gpt2TokenizerDir, 'tokenizer.json'));
 const quickstartTokenizerDir = path.join(repoRoot, 'resources', 'quickstart', 'tokenizer');
-
-/** The environment for Python: without the OpenBLAS overrides some machines set (they break torch's BLAS). */
-function pythonEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  return env;
-}
-
-/** The first Python that can import torch: $DUMBO_PYTHON, python3, then the system's /usr/bin/python3. */
-function findTorchPython(): string | undefined {
-  const candidates = [process.env.DUMBO_PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => !!c);
-  for (const py of candidates) {
-    const r = spawnSync(py, ['-c', 'import torch'], { env: pythonEnv(), timeout: 60_000, stdio: 'ignore' });
-    if (r.status === 0) return py;
-  }
-  return undefined;
-}
 
 const python = findTorchPython();
 if (!python)

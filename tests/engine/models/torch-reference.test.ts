@@ -12,26 +12,9 @@ import { createModel, exportWeights } from '../../../src/engine/models/index.js'
 import type { HFConfig } from '../../../src/engine/models/types.js';
 import { repoRoot, tempDir } from '../../helpers.js';
 import { ids, randomize } from './tiny.js';
+import { findTorchPython, pythonEnv } from '../reference/python.js';
 
 const script = path.join(repoRoot, 'tests', 'engine', 'reference', 'reference.py');
-
-/** The environment for Python: without the OpenBLAS overrides some machines set (they break torch's BLAS). */
-function pythonEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  return env;
-}
-
-/** The first Python that can import torch: $DUMBO_PYTHON, python3, then the system's /usr/bin/python3. */
-function findTorchPython(): string | undefined {
-  const candidates = [process.env.DUMBO_PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => !!c);
-  for (const py of candidates) {
-    const r = spawnSync(py, ['-c', 'import torch'], { env: pythonEnv(), timeout: 60_000, stdio: 'ignore' });
-    if (r.status === 0) return py;
-  }
-  return undefined;
-}
 
 const python = findTorchPython();
 if (!python)
