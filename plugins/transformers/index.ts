@@ -16,6 +16,7 @@ import {
   type PluginConfig,
 } from 'dumbo';
 import {
+  backendLabel,
   downloadModel,
   ensureBackend,
   isEngineModel,
@@ -85,7 +86,7 @@ export class TransformersModelLoader extends ModelLoaderPlugin {
   static configSchema = schema;
 
   async loadModel(config: PluginConfig) {
-    const backend = (await ensureBackend()).name;
+    const backend = backendLabel(await ensureBackend());
     const seed = getRunContext().seed ?? 42;
     const overrides = (config.config ?? {}) as HFConfig;
     const base = config.base_model as string | undefined;

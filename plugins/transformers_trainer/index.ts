@@ -158,7 +158,7 @@ export class TransformersTrainer extends BasePlugin {
         },
       );
       if (ctx.runFolder) {
-        savePretrained(model.lm, path.join(ctx.runFolder, 'final'), ctx.tokenizer as EngineTokenizer | undefined);
+        await savePretrained(model.lm, path.join(ctx.runFolder, 'final'), ctx.tokenizer as EngineTokenizer | undefined);
         log.info(`saved the model to ${path.join(ctx.runFolder, 'final')}`);
       }
       if (c.sample_at_end && ctx.tokenizer) {
@@ -166,7 +166,7 @@ export class TransformersTrainer extends BasePlugin {
         const prompt = tok.encode(c.sample_prompt, { addSpecialTokens: false });
         const start = prompt.length > 0 ? prompt : tok.bosTokenId !== undefined ? [tok.bosTokenId] : [];
         if (start.length > 0) {
-          const ids = generate(model.lm, start, {
+          const ids = await generate(model.lm, start, {
             maxNewTokens: c.sample_max_new_tokens,
             temperature: c.sample_temperature,
             eosTokenId: tok.eosTokenId,

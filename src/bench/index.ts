@@ -18,7 +18,7 @@ import { collate } from '../engine/data.js';
 import { createModel } from '../engine/models/index.js';
 import type { CausalLM, HFConfig } from '../engine/models/types.js';
 import { AdamW } from '../engine/optim.js';
-import { trainStep, type StepTimes } from '../engine/trainer.js';
+import { emptyStepTimes, trainStep, type StepTimes } from '../engine/trainer.js';
 
 interface Shape {
   name: string;
@@ -163,15 +163,15 @@ async function benchShape(shape: Shape, backend: string, gflops: number, warmup:
     });
     return collate(rows, shape.seq, 0);
   };
-  for (let i = 0; i < warmup; i++) trainStep(lm, opt, [batch()], 1e-4, 1, i);
-  const times: StepTimes = { forwardMs: 0, backwardMs: 0, optimizerMs: 0 };
+  for (let i = 0; i < warmup; i++) await trainStep(lm, opt, [batch()], 1e-4, 1, i);
+  const times: StepTimes = emptyStepTimes();
   const t0 = performance.now();
-  for (let i = 0; i < timed; i++) trainStep(lm, opt, [batch()], 1e-4, 1, i, times);
+  for (let i = 0; i < timed; i++) await trainStep(lm, opt, [batch()], 1e-4, 1, i, times);
   const ms = (performance.now() - t0) / timed;
   // Peak bytes of one more step, measured by tfjs's profiler (kept apart: profiling slows the step).
   const peak = (
-    await tf.profile(() => {
-      trainStep(lm, opt, [batch()], 1e-4, 1, 99);
+    await tf.profile(async () => {
+      await trainStep(lm, opt, [batch()], 1e-4, 1, 99);
     })
   ).peakBytes;
   const tokens = shape.batch * shape.seq;

@@ -9,6 +9,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { DumboError, userPluginDir } from '../core/index.js';
 import {
+  backendLabel,
   causalLMLoss,
   formatBackendReport,
   generate,
@@ -17,11 +18,22 @@ import {
   listCachedModels,
   loadPretrained,
   loadTokenizer,
+  readTensor,
   type BackendChoice,
   type CausalLM,
 } from '../engine/index.js';
 
-async function loadFolder(dir: string, backend: BackendChoice) {
+/** --backend and --allow-software of generate, score and doctor. */
+export interface BackendArgs {
+  backend: BackendChoice;
+  allowSoftware?: boolean;
+}
+
+function startBackend(a: BackendArgs) {
+  return initBackend(a.backend, { webgpu: { allowSoftware: a.allowSoftware === true } });
+}
+
+async function loadFolder(dir: string, a: BackendArgs) {
   const abs = path.resolve(dir);
   if (!existsSync(path.join(abs, 'config.json'))) {
     throw new DumboError(
@@ -31,9 +43,9 @@ async function loadFolder(dir: string, backend: BackendChoice) {
       },
     );
   }
-  const report = await initBackend(backend);
+  const report = await startBackend(a);
   try {
-    const model = await loadPretrained(abs, 0, report.name);
+    const model = await loadPretrained(abs, 0, backendLabel(report));
     const tokenizer = await loadTokenizer(abs);
     return { model, tokenizer };
   } catch (error) {
@@ -46,7 +58,7 @@ async function loadFolder(dir: string, backend: BackendChoice) {
   }
 }
 
-export interface GenerateArgs {
+export interface GenerateArgs extends BackendArgs {
   model: string;
   prompt: string;
   maxNewTokens: number;
@@ -54,14 +66,13 @@ export interface GenerateArgs {
   topK?: number;
   topP?: number;
   seed: number;
-  backend: BackendChoice;
 }
 
 export async function generateCommand(a: GenerateArgs): Promise<number> {
-  const { model, tokenizer } = await loadFolder(a.model, a.backend);
+  const { model, tokenizer } = await loadFolder(a.model, a);
   const prompt = tokenizer.encode(a.prompt);
   if (prompt.length === 0) throw new DumboError('the prompt is empty after tokenization: give some text with --prompt');
-  const ids = generate(model.lm, prompt, {
+  const ids = await generate(model.lm, prompt, {
     maxNewTokens: a.maxNewTokens,
     temperature: a.temperature,
     topK: a.topK,
@@ -80,38 +91,42 @@ export async function generateCommand(a: GenerateArgs): Promise<number> {
  * scored in windows of the context length that overlap by one token, so every token after the first is
  * predicted exactly once, each with as much context as its window gives.
  */
-export function scoreIds(lm: CausalLM, ids: number[]): { loss: number; tokens: number } {
+export async function scoreIds(lm: CausalLM, ids: number[]): Promise<{ loss: number; tokens: number }> {
   const W = lm.maxPositions;
   if (W < 2) throw new DumboError(`the model's context is ${W} token(s): at least 2 are needed to score a text`);
-  let sum = 0;
-  let tokens = 0;
+  // Each window's (loss sum, count), read all at once at the end.
+  const parts: tf.Tensor1D[] = [];
   for (let start = 0; start < ids.length - 1; start += W - 1) {
     const window = ids.slice(start, start + W);
-    const s = tf.tidy(() => {
-      const input = tf.tensor2d([window], [1, window.length], 'int32');
-      const { loss, count } = causalLMLoss(lm.forward(input), input);
-      return tf.stack([tf.mul(loss, count), tf.cast(count, 'float32')]);
-    });
-    const [lossSum, count] = s.dataSync();
-    s.dispose();
-    sum += lossSum!;
-    tokens += count!;
+    parts.push(
+      tf.tidy(() => {
+        const input = tf.tensor2d([window], [1, window.length], 'int32');
+        const { loss, count } = causalLMLoss(lm.forward(input), input);
+        return tf.stack([tf.mul(loss, count), tf.cast(count, 'float32')]) as tf.Tensor1D;
+      }),
+    );
+  }
+  if (parts.length === 0) return { loss: NaN, tokens: 0 };
+  const all = tf.concat(parts);
+  tf.dispose(parts);
+  const values = await readTensor(all);
+  all.dispose();
+  let sum = 0;
+  let tokens = 0;
+  for (let i = 0; i < values.length; i += 2) {
+    sum += values[i]!;
+    tokens += values[i + 1]!;
   }
   return { loss: tokens > 0 ? sum / tokens : NaN, tokens };
 }
 
-export async function scoreCommand(a: {
-  model: string;
-  text: string;
-  json: boolean;
-  backend: BackendChoice;
-}): Promise<number> {
+export async function scoreCommand(a: BackendArgs & { model: string; text: string; json: boolean }): Promise<number> {
   if (!existsSync(a.text)) throw new DumboError('cannot read the text: no such file', { location: { file: a.text } });
-  const { model, tokenizer } = await loadFolder(a.model, a.backend);
+  const { model, tokenizer } = await loadFolder(a.model, a);
   const ids = tokenizer.encode(readFileSync(a.text, 'utf8'));
   if (ids.length < 2)
     throw new DumboError('the text has fewer than 2 tokens: nothing to predict', { location: { file: a.text } });
-  const { loss, tokens } = scoreIds(model.lm, ids);
+  const { loss, tokens } = await scoreIds(model.lm, ids);
   const perplexity = Math.exp(loss);
   process.stderr.write(
     `${a.text}: ${tokens} predicted tokens, loss ${loss.toFixed(6)} nats/token, perplexity ${perplexity.toFixed(4)}\n`,
@@ -120,8 +135,8 @@ export async function scoreCommand(a: {
   return 0;
 }
 
-export async function doctorCommand(json: boolean): Promise<number> {
-  const report = await initBackend('auto');
+export async function doctorCommand(json: boolean, a: BackendArgs = { backend: 'auto' }): Promise<number> {
+  const report = await startBackend(a);
   const lines = formatBackendReport(report);
   lines.push(`node ${process.version} on ${process.platform}-${process.arch}`);
   lines.push(`user plugin folder: ${userPluginDir()}`);

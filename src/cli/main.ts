@@ -15,12 +15,14 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  BACKEND_CHOICES,
   ConfigErrors,
   exitCodeFor,
   formatError,
   prepareRun,
   scanCatalog,
   userPluginDir,
+  type BackendChoice,
   type CatalogEntry,
   type LoadedPlugin,
 } from '../core/index.js';
@@ -36,7 +38,7 @@ Usage:
   dumbo plugins [CONFIG] [--json]   list the plugin catalog (and the config's plugins)
   dumbo generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S]
   dumbo score --model DIR --text FILE [--json]   mean cross-entropy (nats/token) and perplexity of a text
-  dumbo doctor [--json]             which tfjs backend runs here, and why not a faster one
+  dumbo doctor [--json]             which backend runs here (the GPU adapter, for WebGPU), and why not a faster one
   dumbo serve [CONFIG] [--port N] [--host H]
                                     the workbench in a browser: HTTP + WebSocket on 127.0.0.1, token-protected
   dumbo --help | --version
@@ -45,7 +47,8 @@ Options:
   --output DIR        the run folder (default: output_dir of the config, else runs/<date>-<name>)
   --plugin-path DIR   the user plugin folder (default: $DUMBO_PLUGIN_PATH, else ${userPluginDir()})
   --json              print machine-readable output as the last stdout line
-  --backend B         generate/score: auto (default), gpu, native, cpu or wasm
+  --backend B         generate/score/doctor: auto (default), gpu, webgpu, native, cpu or wasm
+  --allow-software    generate/score/doctor: let --backend webgpu use a software adapter (llvmpipe)
   --port N            serve: the port (default 0: any free port; the URL is printed)
   --host H            serve: the address (default 127.0.0.1; another one prints a warning)
   --verbose           print stack traces with errors
@@ -85,6 +88,7 @@ export async function main(argv: string[]): Promise<number> {
         'top-p': { type: 'string' },
         seed: { type: 'string' },
         backend: { type: 'string' },
+        'allow-software': { type: 'boolean' },
         port: { type: 'string' },
         host: { type: 'string' },
       },
@@ -137,6 +141,7 @@ export async function main(argv: string[]): Promise<number> {
           topP: values['top-p'] === undefined ? undefined : numberOption(values['top-p'], '--top-p', 1),
           seed: intOption(values.seed, '--seed', 0),
           backend: backendOption(values.backend),
+          allowSoftware: values['allow-software'],
         });
       }
       case 'score': {
@@ -146,6 +151,7 @@ export async function main(argv: string[]): Promise<number> {
           text: required(values.text, '--text FILE'),
           json: values.json === true,
           backend: backendOption(values.backend),
+          allowSoftware: values['allow-software'],
         });
       }
       case 'serve': {
@@ -158,7 +164,10 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'doctor': {
         const { doctorCommand } = await import('./engine-commands.js');
-        return await doctorCommand(values.json === true);
+        return await doctorCommand(values.json === true, {
+          backend: backendOption(values.backend),
+          allowSoftware: values['allow-software'],
+        });
       }
       default:
         throw new UsageError(`unknown command '${command}'`);
@@ -190,12 +199,12 @@ function intOption(value: string | undefined, name: string, fallback: number): n
   return n;
 }
 
-function backendOption(value: string | undefined): 'auto' | 'gpu' | 'native' | 'cpu' | 'wasm' {
+function backendOption(value: string | undefined): BackendChoice {
   const v = value ?? 'auto';
-  if (!['auto', 'gpu', 'native', 'cpu', 'wasm'].includes(v)) {
-    throw new UsageError(`--backend expects auto, gpu, native, cpu or wasm, got '${v}'`);
+  if (!(BACKEND_CHOICES as readonly string[]).includes(v)) {
+    throw new UsageError(`--backend expects one of ${BACKEND_CHOICES.join(', ')}, got '${v}'`);
   }
-  return v as 'auto';
+  return v as BackendChoice;
 }
 
 function oneConfig(rest: string[], command: string): string {

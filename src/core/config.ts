@@ -24,7 +24,30 @@ export interface LoadedConfig {
 }
 
 /** Top-level keys that belong to the run, not to a plugin. */
-export const RUN_KEYS = ['plugins', 'name', 'output_dir', 'seed', 'backend', 'resume_from'] as const;
+export const RUN_KEYS = ['plugins', 'name', 'output_dir', 'seed', 'backend', 'webgpu', 'resume_from'] as const;
+
+/** What `backend:` may say: `auto`, then the backends best first (engine/backend.ts explains each). */
+export const BACKEND_CHOICES = ['auto', 'gpu', 'webgpu', 'native', 'cpu', 'wasm'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
+/** The `webgpu:` section: how the WebGPU backend picks and uses its adapter. */
+export const WEBGPU_SCHEMA: JSONSchema = {
+  type: 'object',
+  properties: {
+    allow_software: {
+      type: 'boolean',
+      description: 'Use a software adapter (llvmpipe, SwiftShader) with backend: webgpu; slower than cpu (tests).',
+    },
+    adapter: { type: 'string', description: 'Pick the adapter whose name contains this (Dawn lists them).' },
+    low_power: { type: 'boolean', description: 'Prefer the low-power adapter (an integrated GPU).' },
+    max_binding_bytes: {
+      type: 'integer',
+      minimum: 1024,
+      description: "Store weights larger than this in row parts (below the adapter's own binding limit).",
+    },
+  },
+  additionalProperties: false,
+};
 
 export function displayPath(file: string): string {
   const abs = path.resolve(file);
@@ -97,8 +120,13 @@ export function parseConfig(source: string, file: string): LoadedConfig {
   if (config.seed !== undefined && !Number.isInteger(config.seed)) {
     throw new DumboError(`'seed' must be an integer, got ${typeName(config.seed)}`, { location: locate(['seed']) });
   }
+  if (config.backend !== undefined && !(BACKEND_CHOICES as readonly string[]).includes(config.backend as string)) {
+    throw new DumboError(`backend: expected one of ${BACKEND_CHOICES.join(', ')}, got '${String(config.backend)}'`, {
+      location: locate(['backend']),
+    });
+  }
 
-  return {
+  const loaded: LoadedConfig = {
     file: shown,
     dir: path.dirname(path.resolve(file)),
     data: config as DumboConfig,
@@ -108,6 +136,19 @@ export function parseConfig(source: string, file: string): LoadedConfig {
       return typeof s === 'object' && s !== null && !Array.isArray(s) ? (s as PluginConfig) : {};
     },
   };
+  if (config.webgpu !== undefined) {
+    if (typeof config.webgpu !== 'object' || config.webgpu === null || Array.isArray(config.webgpu)) {
+      throw new DumboError(
+        `'webgpu' must be a mapping (allow_software, adapter, ...), got ${typeName(config.webgpu)}`,
+        {
+          location: locate(['webgpu']),
+        },
+      );
+    }
+    const validate = validatorFor(WEBGPU_SCHEMA);
+    if (!validate(config.webgpu)) throw schemaError(loaded, 'webgpu', false, 0, validate.errors![0]!);
+  }
+  return loaded;
 }
 
 function findNode(doc: Document, where: readonly (string | number)[], wantKey: boolean): YamlNode | undefined {
@@ -214,7 +255,7 @@ function schemaError(
   absent: boolean,
   entryIndex: number,
   e: ErrorObject,
-  plugin: string,
+  plugin?: string,
 ): DumboError {
   const segments = e.instancePath
     .split('/')

@@ -58,7 +58,17 @@ export {
   type ErrorKind,
   type ErrorLocation,
 } from './errors.js';
-export { loadConfig, parseConfig, validatePluginSections, displayPath, RUN_KEYS, type LoadedConfig } from './config.js';
+export {
+  loadConfig,
+  parseConfig,
+  validatePluginSections,
+  displayPath,
+  RUN_KEYS,
+  BACKEND_CHOICES,
+  WEBGPU_SCHEMA,
+  type BackendChoice,
+  type LoadedConfig,
+} from './config.js';
 export {
   loadConfiguredPlugins,
   scanCatalog,

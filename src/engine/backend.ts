@@ -1,19 +1,51 @@
 /**
- * Backend choice, at run start, best first: @tensorflow/tfjs-node-gpu (CUDA), @tensorflow/tfjs-node
- * (native CPU), then the pure-JS `cpu` backend (and `wasm` where asked for). The report says which backend
- * runs and why the better ones were not used, with what to install. Only one native tfjs package is loaded
- * per process. Model code never names a backend: it uses tfjs-core ops only.
+ * Backend choice, at run start, best first: @tensorflow/tfjs-node-gpu (CUDA 11, legacy), WebGPU on a hardware
+ * adapter (Dawn through the `webgpu` package: Vulkan, Metal, D3D12 — webgpu.ts), @tensorflow/tfjs-node
+ * (native CPU), then the pure-JS `cpu` backend (and `wasm` where asked for). A software WebGPU adapter
+ * (llvmpipe, SwiftShader) is never chosen by `auto` — it is slower than the cpu backend — only by
+ * `backend: webgpu` with `webgpu: {allow_software: true}`. The report says which backend runs and why the
+ * better ones were not used, with what to install; for WebGPU it names the adapter and its limits. Only one
+ * native tfjs package is loaded per process. Model code never names a backend: it uses tfjs-core ops (and
+ * the engine's kernels, which exist for every backend).
+ *
+ * Every read of a tensor goes through `readTensor` (await data(): WebGPU cannot read synchronously in Node,
+ * and each read waits for the GPU queue), which also surfaces GPU errors.
  */
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import { registerDropoutKernels } from './kernels/dropout.js';
+import {
+  assertDeviceHealthy,
+  formatAdapter,
+  maxBindingBytes,
+  probeWebGPU,
+  registerWebGPU,
+  type AdapterReport,
+  type WebGPUOptions,
+  type WebGPUProbe,
+} from './webgpu.js';
 
-export type BackendChoice = 'auto' | 'gpu' | 'native' | 'cpu' | 'wasm';
+import { BACKEND_CHOICES, type BackendChoice } from '../core/index.js';
+
+export type { AdapterReport, WebGPUOptions } from './webgpu.js';
+export { BACKEND_CHOICES, type BackendChoice };
+
+/** The config's `webgpu:` section (validated by the config loader) as options. */
+export function webgpuOptions(section: unknown): WebGPUOptions {
+  const s = (typeof section === 'object' && section !== null ? section : {}) as Record<string, unknown>;
+  return {
+    allowSoftware: s.allow_software === true,
+    adapter: typeof s.adapter === 'string' ? s.adapter : undefined,
+    lowPower: s.low_power === true,
+    maxBindingBytes: typeof s.max_binding_bytes === 'number' ? s.max_binding_bytes : undefined,
+  };
+}
 
 export interface BackendCandidate {
-  name: 'gpu' | 'native' | 'cpu' | 'wasm';
+  name: 'gpu' | 'webgpu' | 'native' | 'cpu' | 'wasm';
   /** The npm package that provides it. */
   pkg: string;
   /** The tfjs backend name once registered. */
@@ -24,13 +56,15 @@ export interface BackendCandidate {
 }
 
 export interface BackendReport {
-  /** The backend that runs: `gpu`, `native`, `cpu` or `wasm`. */
+  /** The backend that runs: `gpu`, `webgpu`, `native`, `cpu` or `wasm`. */
   name: string;
   tfBackend: string;
   /** Why this one, in a sentence. */
   why: string;
   candidates: BackendCandidate[];
   tfjsVersion: string;
+  /** The WebGPU adapter found (also when it is not used: a software adapter `auto` passed over). */
+  adapter?: AdapterReport;
 }
 
 const require = createRequire(import.meta.url);
@@ -101,6 +135,38 @@ export async function registerGradients(): Promise<void> {
 export interface InitOptions {
   /** Replaces `require` for native packages (tests simulate missing libraries with it). */
   loadNative?: (pkg: string) => unknown;
+  /** The config's `webgpu:` section. */
+  webgpu?: WebGPUOptions;
+  /**
+   * Replaces Dawn (tests simulate a hardware adapter, a software one or none): `probe` finds the adapter,
+   * `register` registers tfjs's `webgpu` backend on it.
+   */
+  webgpuDriver?: {
+    probe(options: WebGPUOptions): Promise<WebGPUProbe>;
+    register(options: WebGPUOptions): Promise<unknown>;
+  };
+}
+
+/** Whether (and why not) WebGPU is usable for `choice`. */
+async function webgpuCandidate(
+  choice: BackendChoice,
+  options: InitOptions,
+  gpuOk: boolean,
+): Promise<{ candidate: BackendCandidate; adapter?: AdapterReport }> {
+  const base = { name: 'webgpu', pkg: 'webgpu', tfBackend: 'webgpu' } as const;
+  if (choice !== 'auto' && choice !== 'webgpu')
+    return { candidate: { ...base, available: false, reason: 'not requested' } };
+  if (gpuOk) return { candidate: { ...base, available: false, reason: 'tfjs-node-gpu is used instead' } };
+  const opts = options.webgpu ?? {};
+  const probe = await (options.webgpuDriver?.probe ?? probeWebGPU)(opts);
+  const adapter = probe.adapter;
+  let reason = probe.reason;
+  if (!reason && adapter && !adapter.hardware && !opts.allowSoftware) {
+    reason =
+      `only a software adapter is present (${adapter.vendor} ${adapter.device}), slower than the cpu backend` +
+      (choice === 'webgpu' ? '; to use it anyway (tests), add webgpu: {allow_software: true}' : '');
+  }
+  return { candidate: { ...base, available: !reason, reason }, adapter };
 }
 
 /**
@@ -108,9 +174,13 @@ export interface InitOptions {
  * choice that cannot run is an error saying why.
  */
 export async function initBackend(choice: BackendChoice = 'auto', options: InitOptions = {}): Promise<BackendReport> {
+  if (!(BACKEND_CHOICES as readonly string[]).includes(choice)) {
+    throw new Error(`backend: expected one of ${BACKEND_CHOICES.join(', ')}, got '${String(choice)}'`);
+  }
   // The cpu backend prints an advert for tfjs-node on first use; our report says it better.
   tf.env().set('PROD', true);
   await registerGradients();
+  registerDropoutKernels();
   const loader = options.loadNative ?? ((p: string) => require(p));
   const candidates: BackendCandidate[] = [];
   const want = (n: BackendCandidate['name']) => choice === 'auto' || choice === n;
@@ -124,11 +194,15 @@ export async function initBackend(choice: BackendChoice = 'auto', options: InitO
     reason: gpuReason,
   });
   const gpuOk = !gpuReason;
+  const webgpu = await webgpuCandidate(choice, options, gpuOk);
+  candidates.push(webgpu.candidate);
   const nativeReason = gpuOk
     ? 'tfjs-node-gpu is used instead'
-    : want('native')
-      ? tryNative('@tensorflow/tfjs-node', loader)
-      : 'not requested';
+    : webgpu.candidate.available
+      ? 'WebGPU is used instead'
+      : want('native')
+        ? tryNative('@tensorflow/tfjs-node', loader)
+        : 'not requested';
   candidates.push({
     name: 'native',
     pkg: '@tensorflow/tfjs-node',
@@ -163,20 +237,35 @@ export async function initBackend(choice: BackendChoice = 'auto', options: InitO
   if (!pick.available) {
     throw new Error(`backend '${choice}' cannot run: ${pick.reason}`);
   }
-  if (!(await tf.setBackend(pick.tfBackend))) {
-    throw new Error(`backend '${pick.name}' (${pick.tfBackend}) failed to initialize`);
+  if (pick.name === 'webgpu') await (options.webgpuDriver?.register ?? registerWebGPU)(options.webgpu ?? {});
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend(pick.tfBackend);
+  } catch (error) {
+    throw new Error(`backend '${pick.name}' (${pick.tfBackend}) failed to initialize: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
+  if (!ok) throw new Error(`backend '${pick.name}' (${pick.tfBackend}) failed to initialize`);
   await tf.ready();
   const skipped = candidates.filter(
     (c) => c !== pick && c.reason && c.reason !== 'not requested' && candidates.indexOf(c) < candidates.indexOf(pick),
   );
-  const why =
+  let why =
     choice !== 'auto'
       ? `asked for with backend: ${choice}`
       : skipped.length === 0
         ? 'the best available'
         : `the better ones cannot run: ${skipped.map((c) => c.reason).join('; ')}`;
-  current = { name: pick.name, tfBackend: pick.tfBackend, why, candidates, tfjsVersion: tf.version_core };
+  if (pick.name === 'webgpu' && webgpu.adapter) why += `; adapter ${formatAdapter(webgpu.adapter)}`;
+  current = {
+    name: pick.name,
+    tfBackend: pick.tfBackend,
+    why,
+    candidates,
+    tfjsVersion: tf.version_core,
+    adapter: webgpu.adapter,
+  };
   return current;
 }
 
@@ -186,11 +275,57 @@ export function formatBackendReport(report: BackendReport): string[] {
   for (const c of report.candidates) {
     const mark = c.name === report.name ? '*' : c.available ? '+' : '-';
     lines.push(`  ${mark} ${c.name.padEnd(6)} ${c.pkg}${c.reason && c.name !== report.name ? `: ${c.reason}` : ''}`);
+    if (c.name === 'webgpu' && report.adapter) lines.push(`           adapter: ${formatAdapter(report.adapter)}`);
   }
   if (report.name === 'cpu') {
     lines.push(
-      '  the pure-JS cpu backend is slow (about 1 GFLOP/s on 2 cores); for real models install @tensorflow/tfjs-node, or @tensorflow/tfjs-node-gpu with CUDA 11 + cuDNN 8',
+      '  the pure-JS cpu backend is slow (about 1 GFLOP/s on 2 cores): for real models use a GPU through WebGPU ' +
+        '(Linux: install its Vulkan driver; macOS and Windows need nothing), or install @tensorflow/tfjs-node',
     );
   }
   return lines;
+}
+
+/** The device a backend runs on, in a few words (`nvidia nvidia-h200`), for WebGPU; undefined otherwise. */
+export function backendDevice(report: Pick<BackendReport, 'name' | 'adapter'>): string | undefined {
+  const a = report.adapter;
+  return report.name === 'webgpu' && a ? `${a.vendor} ${a.device}${a.hardware ? '' : ' (software)'}` : undefined;
+}
+
+/** The backend's name with its device: `webgpu · nvidia nvidia-h200`, or `cpu`. */
+export function backendLabel(report: Pick<BackendReport, 'name' | 'adapter'>): string {
+  const device = backendDevice(report);
+  return device ? `${report.name} · ${device}` : report.name;
+}
+
+/**
+ * The largest tensor, in bytes, that weights may be stored as on the running backend: WebGPU binds at most
+ * maxStorageBufferBindingSize bytes per kernel (or less, with `webgpu: {max_binding_bytes}`); elsewhere no limit.
+ */
+export function maxTensorBytes(): number {
+  return maxBindingBytes().logical;
+}
+
+/** The hard limit of the running backend on one tensor a kernel reads or writes (Infinity off WebGPU). */
+export function deviceBindingLimit(): number {
+  return maxBindingBytes().device;
+}
+
+let reads = 0;
+
+/**
+ * A tensor's values on the host: the engine's only way to read one. Asynchronous (WebGPU cannot read
+ * synchronously in Node, and a read waits for the GPU to finish what was recorded), and it raises an error
+ * the GPU reported since the last read instead of returning a failed kernel's zeros.
+ */
+export async function readTensor(t: tf.Tensor): Promise<tf.TypedArray> {
+  reads++;
+  const values = (await t.data()) as tf.TypedArray;
+  assertDeviceHealthy();
+  return values;
+}
+
+/** How many reads (`readTensor`) this process has done: tests count the reads of a training step with it. */
+export function readCount(): number {
+  return reads;
 }

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DataPosition } from './data.js';
-import { exportWeights, loadWeights } from './models/index.js';
+import { exportWeights, loadWeights, mergeParts, splitParts } from './models/index.js';
 import type { CausalLM, HostTensor } from './models/types.js';
 import type { AdamW } from './optim.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
@@ -49,16 +49,23 @@ export function listCheckpoints(runFolder: string): CheckpointRef[] {
     .sort((a, b) => a.step - b.step);
 }
 
-export function saveCheckpoint(runFolder: string, lm: CausalLM, optimizer: AdamW, state: TrainerState): string {
+/** Writes `checkpoints/step-N/` (weights and optimizer state under their whole-weight names, on every backend). */
+export async function saveCheckpoint(
+  runFolder: string,
+  lm: CausalLM,
+  optimizer: AdamW,
+  state: TrainerState,
+): Promise<string> {
   const root = checkpointsDir(runFolder);
   mkdirSync(root, { recursive: true });
   const final = path.join(root, `step-${state.step}`);
   const tmp = path.join(root, `.tmp-step-${state.step}-${process.pid}`);
+  const [weights, moments] = await Promise.all([exportWeights(lm), optimizer.exportState()]);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
   try {
-    writeSafetensors(path.join(tmp, 'model.safetensors'), exportWeights(lm), { format: 'pt' });
-    writeSafetensors(path.join(tmp, 'optimizer.safetensors'), optimizer.exportState(), {
+    writeSafetensors(path.join(tmp, 'model.safetensors'), weights, { format: 'pt' });
+    writeSafetensors(path.join(tmp, 'optimizer.safetensors'), mergeParts(lm, moments), {
       format: 'dumbo-adamw',
       step: String(optimizer.stepCount),
     });
@@ -104,7 +111,7 @@ export async function readCheckpoint(dir: string): Promise<LoadedCheckpoint> {
 /** Puts a checkpoint's weights and optimizer state into a live model and optimizer. */
 export function restoreCheckpoint(ckpt: LoadedCheckpoint, lm: CausalLM, optimizer: AdamW): void {
   loadWeights(lm, ckpt.weights);
-  optimizer.loadState(ckpt.optimizer, ckpt.optimizerStep);
+  optimizer.loadState(splitParts(lm, ckpt.optimizer), ckpt.optimizerStep);
 }
 
 /**

@@ -9,6 +9,7 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
+import { readTensor } from './backend.js';
 import type { CausalLM } from './models/types.js';
 import { Rng } from './random.js';
 
@@ -67,8 +68,11 @@ export function sampleToken(logits: Float32Array, options: GenerateOptions, rng:
   return order[order.length - 1]!;
 }
 
-/** New token ids after `promptIds` (the EOS token included when it ends the sample), deterministic for a seed. */
-export function generate(model: CausalLM, promptIds: number[], options: GenerateOptions): number[] {
+/**
+ * New token ids after `promptIds` (the EOS token included when it ends the sample), deterministic for a seed.
+ * One read per new token: the next-token logits, sampled on the host.
+ */
+export async function generate(model: CausalLM, promptIds: number[], options: GenerateOptions): Promise<number[]> {
   if (promptIds.length === 0) throw new Error('generate: the prompt is empty; give at least one token (e.g. BOS)');
   if (promptIds.length > model.maxPositions) {
     throw new Error(
@@ -87,8 +91,12 @@ export function generate(model: CausalLM, promptIds: number[], options: Generate
         const logits = model.forward(tf.tensor2d([input], [1, input.length], 'int32'), { cache }); // (1, T, V)
         return tf.slice(logits, [0, input.length - 1, 0], [1, 1, -1]); // (1, 1, V)
       });
-      const data = last.dataSync() as Float32Array;
-      last.dispose();
+      let data: Float32Array;
+      try {
+        data = (await readTensor(last)) as Float32Array;
+      } finally {
+        last.dispose();
+      }
       const next = sampleToken(data, options, rng);
       out.push(next);
       if (eos.has(next)) break;

@@ -6,6 +6,7 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
+import { readTensor } from './backend.js';
 import type { HostTensor } from './models/types.js';
 
 export interface AdamWOptions {
@@ -30,11 +31,14 @@ export class AdamW {
     private readonly params: Map<string, tf.Variable>,
     readonly options: AdamWOptions,
   ) {
-    for (const [name, p] of params) {
-      // Unnamed: tfjs variable names are process-global, and two optimizers may live side by side.
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false));
-    }
+    // Unnamed: tfjs variable names are process-global, and two optimizers may live side by side. Made in a
+    // tidy: the variables keep the zeros' data, the zeros tensors themselves go.
+    tf.tidy(() => {
+      for (const [name, p] of params) {
+        this.m.set(name, tf.variable(tf.zerosLike(p), false));
+        this.v.set(name, tf.variable(tf.zerosLike(p), false));
+      }
+    });
   }
 
   /** One update of every parameter with its gradient, at learning rate `lr`. */
@@ -61,17 +65,18 @@ export class AdamW {
     });
   }
 
-  /** First and second moments by `<param>.exp_avg` / `<param>.exp_avg_sq`, for checkpoints. */
-  exportState(): Map<string, HostTensor> {
-    const out = new Map<string, HostTensor>();
-    for (const [suffix, store] of [
-      ['exp_avg', this.m],
-      ['exp_avg_sq', this.v],
-    ] as const) {
-      for (const [name, t] of store)
-        out.set(`${name}.${suffix}`, { shape: [...t.shape], data: t.dataSync() as Float32Array });
-    }
-    return out;
+  /** First and second moments by `<param>.exp_avg` / `<param>.exp_avg_sq`, for checkpoints (read all at once). */
+  async exportState(): Promise<Map<string, HostTensor>> {
+    const entries = (
+      [
+        ['exp_avg', this.m],
+        ['exp_avg_sq', this.v],
+      ] as const
+    ).flatMap(([suffix, store]) => [...store].map(([name, t]) => [`${name}.${suffix}`, t] as const));
+    const values = await Promise.all(entries.map(([, t]) => readTensor(t)));
+    return new Map(
+      entries.map(([key, t], i) => [key, { shape: [...t.shape], data: Float32Array.from(values[i]!) }] as const),
+    );
   }
 
   loadState(state: Map<string, HostTensor>, stepCount: number): void {
@@ -85,7 +90,7 @@ export class AdamW {
         if (t.shape.join(',') !== p.shape.join(',')) {
           throw new Error(`optimizer state '${name}.${suffix}' has shape [${t.shape}], the parameter has [${p.shape}]`);
         }
-        store.get(name)!.assign(tf.tensor(t.data, t.shape));
+        tf.tidy(() => store.get(name)!.assign(tf.tensor(t.data, t.shape)));
       }
     }
     this.stepCount = stepCount;
@@ -116,15 +121,22 @@ export function learningRate(
   return baseLr * Math.max(0, 0.5 * (1 + Math.cos(Math.PI * Math.min(1, progress))));
 }
 
-/** The global L2 norm of all gradients (one number read back per step). */
-export function globalNorm(grads: Iterable<tf.Tensor>): number {
-  const norm = tf.tidy(() => {
+/** The global L2 norm of all gradients, as a scalar tensor (the trainer reads it together with the loss). */
+export function globalNormTensor(grads: Iterable<tf.Tensor>): tf.Scalar {
+  return tf.tidy(() => {
     const squares = [...grads].map((g) => tf.sum(tf.square(g)));
-    return squares.length ? tf.sqrt(tf.addN(squares)) : tf.scalar(0);
+    return (squares.length ? tf.sqrt(tf.addN(squares)) : tf.scalar(0)) as tf.Scalar;
   });
-  const value = norm.dataSync()[0]!;
-  norm.dispose(); // the scalar outlives the tidy: without this, every step leaks one tensor
-  return value;
+}
+
+/** The global L2 norm of all gradients, read back. */
+export async function globalNorm(grads: Iterable<tf.Tensor>): Promise<number> {
+  const norm = globalNormTensor(grads);
+  try {
+    return (await readTensor(norm))[0]!;
+  } finally {
+    norm.dispose(); // the scalar outlives the tidy: without this, every step leaks one tensor
+  }
 }
 
 /** Scales gradients so that their global norm is at most `maxNorm` (as torch.nn.utils.clip_grad_norm_). */

@@ -7,7 +7,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Model, ModelInfo } from '../core/index.js';
-import { countParameters, createModel, exportWeights, loadWeights } from './models/index.js';
+import { countParameters, createModel, exportWeights, loadWeights, logicalWeights } from './models/index.js';
 import type { CausalLM, HFConfig } from './models/types.js';
 import { readSafetensorsFolder, writeSafetensors } from './safetensors.js';
 import type { EngineTokenizer } from './tokenizer.js';
@@ -67,11 +67,11 @@ export async function loadPretrained(dir: string, seed: number, backend?: string
 
 export function describeModel(lm: CausalLM, backend?: string): ModelInfo {
   const { total, trainable } = countParameters(lm);
-  const layers = [...lm.params].map(([name, v]) => ({
-    name,
-    shape: [...v.shape],
-    parameters: v.size,
-    trainable: v.trainable,
+  const layers = logicalWeights(lm).map((w) => ({
+    name: w.name,
+    shape: w.shape,
+    parameters: w.shape.reduce((a, b) => a * b, 1),
+    trainable: w.vars[0]!.trainable,
   }));
   return {
     architecture: lm.architecture,
@@ -92,7 +92,8 @@ export function describeModel(lm: CausalLM, backend?: string): ModelInfo {
  * Writes a Hugging Face folder (config.json, model.safetensors, tokenizer files) atomically: everything
  * goes to a temporary folder beside `dir`, which then replaces `dir`.
  */
-export function savePretrained(lm: CausalLM, dir: string, tokenizer?: EngineTokenizer): void {
+export async function savePretrained(lm: CausalLM, dir: string, tokenizer?: EngineTokenizer): Promise<void> {
+  const weights = await exportWeights(lm);
   const parent = path.dirname(dir);
   mkdirSync(parent, { recursive: true });
   const tmp = path.join(parent, `.tmp-${path.basename(dir)}-${process.pid}`);
@@ -101,7 +102,7 @@ export function savePretrained(lm: CausalLM, dir: string, tokenizer?: EngineToke
   try {
     const config: Record<string, unknown> = { ...lm.config, architectures: [lm.architecture], torch_dtype: 'float32' };
     writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-    writeSafetensors(path.join(tmp, 'model.safetensors'), exportWeights(lm), { format: 'pt' });
+    writeSafetensors(path.join(tmp, 'model.safetensors'), weights, { format: 'pt' });
     if (tokenizer) {
       for (const f of tokenizer.files) copyFileSync(path.join(tokenizer.sourceDir, f), path.join(tmp, f));
     }

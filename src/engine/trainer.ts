@@ -6,6 +6,11 @@
  *
  * Determinism: batches come from a seeded stream whose position is checkpointed, and dropout masks are
  * seeded by (seed, step, micro-batch), so a resumed run reproduces an uninterrupted run's losses.
+ *
+ * Reads: a step records its forward, backward and gradient norm, then reads the micro-batch losses and the
+ * norm in ONE asynchronous read (the NaN guard needs them before the update), then records the update and
+ * returns without waiting for it: on WebGPU the GPU runs the update while the host records the next step.
+ * Evaluation reads once per evaluation, generation once per token.
  */
 
 import { appendFileSync } from 'node:fs';
@@ -20,12 +25,12 @@ import {
   saveCheckpoint,
   type TrainerState,
 } from './checkpoint.js';
-import { currentBackend } from './backend.js';
+import { currentBackend, readTensor } from './backend.js';
 import { BatchStream, evalBatches, type Batch } from './data.js';
 import { generate } from './generate.js';
 import { causalLMLoss } from './loss.js';
 import type { CausalLM } from './models/types.js';
-import { AdamW, clipGradients, globalNorm, learningRate, type ScheduleKind } from './optim.js';
+import { AdamW, clipGradients, globalNormTensor, learningRate, type ScheduleKind } from './optim.js';
 import type { Tokenizer } from '../core/index.js';
 
 export interface TrainingOptions {
@@ -69,39 +74,56 @@ export interface TrainingContext {
   stopRequested(): boolean;
 }
 
-/** Time spent in each phase of the last step, for the benchmark and step_time_s. */
+/**
+ * Time spent in each phase of the last step, for the benchmark and step_time_s. On WebGPU the first three
+ * are the host's time recording the kernels and `waitMs` the time spent waiting for the GPU (the step's one
+ * read); on the cpu backend the work happens while recording, and the wait is about zero.
+ */
 export interface StepTimes {
   forwardMs: number;
   backwardMs: number;
   optimizerMs: number;
+  waitMs: number;
+}
+
+export function emptyStepTimes(): StepTimes {
+  return { forwardMs: 0, backwardMs: 0, optimizerMs: 0, waitMs: 0 };
 }
 
 /** Thrown when a loss or gradient is not finite: the run fails and the last good checkpoint stays. */
 export class NonFiniteError extends Error {}
 
-/** Mean loss over the predicted tokens of the batches, without gradients. */
-export function evaluate(lm: CausalLM, batches: Iterable<Batch>): { loss: number; tokens: number } {
-  let sum = 0;
+/** Mean loss over the predicted tokens of the batches, without gradients (one read for all of them). */
+export async function evaluate(lm: CausalLM, batches: Iterable<Batch>): Promise<{ loss: number; tokens: number }> {
+  const sums: tf.Scalar[] = [];
   let tokens = 0;
   for (const b of batches) {
-    const s = tf.tidy(() => {
-      const { loss, count } = causalLMLoss(lm.forward(b.inputIds), b.labels);
-      return tf.mul(loss, count);
-    });
-    sum += s.dataSync()[0]!;
+    sums.push(
+      tf.tidy(() => {
+        const { loss, count } = causalLMLoss(lm.forward(b.inputIds), b.labels);
+        return tf.mul(loss, count) as tf.Scalar;
+      }),
+    );
     tokens += b.predictedTokens;
-    s.dispose();
     b.inputIds.dispose();
     b.labels.dispose();
   }
+  if (sums.length === 0) return { loss: NaN, tokens };
+  const packed = tf.stack(sums);
+  tf.dispose(sums);
+  const values = await readTensor(packed);
+  packed.dispose();
+  let sum = 0;
+  for (const v of values) sum += v; // in batch order, in double precision
   return { loss: tokens > 0 ? sum / tokens : NaN, tokens };
 }
 
 /**
  * One optimizer step over `microBatches` (gradients summed over predicted tokens, then averaged, so the
- * step equals one over the concatenated batch). Returns the mean loss and the pre-clip gradient norm.
+ * step equals one over the concatenated batch). Returns the mean loss and the pre-clip gradient norm, read
+ * together in one read before the update (a non-finite one stops the step before it touches the weights).
  */
-export function trainStep(
+export async function trainStep(
   lm: CausalLM,
   optimizer: AdamW,
   microBatches: Batch[],
@@ -109,11 +131,11 @@ export function trainStep(
   maxGradNorm: number,
   dropoutSeed: number,
   times?: StepTimes,
-): { loss: number; gradNorm: number; tokens: number } {
+): Promise<{ loss: number; gradNorm: number; tokens: number }> {
   const vars = [...lm.params.values()].filter((v) => v.trainable);
   const names = [...lm.params].filter(([, v]) => v.trainable).map(([n]) => n);
   let grads: Map<string, tf.Tensor> | undefined;
-  let lossSum = 0;
+  const losses: tf.Scalar[] = [];
   let predicted = 0;
   let tokens = 0;
   microBatches.forEach((b, i) => {
@@ -130,8 +152,7 @@ export function trainStep(
       times.forwardMs += tForward - t0;
       times.backwardMs += t1 - tForward;
     }
-    lossSum += value.dataSync()[0]!;
-    value.dispose();
+    losses.push(value);
     predicted += b.predictedTokens;
     tokens += b.tokens;
     b.inputIds.dispose();
@@ -154,8 +175,25 @@ export function trainStep(
     mean.set(n, tf.div(g, denom));
     g.dispose();
   }
+  // The step's one read: every micro-batch's loss sum and the gradient norm.
+  const norm = globalNormTensor(mean.values());
+  const packed = tf.stack([...losses, norm]);
+  tf.dispose([...losses, norm]);
+  const t3 = performance.now();
+  let values: tf.TypedArray;
+  try {
+    values = await readTensor(packed);
+  } catch (error) {
+    for (const g of mean.values()) g.dispose();
+    throw error;
+  } finally {
+    packed.dispose();
+  }
+  const t4 = performance.now();
+  let lossSum = 0;
+  for (let k = 0; k < microBatches.length; k++) lossSum += values[k]!; // in micro-batch order, in double precision
+  const gradNorm = values[microBatches.length]!;
   const loss = lossSum / denom;
-  const gradNorm = globalNorm(mean.values());
   if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
     for (const g of mean.values()) g.dispose();
     throw new NonFiniteError(
@@ -166,7 +204,10 @@ export function trainStep(
   const clipped = clipGradients(mean, gradNorm, maxGradNorm);
   optimizer.step(clipped, lr);
   for (const g of clipped.values()) g.dispose();
-  if (times) times.optimizerMs += performance.now() - t2;
+  if (times) {
+    times.optimizerMs += t3 - t2 + (performance.now() - t4);
+    times.waitMs += t4 - t3;
+  }
   return { loss, gradNorm, tokens };
 }
 
@@ -202,11 +243,11 @@ export async function train(ctx: TrainingContext, o: TrainingOptions): Promise<T
     const speedTags = { backend: currentBackend()?.name ?? tf.getBackend() };
     let stopped = false;
     let earlyStopped = false;
-    const save = () => {
+    const save = async () => {
       if (!ctx.runFolder) return;
       const existing = listCheckpoints(ctx.runFolder).at(-1);
       if (existing?.step === state.step) return;
-      const dir = saveCheckpoint(ctx.runFolder, lm, optimizer, state);
+      const dir = await saveCheckpoint(ctx.runFolder, lm, optimizer, state);
       pruneCheckpoints(ctx.runFolder, o.keepLast);
       log.info(`saved checkpoint ${path.relative(ctx.runFolder, dir)}`);
     };
@@ -216,11 +257,11 @@ export async function train(ctx: TrainingContext, o: TrainingOptions): Promise<T
         stopped = true;
         break;
       }
-      const times: StepTimes = { forwardMs: 0, backwardMs: 0, optimizerMs: 0 };
+      const times = emptyStepTimes();
       const t0 = performance.now();
       const lr = learningRate(o.schedule, o.learningRate, state.step, o.warmupSteps, totalSteps);
       const micro = Array.from({ length: o.gradAccumulation }, () => stream.next());
-      const { loss, gradNorm, tokens } = trainStep(
+      const { loss, gradNorm, tokens } = await trainStep(
         lm,
         optimizer,
         micro,
@@ -243,7 +284,7 @@ export async function train(ctx: TrainingContext, o: TrainingOptions): Promise<T
         new MetricEvent('tensor_bytes', tf.memory().numBytes, step),
       ];
       if (ctx.eval && ctx.eval.length > 0 && o.evalEvery > 0 && (step % o.evalEvery === 0 || step === totalSteps)) {
-        const ev = evaluate(
+        const ev = await evaluate(
           lm,
           evalBatches(ctx.eval, o.batchSize, maxLength, padId, o.evalBatches > 0 ? o.evalBatches : Infinity),
         );
@@ -270,15 +311,15 @@ export async function train(ctx: TrainingContext, o: TrainingOptions): Promise<T
         },
         metrics,
       );
-      if (o.sampleEvery > 0 && ctx.tokenizer && step % o.sampleEvery === 0) writeSample(ctx, o, step);
-      if (ctx.runFolder && o.saveEvery > 0 && step % o.saveEvery === 0) save();
+      if (o.sampleEvery > 0 && ctx.tokenizer && step % o.sampleEvery === 0) await writeSample(ctx, o, step);
+      if (ctx.runFolder && o.saveEvery > 0 && step % o.saveEvery === 0) await save();
       if (earlyStopped) {
         log.info(`early stopping: eval loss has not improved for ${o.earlyStoppingPatience} evaluations`);
         break;
       }
     }
     if (stopped) log.info(`stop requested: stopping after step ${state.step}`);
-    save();
+    await save();
     return { steps: state.step, finalLoss: lastLoss, stopped, earlyStopped, bestEvalLoss: state.bestEvalLoss };
   } finally {
     optimizer.dispose();
@@ -286,10 +327,10 @@ export async function train(ctx: TrainingContext, o: TrainingOptions): Promise<T
 }
 
 /** Generates from the sample prompt and logs it (and appends it to samples.jsonl in the run folder). */
-function writeSample(ctx: TrainingContext, o: TrainingOptions, step: number): void {
+async function writeSample(ctx: TrainingContext, o: TrainingOptions, step: number): Promise<void> {
   const tok = ctx.tokenizer!;
   const prompt = tok.encode(o.samplePrompt, { addSpecialTokens: false });
-  const ids = generate(ctx.lm, prompt, {
+  const ids = await generate(ctx.lm, prompt, {
     maxNewTokens: o.sampleMaxNewTokens,
     temperature: o.sampleTemperature,
     eosTokenId: tok.eosTokenId,

@@ -94,3 +94,27 @@ export function trainingMemoryBytes(shape: ModelShape, batchSize: number, seqLen
   const logits = tokens * shape.vocab * 4 * 3;
   return shape.parameters * 16 + shape.layers * perLayer + logits;
 }
+
+/**
+ * A model of the same architecture and depth as `config`, tiny in width and vocabulary. One training step of
+ * it launches the same kernels as the real model's (their number, not their size, is what the host pays for
+ * on a GPU), so timing it measures the backend's fixed cost per step; FLOPs over the measured matmul rate
+ * give the rest.
+ */
+export function tinyClone(config: HFConfig): HFConfig {
+  const tiny = { ...config, vocab_size: 64 };
+  switch (architectureOf(config)) {
+    case 'GPT2LMHeadModel': {
+      const c = gpt2Config(config);
+      return { ...tiny, n_embd: 4 * c.nHead, n_inner: 8, n_positions: Math.min(c.nPositions, 64) };
+    }
+    case 'GPTNeoForCausalLM': {
+      const c = gptNeoConfig(config);
+      return { ...tiny, hidden_size: 4 * c.numHeads, intermediate_size: 8, max_position_embeddings: 64 };
+    }
+    case 'LlamaForCausalLM': {
+      const c = llamaConfig(config);
+      return { ...tiny, hidden_size: 4 * c.numHeads, head_dim: 4, intermediate_size: 8, max_position_embeddings: 64 };
+    }
+  }
+}

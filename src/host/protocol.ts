@@ -7,10 +7,19 @@
  * - The worker (worker.ts): a long-lived process for everything that must load plugin code outside a run
  *   (catalog, validation, estimates, dataset preview, generation): request/response by id.
  *
- * Imports only types (core, and src/shared for the payloads the UI sees).
+ * Imports only types (core, and src/shared for the payloads the UI sees) and the shared list of backends.
  */
 
-import type { LogRecord, ModelInfo, RunStatus, TraceEntry, HookFailure, ErrorLocation } from '../core/index.js';
+import type {
+  BackendChoice as CoreBackendChoice,
+  LogRecord,
+  ModelInfo,
+  RunStatus,
+  TraceEntry,
+  HookFailure,
+  ErrorLocation,
+} from '../core/index.js';
+import { BACKEND_CHOICES } from '../shared/api.js';
 import type {
   BackendChoice,
   ConfigProblem,
@@ -99,7 +108,11 @@ export function isParentMessage(value: unknown): value is ParentMessage {
   );
 }
 
-const BACKENDS: readonly BackendChoice[] = ['auto', 'gpu', 'native', 'cpu', 'wasm'];
+const BACKENDS: readonly BackendChoice[] = BACKEND_CHOICES;
+// The UI's list (shared/api.ts) and the config loader's (core) are one list: a difference fails to compile.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const sameBackends: Same<BackendChoice, CoreBackendChoice> = true;
+void sameBackends;
 
 // ------------------------------------------------------------------------------------------------- worker
 

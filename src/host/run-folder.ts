@@ -86,6 +86,10 @@ export interface RunRecord {
   steps?: number;
   backend?: string;
   backendReason?: string;
+  /** The device the backend runs on (`nvidia nvidia-h200`), for WebGPU. */
+  backendDevice?: string;
+  /** The WebGPU adapter: vendor, architecture, device, description, hardware or not, limits, features. */
+  adapter?: Record<string, unknown>;
   /** The resume_from of the config, when this run continued an earlier one. */
   resumeFrom?: string;
   versions: { dumbo: string; node: string; tfjs?: string; plugins: PluginRecord[] };

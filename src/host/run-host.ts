@@ -28,7 +28,14 @@ import {
   type ModelInfo,
   type RunStatus,
 } from '../core/index.js';
-import { formatBackendReport, initBackend, type BackendChoice, type BackendReport } from '../engine/backend.js';
+import {
+  backendDevice,
+  formatBackendReport,
+  initBackend,
+  webgpuOptions,
+  type BackendChoice,
+  type BackendReport,
+} from '../engine/backend.js';
 import { dumboVersion, STOP_FILE } from './info.js';
 import {
   isParentMessage,
@@ -113,18 +120,9 @@ export async function executeRun(
   const backendChoice = (config.data.backend ?? req.defaultBackend ?? 'auto') as BackendChoice;
   let backend: BackendReport;
   try {
-    if (!['auto', 'gpu', 'native', 'cpu', 'wasm'].includes(backendChoice)) {
-      throw new DumboError(`backend: expected one of auto, gpu, native, cpu, wasm, got '${backendChoice}'`, {
-        location: config.locate(['backend']),
-      });
-    }
-    backend = await initBackend(backendChoice);
+    backend = await initBackend(backendChoice, { webgpu: webgpuOptions(config.data.webgpu) });
   } catch (error) {
-    return fail(
-      error instanceof DumboError
-        ? error
-        : new DumboError((error as Error).message, { location: config.locate(['backend']) }),
-    );
+    return fail(new DumboError((error as Error).message, { location: config.locate(['backend']) }));
   }
   const resuming = typeof config.data.resume_from === 'string';
   let runFolder: string;
@@ -184,6 +182,8 @@ export async function executeRun(
     startedAt: new Date().toISOString(),
     backend: backend.name,
     backendReason: backend.why,
+    backendDevice: backendDevice(backend),
+    adapter: backend.name === 'webgpu' ? (backend.adapter as unknown as Record<string, unknown>) : undefined,
     versions: {
       dumbo: dumboVersion(),
       node: process.version,

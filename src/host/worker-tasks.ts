@@ -33,10 +33,8 @@ import {
   type TokenizedRow,
 } from '../core/index.js';
 import type { BackendChoice, ConfigProblem, DatasetPreview, PluginCard, RunEstimate } from '../shared/api.js';
-import { modelShape, stepFlops, trainingMemoryBytes } from './estimate.js';
+import { modelShape, stepFlops, tinyClone, trainingMemoryBytes } from './estimate.js';
 import type { WorkerCalls, WorkerError, WorkerMethod } from './protocol.js';
-
-const BACKENDS = ['auto', 'gpu', 'native', 'cpu', 'wasm'];
 
 /** Plugin folders and module files imported while serving the current request. */
 export class LoadedSet {
@@ -113,7 +111,7 @@ export function toWorkerError(error: unknown): WorkerError {
 /**
  * `prepareRun` (src/core/run.ts) on text that may not be saved: the same steps — parse, load the plugins
  * (paths relative to the config's folder), validate each section against its schema, resolve capabilities —
- * with every location in the file at `file`. Plus the run host's check of `backend:`.
+ * with every location in the file at `file` (parseConfig checks `backend:` and `webgpu:`).
  */
 export async function prepareText(
   text: string,
@@ -125,14 +123,6 @@ export async function prepareText(
   const plugins = await loadConfiguredPlugins(config, { userPluginDir });
   loaded.add(plugins);
   const errors = [...validatePluginSections(config, plugins), ...resolvePlugins(plugins, config)];
-  const backend = config.data.backend;
-  if (backend !== undefined && !BACKENDS.includes(backend as string)) {
-    errors.push(
-      new DumboError(`backend: expected one of ${BACKENDS.join(', ')}, got '${String(backend)}'`, {
-        location: config.locate(['backend']),
-      }),
-    );
-  }
   if (errors.length > 0) throw errors.length === 1 ? errors[0]! : new ConfigErrors(errors);
   return { config, plugins };
 }
@@ -282,28 +272,66 @@ async function previewDataset(p: WorkerCalls['previewDataset']['params'], loaded
 
 const matmulRates = new Map<string, number>();
 
-/** GFLOP-free: FLOP/s of a 256×256×256 float32 matmul on the current backend, measured for about 0.2 s. */
+/**
+ * FLOP/s of a float32 matmul on the current backend (256² on the CPU, 1024² on a GPU), measured for about
+ * 0.2 s; on a GPU several are recorded before each read, so the rate is the GPU's, not the read's latency.
+ */
 async function measureMatmulRate(tfBackend: string): Promise<number> {
   const known = matmulRates.get(tfBackend);
   if (known) return known;
   const tf = await import('@tensorflow/tfjs-core');
-  const n = 256;
+  const { readTensor } = await import('../engine/backend.js');
+  const n = tfBackend === 'webgpu' ? 1024 : 256;
+  const batch = tfBackend === 'webgpu' ? 4 : 1;
   const a = tf.randomNormal([n, n]);
   const b = tf.randomNormal([n, n]);
-  const once = () => tf.tidy(() => tf.matMul(a, b)).dataSync();
-  once(); // warm-up (kernel compile, allocation)
+  const run = async (k: number) => {
+    const outs = Array.from({ length: k }, () => tf.matMul(a, b));
+    await readTensor(outs.at(-1)!);
+    tf.dispose(outs);
+  };
+  await run(1); // warm-up (kernel compile, allocation)
   let reps = 0;
   const t0 = performance.now();
   while (performance.now() - t0 < 200 || reps < 2) {
-    once();
-    reps += 1;
+    await run(batch);
+    reps += batch;
   }
   const seconds = (performance.now() - t0) / 1000;
-  a.dispose();
-  b.dispose();
+  tf.dispose([a, b]);
   const rate = (2 * n * n * n * reps) / seconds;
   matmulRates.set(tfBackend, rate);
   return rate;
+}
+
+const stepOverheads = new Map<string, number>();
+
+/**
+ * Seconds of one training step of `tinyClone(config)` (same architecture and depth, tiny sizes) on the
+ * current backend: the per-step cost of recording and launching the kernels, which dominates on a GPU.
+ */
+async function measureStepOverhead(config: Record<string, unknown>, tfBackend: string): Promise<number> {
+  const engine = await import('../engine/index.js');
+  const tiny = tinyClone(config);
+  const key = `${tfBackend}|${engine.architectureOf(tiny)}|${JSON.stringify(tiny)}`;
+  const known = stepOverheads.get(key);
+  if (known !== undefined) return known;
+  const lm = engine.createModel(tiny, { seed: 0 });
+  const opt = new engine.AdamW(lm.params, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+  const ids = Array.from({ length: 16 }, (_, i) => i % 64);
+  const step = () => engine.trainStep(lm, opt, [engine.collate([{ input_ids: ids, labels: ids }], 16, 0)], 1e-4, 1, 0);
+  try {
+    await step(); // warm-up: kernels compile
+    const t0 = performance.now();
+    await step();
+    await step();
+    const seconds = (performance.now() - t0) / 2000;
+    stepOverheads.set(key, seconds);
+    return seconds;
+  } finally {
+    opt.dispose();
+    lm.dispose();
+  }
 }
 
 async function modelConfigOf(prepared: PreparedRun): Promise<Record<string, unknown>> {
@@ -346,7 +374,8 @@ async function estimate(p: WorkerCalls['estimate']['params'], loaded: LoadedSet)
   const prepared = await prepareText(p.text, p.path, p.userPluginDir, loaded);
   const training = trainerSection(prepared);
   if (!training) throw new DumboError('no plugin provides a trainer: this config does not train, nothing to estimate');
-  const shape = modelShape(await modelConfigOf(prepared));
+  const modelConfig = await modelConfigOf(prepared);
+  const shape = modelShape(modelConfig);
   const batch = int(training.batch_size, 8);
   const accumulation = int(training.gradient_accumulation_steps, 1);
   const formatter = prepared.plugins.find((q) => q.meta.provides.includes('dataset_formatter'));
@@ -360,11 +389,12 @@ async function estimate(p: WorkerCalls['estimate']['params'], loaded: LoadedSet)
     const perEpoch = Math.max(1, Math.floor(Math.max(1, Math.floor(rows.length / batch)) / accumulation));
     steps = perEpoch * int(training.epochs, 1);
   }
-  const { initBackend } = await import('../engine/backend.js');
+  const { backendDevice, initBackend, webgpuOptions } = await import('../engine/backend.js');
   const choice = (prepared.config.data.backend ?? p.defaultBackend ?? 'auto') as BackendChoice;
-  const backend = await initBackend(choice);
+  const backend = await initBackend(choice, { webgpu: webgpuOptions(prepared.config.data.webgpu) });
   const rate = await measureMatmulRate(backend.tfBackend);
-  const secondsPerStep = stepFlops(shape.parameters, tokensPerStep) / rate;
+  const overhead = await measureStepOverhead(modelConfig, backend.tfBackend);
+  const secondsPerStep = overhead * accumulation + stepFlops(shape.parameters, tokensPerStep) / rate;
   const out: RunEstimate = {
     parameters: shape.parameters,
     tokensPerStep,
@@ -374,12 +404,13 @@ async function estimate(p: WorkerCalls['estimate']['params'], loaded: LoadedSet)
     memoryBytes: trainingMemoryBytes(shape, batch, seqLen),
     backend: backend.name,
     backendReason: backend.why,
+    backendDevice: backendDevice(backend),
   };
   if (backend.name === 'cpu') {
     out.slowBackendWarning =
       `Only the pure-JS cpu backend runs here (${(rate / 1e9).toFixed(2)} GFLOP/s measured): fine for tiny ` +
-      'models, far too slow for real ones. Install @tensorflow/tfjs-node (native CPU), or @tensorflow/tfjs-node-gpu ' +
-      'with CUDA 11 + cuDNN 8.';
+      'models, far too slow for real ones. A GPU trains through WebGPU: on Linux install its Vulkan driver ' +
+      '(see `dumbo doctor`); or install @tensorflow/tfjs-node (native CPU).';
   }
   return out;
 }
@@ -401,12 +432,13 @@ async function generateText(p: WorkerCalls['generate']['params']): Promise<strin
   }
   const engine = await import('../engine/index.js');
   const report = engine.currentBackend() ?? (await engine.initBackend(p.backend ?? 'auto'));
+  const label = engine.backendLabel(report);
   const weights = path.join(dir, 'model.safetensors');
   const key = `${dir}|${existsSync(weights) ? statSync(weights).mtimeMs : 0}`;
   if (cachedModel?.key !== key) {
     cachedModel?.model.lm.dispose();
     cachedModel = undefined;
-    const model = await engine.loadPretrained(dir, 0, report.name);
+    const model = await engine.loadPretrained(dir, 0, label);
     const tokenizer = await engine.loadTokenizer(dir);
     cachedModel = { key, model, tokenizer };
   }
@@ -414,7 +446,7 @@ async function generateText(p: WorkerCalls['generate']['params']): Promise<strin
   let ids = tokenizer.encode(p.prompt);
   if (ids.length === 0 && tokenizer.bosTokenId !== undefined) ids = [tokenizer.bosTokenId];
   if (ids.length === 0) throw new DumboError('the prompt is empty after tokenization: give some text');
-  const out = engine.generate(model.lm, ids, {
+  const out = await engine.generate(model.lm, ids, {
     maxNewTokens: Math.min(p.maxNewTokens, Math.max(1, model.lm.maxPositions - ids.length)),
     temperature: p.temperature,
     eosTokenId: tokenizer.eosTokenId,

@@ -460,6 +460,7 @@ function summaryFromRecord(id: string, folder: string, record: RunRecord | undef
   if (record.steps !== undefined) s.steps = record.steps;
   if (record.backend) s.backend = record.backend;
   if (record.backendReason) s.backendReason = record.backendReason;
+  if (record.backendDevice) s.backendDevice = record.backendDevice;
   if (record.exitReason) s.exitReason = record.exitReason;
   return s;
 }

@@ -10,7 +10,7 @@
 import path from 'node:path';
 import Conf from 'conf';
 import { userDataDir, userPluginDir } from '../core/paths.js';
-import type { BackendChoice, Settings } from '../shared/api.js';
+import { BACKEND_CHOICES, type BackendChoice, type Settings } from '../shared/api.js';
 
 const MAX_RECENT = 20;
 
@@ -19,7 +19,7 @@ type Stored = Settings & { externalRuns?: string[] };
 const SCHEMA = {
   recentConfigs: { type: 'array', items: { type: 'string' }, maxItems: 50 },
   pluginFolder: { type: 'string', minLength: 1 },
-  defaultBackend: { enum: ['auto', 'gpu', 'native', 'cpu', 'wasm'] },
+  defaultBackend: { enum: [...BACKEND_CHOICES] },
   windowBounds: {
     type: 'object',
     properties: {

@@ -26,7 +26,9 @@ export const RUN_STATUSES: readonly RunStatus[] = [
   'failed',
   'crashed',
 ];
-export type BackendChoice = 'auto' | 'gpu' | 'native' | 'cpu' | 'wasm';
+/** What a config's `backend:` (and the app's default backend) may say; the same list as core's config loader. */
+export const BACKEND_CHOICES = ['auto', 'gpu', 'webgpu', 'native', 'cpu', 'wasm'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 /** A plugin as the plugin manager shows it. */
 export interface PluginCard {
@@ -104,6 +106,8 @@ export interface RunSummary {
   steps?: number;
   backend?: string;
   backendReason?: string;
+  /** The GPU a WebGPU run uses (`nvidia nvidia-h200`). */
+  backendDevice?: string;
   exitReason?: string;
 }
 
@@ -157,6 +161,8 @@ export interface RunEstimate {
   memoryBytes: number;
   backend: string;
   backendReason: string;
+  /** The GPU WebGPU would use (`nvidia nvidia-h200`). */
+  backendDevice?: string;
   slowBackendWarning?: string;
 }
 
@@ -260,7 +266,7 @@ function isSettingsPatch(v: unknown): v is Partial<Settings> {
   if (Object.keys(p).some((k) => !known.includes(k))) return false;
   if (!optional(p.recentConfigs, (x) => Array.isArray(x) && x.length <= 50 && x.every(isPath))) return false;
   if (!optional(p.pluginFolder, isPath)) return false;
-  if (!optional(p.defaultBackend, (x) => ['auto', 'gpu', 'native', 'cpu', 'wasm'].includes(x as string))) return false;
+  if (!optional(p.defaultBackend, (x) => (BACKEND_CHOICES as readonly unknown[]).includes(x))) return false;
   const b = p.windowBounds as Record<string, unknown> | undefined;
   return (
     b === undefined ||

@@ -77,7 +77,7 @@ async function gpt2Folder(tokenizerDir: string, vocab: number, positions: number
   // Weights larger than the initialisation's 0.02, so that the loss is far from the uniform ln(V).
   const lm = randomize(createModel(config, { seed }), seed + 1, 0.3);
   const dir = path.join(tempDir('dumbo-cli-model-'), 'model');
-  savePretrained(lm, dir, tokenizer);
+  await savePretrained(lm, dir, tokenizer);
   lm.dispose();
   return dir;
 }
@@ -286,7 +286,7 @@ describe('dumbo generate', () => {
 
     const misfit = path.join(tempDir(), 'misfit');
     const lm = createModel({ ...readConfig(quickstartModelDir), n_layer: 1 }, { seed: 0 });
-    savePretrained(lm, misfit, await loadTokenizer(quickstartTokenizerDir));
+    await savePretrained(lm, misfit, await loadTokenizer(quickstartTokenizerDir));
     lm.dispose();
     writeFileSync(path.join(misfit, 'config.json'), JSON.stringify(readConfig(quickstartModelDir)));
     const b = await runDumbo(['generate', '--model', misfit, '--prompt', 'hi']);
@@ -302,7 +302,7 @@ describe('dumbo generate', () => {
   it('a model folder without a tokenizer: exit 2 and `DIR: no tokenizer.json ...`', async () => {
     const dir = path.join(tempDir(), 'no-tokenizer');
     const lm = createModel(readConfig(quickstartModelDir), { seed: 0 });
-    savePretrained(lm, dir);
+    await savePretrained(lm, dir);
     lm.dispose();
     const r = await runDumbo(['generate', '--model', dir, '--prompt', 'hi']);
     expect(r.code).toBe(2);
@@ -339,7 +339,7 @@ describe('dumbo doctor', () => {
       cachedModels: { repoId: string; snapshot: string }[];
     };
     expect(cachedModels).toEqual([{ repoId: 'org/cached', snapshot: path.join(repo, 'snapshots', 'abc') }]);
-    expect(backend.candidates.map((c) => c.name)).toEqual(['gpu', 'native', 'cpu', 'wasm']);
+    expect(backend.candidates.map((c) => c.name)).toEqual(['gpu', 'webgpu', 'native', 'cpu', 'wasm']);
 
     const installed = (pkg: string) => {
       try {
@@ -351,11 +351,14 @@ describe('dumbo doctor', () => {
     };
     const lines = plain.stderr.split('\n');
     expect(lines[0]).toBe(`backend: ${backend.name} (tfjs ${backend.tfjsVersion}) — ${backend.why}`);
-    if (!installed('@tensorflow/tfjs-node-gpu') && !installed('@tensorflow/tfjs-node')) {
-      // Here: the pure-JS cpu backend, with what to install for the better ones.
+    const webgpu = backend.candidates.find((c) => c.name === 'webgpu')!;
+    if (!installed('@tensorflow/tfjs-node-gpu') && !installed('@tensorflow/tfjs-node') && !webgpu.available) {
+      // Here: the pure-JS cpu backend, with what to install for the better ones (WebGPU: no adapter, or only
+      // a software one, which `auto` never takes).
       expect(backend.name).toBe('cpu');
       expect(backend.why).toBe(
         'the better ones cannot run: @tensorflow/tfjs-node-gpu is not installed (npm install @tensorflow/tfjs-node-gpu); ' +
+          `${webgpu.reason}; ` +
           '@tensorflow/tfjs-node is not installed (npm install @tensorflow/tfjs-node)',
       );
       expect(lines).toContain(

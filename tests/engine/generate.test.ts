@@ -22,20 +22,23 @@ function greedyWithoutCache(lm: CausalLM, prompt: number[], n: number): number[]
 }
 
 describe.each(TINY)('generate with %s', (_arch, config) => {
-  it('greedy decoding with the KV cache equals greedy decoding by full forwards', () => {
+  it('greedy decoding with the KV cache equals greedy decoding by full forwards', async () => {
     const lm = randomize(createModel(config, { seed: 1 }), 2, 1);
-    const out = generate(lm, [1, 2, 3], { maxNewTokens: 6, temperature: 0 });
+    const out = await generate(lm, [1, 2, 3], { maxNewTokens: 6, temperature: 0 });
     expect(out).toEqual(greedyWithoutCache(lm, [1, 2, 3], 6));
     lm.dispose();
   });
 
-  it('is deterministic for a seed, leaks no tensors, and differs across seeds', () => {
+  it('is deterministic for a seed, leaks no tensors, and differs across seeds', async () => {
     const lm = randomize(createModel(config, { seed: 1 }), 3, 0.3);
+    await generate(lm, [4], { maxNewTokens: 10, temperature: 1, seed: 5 }); // device caches (masks, RoPE) built
     const before = tf.memory().numTensors;
-    const a = generate(lm, [4], { maxNewTokens: 10, temperature: 1, seed: 5 });
+    const a = await generate(lm, [4], { maxNewTokens: 10, temperature: 1, seed: 5 });
     expect(tf.memory().numTensors).toBe(before);
-    expect(generate(lm, [4], { maxNewTokens: 10, temperature: 1, seed: 5 })).toEqual(a);
-    const others = [6, 7, 8].map((seed) => generate(lm, [4], { maxNewTokens: 10, temperature: 1, seed }));
+    expect(await generate(lm, [4], { maxNewTokens: 10, temperature: 1, seed: 5 })).toEqual(a);
+    const others = await Promise.all(
+      [6, 7, 8].map((seed) => generate(lm, [4], { maxNewTokens: 10, temperature: 1, seed })),
+    );
     expect(others.some((o) => o.join() !== a.join())).toBe(true);
     lm.dispose();
   });
@@ -44,25 +47,25 @@ describe.each(TINY)('generate with %s', (_arch, config) => {
 describe('generate', () => {
   const [, config] = TINY[0]!; // GPT-2, n_positions 16
 
-  it('stops after the EOS token (included, as Hugging Face returns it)', () => {
+  it('stops after the EOS token (included, as Hugging Face returns it)', async () => {
     const lm = randomize(createModel(config, { seed: 1 }), 2, 1);
-    const greedy = generate(lm, [1, 2], { maxNewTokens: 5, temperature: 0 });
+    const greedy = await generate(lm, [1, 2], { maxNewTokens: 5, temperature: 0 });
     const eos = greedy[2]!;
-    const cut = generate(lm, [1, 2], { maxNewTokens: 5, temperature: 0, eosTokenId: [99, eos] });
+    const cut = await generate(lm, [1, 2], { maxNewTokens: 5, temperature: 0, eosTokenId: [99, eos] });
     expect(cut).toEqual(greedy.slice(0, greedy.indexOf(eos) + 1));
     lm.dispose();
   });
 
-  it('truncates at maxPositions (prompt + new tokens never exceed it) and rejects longer or empty prompts', () => {
+  it('truncates at maxPositions (prompt + new tokens never exceed it) and rejects longer or empty prompts', async () => {
     const lm = createModel(config, { seed: 1 });
     expect(lm.maxPositions).toBe(16);
     const prompt = Array.from({ length: 13 }, (_, i) => i % VOCAB);
-    expect(generate(lm, prompt, { maxNewTokens: 10, temperature: 0 })).toHaveLength(3);
-    expect(generate(lm, Array(16).fill(1), { maxNewTokens: 10 })).toEqual([]);
-    expect(() => generate(lm, Array(17).fill(1), { maxNewTokens: 1 })).toThrow(
+    expect(await generate(lm, prompt, { maxNewTokens: 10, temperature: 0 })).toHaveLength(3);
+    expect(await generate(lm, Array(16).fill(1), { maxNewTokens: 10 })).toEqual([]);
+    await expect(generate(lm, Array(17).fill(1), { maxNewTokens: 1 })).rejects.toThrow(
       'generate: the prompt has 17 tokens, but the model takes at most 16',
     );
-    expect(() => generate(lm, [], { maxNewTokens: 1 })).toThrow('the prompt is empty');
+    await expect(generate(lm, [], { maxNewTokens: 1 })).rejects.toThrow('the prompt is empty');
     lm.dispose();
   });
 });

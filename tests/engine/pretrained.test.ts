@@ -34,7 +34,7 @@ describe('savePretrained → loadPretrained', () => {
       const dir = path.join(parent, 'model');
       const lm = randomize(createModel(config, { seed: i }), 200 + i, 0.5);
       const before = logitsOf(lm, ROWS);
-      savePretrained(lm, dir);
+      await savePretrained(lm, dir);
       // A different seed: every weight must come from the file, none from the seeded initialisation.
       const loaded = await loadPretrained(dir, 999, 'cpu');
       try {
@@ -44,7 +44,7 @@ describe('savePretrained → loadPretrained', () => {
         const after = logitsOf(loaded.lm, ROWS);
         expect(after.length).toBe(2 * 7 * VOCAB);
         expect(Buffer.from(after.buffer).equals(Buffer.from(before.buffer))).toBe(true);
-        for (const [name, t] of exportWeights(lm)) {
+        for (const [name, t] of await exportWeights(lm)) {
           expect(Array.from(loaded.lm.params.get(name)!.dataSync()), name).toEqual(Array.from(t.data));
         }
       } finally {
@@ -59,7 +59,7 @@ describe('savePretrained → loadPretrained', () => {
     const dir = path.join(tempDir(), 'gpt2');
     const config: HFConfig = { ...gpt2Tiny, bos_token_id: 9, eos_token_id: 10 };
     const lm = createModel(config, { seed: 1 });
-    savePretrained(lm, dir);
+    await savePretrained(lm, dir);
     expect(readdirSync(dir).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors']);
     const saved = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as HFConfig;
     expect(saved).toEqual({ ...config, architectures: ['GPT2LMHeadModel'], torch_dtype: 'float32' });
@@ -81,7 +81,7 @@ describe('savePretrained → loadPretrained', () => {
   it('an untied Llama head is saved as lm_head.weight', async () => {
     const dir = path.join(tempDir(), 'llama');
     const lm = createModel(TINY[2]![1], { seed: 0 });
-    savePretrained(lm, dir);
+    await savePretrained(lm, dir);
     const { tensors } = await readSafetensors(path.join(dir, 'model.safetensors'));
     expect(tensors.get('lm_head.weight')!.shape).toEqual([VOCAB, 8]);
     expect(tensors.has('model.embed_tokens.weight')).toBe(true);
@@ -95,7 +95,7 @@ describe('savePretrained → loadPretrained', () => {
     const quickstart = readConfig(path.join(repoRoot, 'resources', 'quickstart', 'model'));
     const model = modelFromConfig({ ...quickstart, n_layer: 1 }, 3, 'cpu');
     const dir = path.join(tempDir(), 'final');
-    savePretrained(model.lm, dir, tokenizer);
+    await savePretrained(model.lm, dir, tokenizer);
     expect(readdirSync(dir).sort()).toEqual([
       'config.json',
       'generation_config.json',
@@ -131,7 +131,7 @@ describe('the save is atomic', () => {
     writeFileSync(path.join(dir, 'stale.bin'), 'old');
     writeFileSync(path.join(dir, 'config.json'), '{"old": true}');
     const lm = createModel(gpt2Tiny, { seed: 4 });
-    savePretrained(lm, dir);
+    await savePretrained(lm, dir);
     expect(readdirSync(dir).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors']);
     expect(readConfig(dir).architectures).toEqual(['GPT2LMHeadModel']);
     expect(leftovers(parent)).toEqual([]);
@@ -142,7 +142,7 @@ describe('the save is atomic', () => {
     const parent = tempDir();
     const dir = path.join(parent, 'model');
     const good = createModel(gpt2Tiny, { seed: 5 });
-    savePretrained(good, dir);
+    await savePretrained(good, dir);
     const snapshot = Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(path.join(dir, f))]));
     // A tokenizer whose file has gone missing: the copy fails after config and weights were written.
     const broken = {
@@ -150,7 +150,7 @@ describe('the save is atomic', () => {
       files: ['tokenizer.json'],
     } as unknown as EngineTokenizer;
     const other = createModel({ ...gpt2Tiny, n_layer: 1 }, { seed: 6 });
-    expect(() => savePretrained(other, dir, broken)).toThrow(/ENOENT.*tokenizer\.json/);
+    await expect(savePretrained(other, dir, broken)).rejects.toThrow(/ENOENT.*tokenizer\.json/);
     expect(readdirSync(dir).sort()).toEqual(Object.keys(snapshot).sort());
     for (const [f, bytes] of Object.entries(snapshot))
       expect(readFileSync(path.join(dir, f)).equals(bytes), f).toBe(true);
@@ -160,10 +160,10 @@ describe('the save is atomic', () => {
     for (const m of [good, other, loaded.lm]) m.dispose();
   });
 
-  it('creates missing parent folders', () => {
+  it('creates missing parent folders', async () => {
     const dir = path.join(tempDir(), 'a', 'b', 'model');
     const lm = createModel(gpt2Tiny, { seed: 0 });
-    savePretrained(lm, dir);
+    await savePretrained(lm, dir);
     expect(existsSync(path.join(dir, 'model.safetensors'))).toBe(true);
     lm.dispose();
   });
@@ -171,17 +171,17 @@ describe('the save is atomic', () => {
 
 describe('loading a folder that does not fit', () => {
   /** A saved tiny GPT-2 whose config.json is then edited. */
-  function savedWithConfig(edit: (c: HFConfig) => HFConfig): string {
+  async function savedWithConfig(edit: (c: HFConfig) => HFConfig): Promise<string> {
     const dir = path.join(tempDir(), 'model');
     const lm = createModel(gpt2Tiny, { seed: 0 });
-    savePretrained(lm, dir);
+    await savePretrained(lm, dir);
     lm.dispose();
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify(edit(readConfig(dir))));
     return dir;
   }
 
   it('names the missing tensors when the config has more layers than the weights', async () => {
-    const dir = savedWithConfig((c) => ({ ...c, n_layer: 3 }));
+    const dir = await savedWithConfig((c) => ({ ...c, n_layer: 3 }));
     const error = await loadPretrained(dir, 0).then(
       () => undefined,
       (e: Error) => e,
@@ -193,14 +193,14 @@ describe('loading a folder that does not fit', () => {
   });
 
   it('names the unexpected tensors when the config has fewer layers', async () => {
-    const dir = savedWithConfig((c) => ({ ...c, n_layer: 1 }));
+    const dir = await savedWithConfig((c) => ({ ...c, n_layer: 1 }));
     await expect(loadPretrained(dir, 0)).rejects.toThrow(
       /unexpected tensors: .*transformer\.h\.1\.attn\.c_attn\.weight/,
     );
   });
 
   it('names each mis-shaped tensor with both shapes', async () => {
-    const dir = savedWithConfig((c) => ({ ...c, vocab_size: VOCAB + 1 }));
+    const dir = await savedWithConfig((c) => ({ ...c, vocab_size: VOCAB + 1 }));
     await expect(loadPretrained(dir, 0)).rejects.toThrow(
       `shape mismatches:\n  transformer.wte.weight: checkpoint has [${VOCAB},8], config expects [${VOCAB + 1},8]`,
     );

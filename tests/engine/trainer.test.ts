@@ -195,7 +195,7 @@ describe('train', () => {
     const lmA = createModel(config, { seed: 7 });
     const a = context(lmA, rows, { eval: evalRows, runFolder: tempDir() });
     expect(await train(a.ctx, o)).toMatchObject({ steps: N, stopped: false });
-    const weightsA = exportWeights(lmA);
+    const weightsA = await exportWeights(lmA);
 
     // Run B is killed while reporting step 5: its last checkpoint is step 4.
     const lmB = createModel(config, { seed: 7 });
@@ -227,7 +227,7 @@ describe('train', () => {
     // In fact bit for bit: the same ops on the same weights, batches and dropout masks.
     expect(c.values('loss')).toEqual(a.values('loss').slice(4));
     expect(c.values('eval/loss')).toEqual(a.values('eval/loss').slice(1));
-    expectSameWeights(exportWeights(lmC), weightsA);
+    expectSameWeights(await exportWeights(lmC), weightsA);
     for (const lm of [lmA, lmB, lmC]) lm.dispose();
   });
 
@@ -329,7 +329,7 @@ describe('train', () => {
 });
 
 describe('trainStep', () => {
-  it('gives the same update for two accumulated micro-batches of 2 rows as for one batch of the 4 rows', () => {
+  it('gives the same update for two accumulated micro-batches of 2 rows as for one batch of the 4 rows', async () => {
     const config = gpt2();
     const rows = countingRows(4, 12, 12).map((r, i) => ({ ...r, input_ids: r.input_ids.map((t) => (t + i) % 32) }));
     for (const r of rows) r.labels = [...r.input_ids];
@@ -339,26 +339,33 @@ describe('trainStep', () => {
     const optAcc = new AdamW(lmAcc.params, adam);
     const optBig = new AdamW(lmBig.params, adam);
 
-    const acc = trainStep(lmAcc, optAcc, [collate(rows.slice(0, 2), 32, 0), collate(rows.slice(2), 32, 0)], 1e-3, 1, 0);
-    const big = trainStep(lmBig, optBig, [collate(rows, 32, 0)], 1e-3, 1, 0);
+    const acc = await trainStep(
+      lmAcc,
+      optAcc,
+      [collate(rows.slice(0, 2), 32, 0), collate(rows.slice(2), 32, 0)],
+      1e-3,
+      1,
+      0,
+    );
+    const big = await trainStep(lmBig, optBig, [collate(rows, 32, 0)], 1e-3, 1, 0);
 
     expect(acc.tokens).toBe(big.tokens);
     expect(acc.loss).toBeCloseTo(big.loss, 5);
     expect(acc.gradNorm).toBeCloseTo(big.gradNorm, 5);
-    expectSameWeights(exportWeights(lmAcc), exportWeights(lmBig), 1e-5);
+    expectSameWeights(await exportWeights(lmAcc), await exportWeights(lmBig), 1e-5);
     optAcc.dispose();
     optBig.dispose();
     lmAcc.dispose();
     lmBig.dispose();
   });
 
-  it('leaves no tensors behind: the count after step 2 equals the count after step 6', () => {
+  it('leaves no tensors behind: the count after step 2 equals the count after step 6', async () => {
     const lm = createModel(gpt2(), { seed: 12 });
     const opt = new AdamW(lm.params, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
     const rows = countingRows(4, 10, 12);
     const counts: number[] = [];
     for (let step = 0; step < 6; step++) {
-      trainStep(lm, opt, [collate(rows.slice(0, 2), 32, 0), collate(rows.slice(2), 32, 0)], 1e-3, 1, step);
+      await trainStep(lm, opt, [collate(rows.slice(0, 2), 32, 0), collate(rows.slice(2), 32, 0)], 1e-3, 1, step);
       counts.push(tf.memory().numTensors);
     }
     expect(counts[5]).toBe(counts[1]);

@@ -75,7 +75,7 @@ beforeAll(async () => {
     0.3,
   );
   savedDir = path.join(tempDir(), 'saved');
-  savePretrained(lm, savedDir, tokenizer);
+  await savePretrained(lm, savedDir, tokenizer);
   savedLogits = logitsOf(lm, ROWS);
   lm.dispose();
 

@@ -149,7 +149,7 @@ describe('services: estimate, dataset preview, generate, models', () => {
     mkdirSync(runFolder, { recursive: true });
     const config = JSON.parse((await import('node:fs')).readFileSync(path.join(quickModel, 'config.json'), 'utf8'));
     const lm = createModel({ ...config, n_layer: 1 }, { seed: 1 });
-    savePretrained(lm, path.join(runFolder, 'final'), await loadTokenizer(quickModel));
+    await savePretrained(lm, path.join(runFolder, 'final'), await loadTokenizer(quickModel));
     lm.dispose();
     writeFileSync(
       path.join(runFolder, 'run.json'),

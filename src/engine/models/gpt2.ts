@@ -77,15 +77,15 @@ export class GPT2 extends BaseCausalLM {
   readonly numLayers: number;
   private readonly act: (x: tf.Tensor3D) => tf.Tensor3D;
 
-  constructor(config: HFConfig, seed = 0, initialize = true) {
-    super(config, seed, initialize);
+  constructor(config: HFConfig, seed = 0, initialize = true, maxBytes?: number) {
+    super(config, seed, initialize, maxBytes);
     const c = (this.cfg = gpt2Config(config));
     [this.tied, this.vocabSize, this.maxPositions, this.numLayers] = [c.tied, c.vocabSize, c.nPositions, c.nLayer];
     this.act = activation(c.activation);
     const [D, std] = [c.nEmbd, { normal: c.initializerRange }];
     // HF scales the residual projections (every `c_proj.weight`) by 1/√(2·n_layer) at init.
     const projStd = { normal: c.initializerRange / Math.sqrt(2 * c.nLayer) };
-    this.param('transformer.wte.weight', [c.vocabSize, D], std);
+    this.param('transformer.wte.weight', [c.vocabSize, D], std, { rows: true });
     this.param('transformer.wpe.weight', [c.nPositions, D], std);
     for (let i = 0; i < c.nLayer; i++) {
       const h = `transformer.h.${i}`;
@@ -104,7 +104,7 @@ export class GPT2 extends BaseCausalLM {
     }
     this.param('transformer.ln_f.weight', [D], 'ones');
     this.param('transformer.ln_f.bias', [D], 'zeros');
-    if (!c.tied) this.param('lm_head.weight', [c.vocabSize, D], std);
+    if (!c.tied) this.param('lm_head.weight', [c.vocabSize, D], std, { rows: true });
   }
 
   private ln(x: tf.Tensor3D, name: string): tf.Tensor3D {
@@ -115,7 +115,7 @@ export class GPT2 extends BaseCausalLM {
     return conv1d(x, this.p(`${name}.weight`), this.p(`${name}.bias`));
   }
 
-  private attn(x: tf.Tensor3D, i: number, mask: tf.Tensor2D, pass: Pass): tf.Tensor3D {
+  private attn(x: tf.Tensor3D, i: number, mask: tf.Tensor2D | undefined, pass: Pass): tf.Tensor3D {
     const { nHead, nEmbd, scaleAttnWeights, scaleByInverseLayerIdx, attnPdrop, residPdrop } = this.cfg;
     const qkv = this.conv(x, `transformer.h.${i}.attn.c_attn`); // (B, T, 3C)
     const [q, k, v] = tf.split(qkv, 3, 2).map((t) => splitHeads(t as tf.Tensor3D, nHead)) as tf.Tensor4D[]; // (B, nh, T, hs)
@@ -130,7 +130,7 @@ export class GPT2 extends BaseCausalLM {
     return dropout(this.conv(h, `transformer.h.${i}.mlp.c_proj`), this.cfg.residPdrop, pass); // (B, T, C)
   }
 
-  private block(x: tf.Tensor3D, i: number, mask: tf.Tensor2D, pass: Pass): tf.Tensor3D {
+  private block(x: tf.Tensor3D, i: number, mask: tf.Tensor2D | undefined, pass: Pass): tf.Tensor3D {
     const a: tf.Tensor3D = tf.add(x, this.attn(this.ln(x, `transformer.h.${i}.ln_1`), i, mask, pass)); // (B, T, C)
     return tf.add(a, this.mlp(this.ln(a, `transformer.h.${i}.ln_2`), i, pass));
   }
@@ -142,7 +142,7 @@ export class GPT2 extends BaseCausalLM {
       past + T <= this.maxPositions,
       () => `Cannot forward ${T} tokens after ${past} cached ones: n_positions is only ${this.maxPositions}`,
     );
-    const tok = tf.reshape(embedding(this.p('transformer.wte.weight'), tf.reshape(idx, [-1])), [B, T, -1]); // (B, T, C)
+    const tok = tf.reshape(embedding(this.weight('transformer.wte.weight'), tf.reshape(idx, [-1])), [B, T, -1]); // (B, T, C)
     const pos = tf.slice(this.p('transformer.wpe.weight'), [past, 0], [T, -1]); // (T, C)
     let x = dropout(tf.add(tok, pos) as tf.Tensor3D, this.cfg.embdPdrop, pass); // (B, T, C)
     const mask = causalMask(T, past); // (T, S)

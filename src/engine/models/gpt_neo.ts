@@ -109,13 +109,13 @@ export class GPTNeo extends BaseCausalLM {
   readonly numLayers: number;
   private readonly act: (x: tf.Tensor3D) => tf.Tensor3D;
 
-  constructor(config: HFConfig, seed = 0, initialize = true) {
-    super(config, seed, initialize);
+  constructor(config: HFConfig, seed = 0, initialize = true, maxBytes?: number) {
+    super(config, seed, initialize, maxBytes);
     const c = (this.cfg = gptNeoConfig(config));
     [this.tied, this.vocabSize, this.maxPositions, this.numLayers] = [c.tied, c.vocabSize, c.maxPositions, c.numLayers];
     this.act = activation(c.activation);
     const [D, I, std] = [c.hiddenSize, c.intermediateSize, { normal: c.initializerRange }];
-    this.param('transformer.wte.weight', [c.vocabSize, D], std);
+    this.param('transformer.wte.weight', [c.vocabSize, D], std, { rows: true });
     this.param('transformer.wpe.weight', [c.maxPositions, D], std);
     for (let i = 0; i < c.numLayers; i++) {
       const h = `transformer.h.${i}`;
@@ -133,7 +133,7 @@ export class GPTNeo extends BaseCausalLM {
     }
     this.param('transformer.ln_f.weight', [D], 'ones');
     this.param('transformer.ln_f.bias', [D], 'zeros');
-    if (!c.tied) this.param('lm_head.weight', [c.vocabSize, D], std);
+    if (!c.tied) this.param('lm_head.weight', [c.vocabSize, D], std, { rows: true });
   }
 
   private ln(x: tf.Tensor3D, name: string): tf.Tensor3D {
@@ -144,7 +144,7 @@ export class GPTNeo extends BaseCausalLM {
     return linear(x, this.p(`${name}.weight`), this.params.get(`${name}.bias`));
   }
 
-  private attn(x: tf.Tensor3D, i: number, mask: tf.Tensor2D, pass: Pass): tf.Tensor3D {
+  private attn(x: tf.Tensor3D, i: number, mask: tf.Tensor2D | undefined, pass: Pass): tf.Tensor3D {
     const a = `transformer.h.${i}.attn.attention`;
     const nh = this.cfg.numHeads;
     const q = splitHeads(this.lin(x, `${a}.q_proj`), nh); // (B, nh, T, hs)
@@ -159,7 +159,7 @@ export class GPTNeo extends BaseCausalLM {
     return dropout(this.lin(h, `transformer.h.${i}.mlp.c_proj`), this.cfg.residDropout, pass); // (B, T, C)
   }
 
-  private block(x: tf.Tensor3D, i: number, mask: tf.Tensor2D, pass: Pass): tf.Tensor3D {
+  private block(x: tf.Tensor3D, i: number, mask: tf.Tensor2D | undefined, pass: Pass): tf.Tensor3D {
     const a: tf.Tensor3D = tf.add(x, this.attn(this.ln(x, `transformer.h.${i}.ln_1`), i, mask, pass)); // (B, T, C)
     return tf.add(a, this.mlp(this.ln(a, `transformer.h.${i}.ln_2`), i, pass));
   }
@@ -172,7 +172,7 @@ export class GPTNeo extends BaseCausalLM {
       () =>
         `Cannot forward ${T} tokens after ${past} cached ones: max_position_embeddings is only ${this.maxPositions}`,
     );
-    const tok = tf.reshape(embedding(this.p('transformer.wte.weight'), tf.reshape(idx, [-1])), [B, T, -1]); // (B, T, C)
+    const tok = tf.reshape(embedding(this.weight('transformer.wte.weight'), tf.reshape(idx, [-1])), [B, T, -1]); // (B, T, C)
     const pos = tf.slice(this.p('transformer.wpe.weight'), [past, 0], [T, -1]); // (T, C)
     let x = dropout(tf.add(tok, pos) as tf.Tensor3D, this.cfg.embedDropout, pass); // (B, T, C)
     const masks = { global: causalMask(T, past), local: causalMask(T, past, this.cfg.windowSize) }; // (T, S)

@@ -28,11 +28,16 @@ export interface CreateModelOptions {
    * (seconds for a 100M-parameter model) when a checkpoint is loaded right after.
    */
   initialize?: boolean;
+  /**
+   * Weights larger than this many bytes are stored in row parts when they can be (embeddings, LM head) and
+   * refused otherwise. Default: what the running backend binds in one kernel (Infinity but on WebGPU).
+   */
+  maxTensorBytes?: number;
 }
 
 const BY_ARCHITECTURE: Record<
   Architecture,
-  new (config: HFConfig, seed?: number, initialize?: boolean) => BaseCausalLM
+  new (config: HFConfig, seed?: number, initialize?: boolean, maxBytes?: number) => BaseCausalLM
 > = {
   GPT2LMHeadModel: GPT2,
   GPTNeoForCausalLM: GPTNeo,
@@ -64,7 +69,12 @@ export function architectureOf(config: HFConfig): Architecture {
 
 /** A fresh model, initialized as Hugging Face's `_init_weights` does, from a seeded generator. */
 export function createModel(config: HFConfig, options: CreateModelOptions = {}): CausalLM {
-  return new BY_ARCHITECTURE[architectureOf(config)](config, options.seed ?? 0, options.initialize ?? true);
+  return new BY_ARCHITECTURE[architectureOf(config)](
+    config,
+    options.seed ?? 0,
+    options.initialize ?? true,
+    options.maxTensorBytes,
+  );
 }
 
 function prefixOf(model: CausalLM): string {
@@ -80,24 +90,99 @@ const BUFFERS = [/\.attn\.(bias|masked_bias)$/, /\.attn\.attention\.(bias|masked
 
 const fmt = (shape: readonly number[]) => `[${shape.join(',')}]`;
 
+/** A weight under its Hugging Face name: its full shape and the variables holding it (itself, or row parts). */
+export interface LogicalWeight {
+  name: string;
+  shape: number[];
+  vars: tf.Variable[];
+}
+
+/** The model's weights as the checkpoint names them, whether or not the backend made it split some. */
+export function logicalWeights(model: CausalLM): LogicalWeight[] {
+  const parts = model.parts ?? new Map<string, { shape: number[]; names: string[] }>();
+  const partOf = new Map<string, string>();
+  for (const [name, p] of parts) for (const n of p.names) partOf.set(n, name);
+  const out: LogicalWeight[] = [];
+  for (const [name, v] of model.params) {
+    const whole = partOf.get(name);
+    if (whole === undefined) out.push({ name, shape: [...v.shape], vars: [v] });
+    else if (parts.get(whole)!.names[0] === name) {
+      out.push({
+        name: whole,
+        shape: [...parts.get(whole)!.shape],
+        vars: parts.get(whole)!.names.map((n) => model.params.get(n)!),
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Host tensors keyed by parameter (part names `W[a:b]`, with an optional suffix such as `.exp_avg`) merged into
+ * the whole weights' names: what a checkpoint holds, the same on every backend.
+ */
+export function mergeParts(model: CausalLM, tensors: Map<string, HostTensor>): Map<string, HostTensor> {
+  const out = new Map(tensors);
+  for (const [name, p] of model.parts ?? []) {
+    const suffixes = new Set<string>();
+    for (const key of tensors.keys()) if (key.startsWith(p.names[0]!)) suffixes.add(key.slice(p.names[0]!.length));
+    for (const suffix of suffixes) {
+      const pieces = p.names.map((n) => tensors.get(n + suffix));
+      if (pieces.some((x) => x === undefined)) continue;
+      const data = new Float32Array(p.shape.reduce((a, b) => a * b, 1));
+      let at = 0;
+      for (const x of pieces) {
+        data.set(x!.data, at);
+        at += x!.data.length;
+      }
+      for (const n of p.names) out.delete(n + suffix);
+      out.set(name + suffix, { shape: [...p.shape], data });
+    }
+  }
+  return out;
+}
+
+/** The inverse of `mergeParts`: whole weights (with any suffix) cut into the model's row parts. */
+export function splitParts(model: CausalLM, tensors: Map<string, HostTensor>): Map<string, HostTensor> {
+  const out = new Map(tensors);
+  for (const [name, p] of model.parts ?? []) {
+    for (const [key, t] of tensors) {
+      if (key !== name && !(key.startsWith(name) && /^\.[\w.]+$/.test(key.slice(name.length)))) continue;
+      const suffix = key.slice(name.length);
+      if (t.shape.join(',') !== p.shape.join(',')) continue; // reported as a shape mismatch by the caller
+      const rowSize = t.data.length / p.shape[0]!;
+      out.delete(key);
+      for (const n of p.names) {
+        const [start, end] = /\[(\d+):(\d+)\]$/.exec(n)!.slice(1).map(Number) as [number, number];
+        out.set(n + suffix, {
+          shape: [end - start, ...p.shape.slice(1)],
+          data: t.data.subarray(start * rowSize, end * rowSize),
+        });
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * Copies checkpoint tensors into the model's parameters. Nothing is assigned unless every parameter is
  * found with the right shape; otherwise the error lists missing, unexpected and mis-shaped tensors.
  */
 export function loadWeights(model: CausalLM, tensors: Map<string, HostTensor>): void {
   const prefix = prefixOf(model);
+  const weights = new Map(logicalWeights(model).map((w) => [w.name, w]));
   const found = new Map<string, HostTensor>();
   const unexpected: string[] = [];
   const mismatched: string[] = [];
   for (const [name, t] of tensors) {
-    const key = model.params.has(name) ? name : model.params.has(prefix + name) ? prefix + name : undefined;
+    const key = weights.has(name) ? name : weights.has(prefix + name) ? prefix + name : undefined;
     if (key === undefined) {
       // A tied checkpoint may still carry lm_head.weight (a copy of the embeddings); buffers are not weights.
       if (name === 'lm_head.weight' || BUFFERS.some((re) => re.test(name))) continue;
       unexpected.push(name);
       continue;
     }
-    const expected = model.params.get(key)!.shape;
+    const expected = weights.get(key)!.shape;
     const size = t.shape.reduce((a, b) => a * b, 1);
     if (t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i])) {
       mismatched.push(`${key}: checkpoint has ${fmt(t.shape)}, config expects ${fmt(expected)}`);
@@ -107,9 +192,7 @@ export function loadWeights(model: CausalLM, tensors: Map<string, HostTensor>): 
       found.set(key, t);
     }
   }
-  const missing = [...model.params.keys()].filter(
-    (n) => !found.has(n) && !mismatched.some((m) => m.startsWith(`${n}:`)),
-  );
+  const missing = [...weights.keys()].filter((n) => !found.has(n) && !mismatched.some((m) => m.startsWith(`${n}:`)));
   if (missing.length > 0 || unexpected.length > 0 || mismatched.length > 0) {
     const parts = [
       mismatched.length > 0 && `shape mismatches:\n  ${mismatched.join('\n  ')}`,
@@ -118,19 +201,24 @@ export function loadWeights(model: CausalLM, tensors: Map<string, HostTensor>): 
     ].filter(Boolean);
     throw new Error(`the checkpoint does not fit this ${model.architecture} config:\n${parts.join('\n')}`);
   }
-  for (const [name, t] of found) {
+  for (const [name, t] of splitParts(model, found)) {
     const v = model.params.get(name)!;
     tf.tidy(() => v.assign(tf.tensor(t.data, t.shape, 'float32')));
   }
 }
 
-/** Every parameter as a host tensor under its full Hugging Face name; a tied lm_head is left out (as save_pretrained). */
-export function exportWeights(model: CausalLM): Map<string, HostTensor> {
+/**
+ * Every weight as a host tensor under its full Hugging Face name (row parts joined); a tied lm_head is left
+ * out (as save_pretrained). Reads all of them at once, asynchronously (the only way WebGPU reads in Node).
+ */
+export async function exportWeights(model: CausalLM): Promise<Map<string, HostTensor>> {
+  const names = [...model.params.keys()];
+  const values = await Promise.all([...model.params.values()].map((v) => v.data() as Promise<Float32Array>));
   const out = new Map<string, HostTensor>();
-  for (const [name, v] of model.params) {
-    out.set(name, { shape: [...v.shape], data: Float32Array.from(v.dataSync() as Float32Array) });
-  }
-  return out;
+  names.forEach((name, i) => {
+    out.set(name, { shape: [...model.params.get(name)!.shape], data: Float32Array.from(values[i]!) });
+  });
+  return mergeParts(model, out);
 }
 
 /** Parameter counts (a tied LM head counts once, as in Hugging Face's num_parameters()). */

@@ -6,6 +6,9 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
+import { deviceBindingLimit, maxTensorBytes } from '../backend.js';
+import { formatBytes as formatSize } from '../webgpu.js';
+import { seededDropout } from '../kernels/dropout.js';
 import { Rng } from '../random.js';
 import type { Architecture, CausalLM, ForwardOptions, HFConfig, KVCache } from './types.js';
 
@@ -50,9 +53,14 @@ export function bool(config: HFConfig, key: string, fallback: boolean): boolean 
  * Embedding lookup: rows of `weight` [V, C] for token ids [N] -> [N, C]. The gradient is a scatter-add of
  * the incoming rows into a [V, C] tensor (one pass over the tokens); tfjs's own Gather gradient goes through
  * an UnsortedSegmentSum that is O(V * N * C) on the cpu backend, unusable for real vocabularies.
+ *
+ * The table may come in row parts (a table larger than the GPU's binding limit is stored split, see
+ * `BaseCausalLM.param`): each part answers the ids in its row range and receives the gradient of those.
  */
-export function embedding(weight: tf.Tensor, ids: tf.Tensor1D): tf.Tensor2D {
-  const [V, C] = weight.shape as [number, number];
+export function embedding(weight: tf.Tensor | readonly tf.Tensor[], ids: tf.Tensor1D): tf.Tensor2D {
+  const parts = Array.isArray(weight) ? weight : [weight as tf.Tensor];
+  if (parts.length > 1) return embeddingParts(parts, ids);
+  const [V, C] = parts[0]!.shape as [number, number];
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [w, i, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
     save([i]);
@@ -64,7 +72,49 @@ export function embedding(weight: tf.Tensor, ids: tf.Tensor1D): tf.Tensor2D {
       ],
     };
   });
-  return f(weight, ids) as tf.Tensor2D;
+  return f(parts[0]!, ids) as tf.Tensor2D;
+}
+
+/** The lookup over row parts [V_k, C] (in order): part k holds rows start_k .. start_k + V_k - 1. */
+function embeddingParts(parts: readonly tf.Tensor[], ids: tf.Tensor1D): tf.Tensor2D {
+  const n = parts.length;
+  const starts: number[] = [];
+  let row = 0;
+  for (const p of parts) {
+    starts.push(row);
+    row += p.shape[0]!;
+  }
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const ws = args.slice(0, n) as tf.Tensor2D[];
+    const i = args[n] as tf.Tensor1D;
+    const save = args[n + 1] as tf.GradSaveFunc;
+    // Per part: the ids relative to its first row (clamped into it) and which ids it holds (1 or 0).
+    const local = ws.map(
+      (w, k) => tf.clipByValue(tf.sub(i, tf.scalar(starts[k]!, 'int32')), 0, w.shape[0] - 1) as tf.Tensor1D,
+    );
+    const hold = ws.map((w, k) =>
+      tf.cast(tf.logicalAnd(tf.greaterEqual(i, starts[k]!), tf.less(i, starts[k]! + w.shape[0])), 'float32'),
+    );
+    save([i, ...local, ...hold]);
+    const rows = ws.map((w, k) => tf.mul(tf.gather(w, local[k]!), tf.reshape(hold[k]!, [-1, 1]))); // (N, C) each
+    return {
+      value: tf.addN(rows) as tf.Tensor2D,
+      gradFunc: (dy, saved) => {
+        const idx = saved[0]!;
+        return [
+          ...ws.map((w, k) =>
+            tf.scatterND(
+              tf.reshape(saved[1 + k]!, [-1, 1]),
+              tf.mul(dy as tf.Tensor2D, tf.reshape(saved[1 + n + k]!, [-1, 1])),
+              w.shape,
+            ),
+          ),
+          tf.zerosLike(idx),
+        ];
+      },
+    };
+  });
+  return f(...parts, ids) as tf.Tensor2D;
 }
 
 export function layerNorm(x: tf.Tensor3D, weight: tf.Tensor, bias: tf.Tensor, eps: number): tf.Tensor3D {
@@ -139,32 +189,57 @@ export function makePass(options: ForwardOptions | undefined): Pass {
   };
 }
 
-/** Inverted dropout (kept values scaled by 1/(1-p), as nn.Dropout); identity unless training. */
+/**
+ * Inverted dropout (kept values scaled by 1/(1-p), as nn.Dropout); identity unless training. The mask is drawn
+ * on the device from one key taken from the pass's seeded stream (kernels/dropout.ts).
+ */
 export function dropout<T extends tf.Tensor>(x: T, rate: number, pass: Pass): T {
   if (!pass.training || !pass.rng || rate <= 0) return x;
   assert(rate < 1, `dropout rate must be below 1, got ${rate}`);
-  const keep = 1 - rate;
-  const mask = new Float32Array(x.size);
-  for (let i = 0; i < mask.length; i++) mask[i] = pass.rng.uniform() < keep ? 1 / keep : 0;
-  return tf.mul(x, tf.tensor(mask, x.shape, 'float32'));
+  return seededDropout(x, rate, Math.floor(pass.rng.uniform() * 4294967296));
 }
 
 // ------------------------------------------------------------------------------------------- attention
 
 const MASKED = -1e9;
 
+/** Full square masks (P, P) per backend and window, kept on the device; every causal mask is a slice of one. */
+const squareMasks = new Map<string, tf.Tensor2D>();
+
+function squareMask(size: number, window: number | undefined): tf.Tensor2D {
+  const key = `${tf.getBackend()}|${window ?? ''}`;
+  const have = squareMasks.get(key);
+  if (have && have.shape[0] >= size) return have;
+  // Grown at most a few times: to twice the old size, or to what is asked.
+  const P = Math.max(size, 2 * (have?.shape[0] ?? 0));
+  const m = new Float32Array(P * P);
+  for (let i = 0; i < P; i++) {
+    for (let j = 0; j < P; j++) if (j > i || (window !== undefined && j <= i - window)) m[i * P + j] = MASKED;
+  }
+  const t = tf.keep(tf.tensor2d(m, [P, P]));
+  // The old one may still be read by a pending backward pass: slices share or copy its data, so dropping
+  // our reference is safe once this forward has taken its slice.
+  have?.dispose();
+  squareMasks.set(key, t);
+  return t;
+}
+
+/** Frees the cached masks (tests that count tensors; a backend that is about to be removed). */
+export function releaseMaskCache(): void {
+  for (const t of squareMasks.values()) t.dispose();
+  squareMasks.clear();
+}
+
 /**
  * Additive causal mask (T, S) for T new queries at positions past..past+T-1 over S = past+T keys: 0 where
- * key j may be seen by query i (j <= i, and with a window w also i - w < j), -1e9 elsewhere.
+ * key j may be seen by query i (j <= i, and with a window w also i - w < j), -1e9 elsewhere. A slice of a
+ * square mask built once and kept on the device; undefined when every key may be seen (one new query, no
+ * window), which `attention` takes as "no mask".
  */
-export function causalMask(T: number, past: number, window?: number): tf.Tensor2D {
+export function causalMask(T: number, past: number, window?: number): tf.Tensor2D | undefined {
   const S = past + T;
-  const m = new Float32Array(T * S);
-  for (let t = 0; t < T; t++) {
-    const i = past + t;
-    for (let j = 0; j < S; j++) if (j > i || (window !== undefined && j <= i - window)) m[t * S + j] = MASKED;
-  }
-  return tf.tensor2d(m, [T, S]);
+  if (T === 1 && (window === undefined || S <= window)) return undefined;
+  return tf.slice(squareMask(S, window), [past, 0], [T, S]);
 }
 
 /** (B, T, nh·hs) → (B, nh, T, hs) */
@@ -187,7 +262,7 @@ export function attention(
   q: tf.Tensor4D,
   k: tf.Tensor4D,
   v: tf.Tensor4D,
-  mask: tf.Tensor2D,
+  mask: tf.Tensor2D | undefined,
   scale: number,
   dropoutRate: number,
   pass: Pass,
@@ -198,7 +273,7 @@ export function attention(
   const qg = tf.reshape(q, [B, nkv, rep * T, hs]); // (B, nkv, rep·T, hs): query heads grouped by kv head
   const scores = tf.reshape(tf.matMul(qg, k, false, true), [B, nh, T, S]); // (B, nh, T, S)
   const scaled = scale === 1 ? scores : tf.mul(scores, scale);
-  const att = dropout(tf.softmax(tf.add(scaled, mask)), dropoutRate, pass); // (B, nh, T, S)
+  const att = dropout(tf.softmax(mask ? tf.add(scaled, mask) : scaled), dropoutRate, pass); // (B, nh, T, S)
   const y = tf.matMul(tf.reshape(att, [B, nkv, rep * T, S]), v); // (B, nkv, rep·T, hs)
   return tf.reshape(y, [B, nh, T, hs]);
 }
@@ -242,10 +317,19 @@ export function extendCache(pass: Pass, i: number, k: tf.Tensor4D, v: tf.Tensor4
 /** How a parameter starts: HF's _init_weights draws normal(0, std) for matrices and fills norms and biases. */
 export type Init = { normal: number } | 'zeros' | 'ones';
 
+/** A weight stored as row parts because one tensor of its size would exceed the GPU's binding limit. */
+export interface WeightParts {
+  /** The full shape, as in the Hugging Face checkpoint. */
+  shape: number[];
+  /** Names (in `params`) of the parts, in row order: `NAME[start:end]`. */
+  names: string[];
+}
+
 /** What the three architectures share: weights by Hugging Face name, seeded init, forward in a tidy. */
 export abstract class BaseCausalLM implements CausalLM {
   abstract readonly architecture: Architecture;
   readonly params = new Map<string, tf.Variable>();
+  readonly parts = new Map<string, WeightParts>();
   /** Tied LM head: logits use the input embedding matrix, and `lm_head.weight` is not a parameter. */
   abstract readonly tied: boolean;
   /** The base-model prefix of the Hugging Face names (`transformer.` or `model.`). */
@@ -259,13 +343,25 @@ export abstract class BaseCausalLM implements CausalLM {
     readonly config: HFConfig,
     seed: number,
     private readonly initialize = true,
+    /** The largest tensor the backend binds in one kernel: larger row-splittable weights are split. */
+    private readonly maxBytes = maxTensorBytes(),
   ) {
     this.initRng = new Rng(seed);
   }
 
-  /** Creates parameter `name` (its full Hugging Face name), drawn in creation order from the seed. */
-  protected param(name: string, shape: number[], init: Init): void {
-    assert(!this.params.has(name), `parameter ${name} defined twice`);
+  /**
+   * Creates parameter `name` (its full Hugging Face name), drawn in creation order from the seed. `rows`
+   * marks a weight that may be stored as row parts (embedding tables, the LM head): when the whole would
+   * exceed the backend's binding limit it becomes parts `NAME[0:r]`, `NAME[r:2r]`, ... holding the same
+   * values. Any other weight over the limit is an error naming it. `edit` adjusts the drawn values.
+   */
+  protected param(
+    name: string,
+    shape: number[],
+    init: Init,
+    options: { rows?: boolean; edit?: (data: Float32Array) => void } = {},
+  ): void {
+    assert(!this.params.has(name) && !this.parts.has(name), `parameter ${name} defined twice`);
     const n = shape.reduce((a, b) => a * b, 1);
     const data =
       init === 'zeros' || !this.initialize
@@ -273,15 +369,52 @@ export abstract class BaseCausalLM implements CausalLM {
         : init === 'ones'
           ? new Float32Array(n).fill(1)
           : this.initRng.normalArray(n, 0, init.normal);
-    // Unnamed: tfjs variable names are process-global, and several models may live side by side.
-    this.params.set(name, tf.variable(tf.tensor(data, shape, 'float32'), true));
+    if (this.initialize) options.edit?.(data);
+    // Unnamed: tfjs variable names are process-global, and several models may live side by side. The
+    // variable shares the initial tensor's data; that tensor itself is let go.
+    const variable = (values: Float32Array, s: number[]) => {
+      const init = tf.tensor(values, s, 'float32');
+      const v = tf.variable(init, true);
+      init.dispose();
+      return v;
+    };
+    const bytes = n * 4;
+    if (bytes <= this.maxBytes) {
+      this.params.set(name, variable(data, shape));
+      return;
+    }
+    const rowSize = n / shape[0]!;
+    const limit = `the largest tensor this backend binds in one kernel is ${formatSize(this.maxBytes)}`;
+    assert(
+      options.rows === true && rowSize * 4 <= this.maxBytes,
+      () => `${name} [${shape.join(', ')}] is ${formatSize(bytes)}, but ${limit}: this model cannot train here`,
+    );
+    const rowsPerPart = Math.floor(this.maxBytes / (rowSize * 4));
+    const names: string[] = [];
+    for (let start = 0; start < shape[0]!; start += rowsPerPart) {
+      const end = Math.min(shape[0]!, start + rowsPerPart);
+      const part = `${name}[${start}:${end}]`;
+      this.params.set(part, variable(data.slice(start * rowSize, end * rowSize), [end - start, ...shape.slice(1)]));
+      names.push(part);
+    }
+    this.parts.set(name, { shape, names });
   }
 
-  /** Parameter by full Hugging Face name. */
+  /** Parameter by full Hugging Face name (a weight stored in parts: use `weight`). */
   p(name: string): tf.Variable {
     const v = this.params.get(name);
-    assert(v, () => `${this.architecture} has no parameter ${name}`);
+    assert(v, () =>
+      this.parts.has(name)
+        ? `${name} is stored in ${this.parts.get(name)!.names.length} row parts: read it with weight()`
+        : `${this.architecture} has no parameter ${name}`,
+    );
     return v;
+  }
+
+  /** A weight as the variables that hold it: itself, or its row parts in order. */
+  weight(name: string): tf.Variable[] {
+    const parts = this.parts.get(name);
+    return parts ? parts.names.map((n) => this.params.get(n)!) : [this.p(name)];
   }
 
   /** Logits for ids (B, T) — implemented by each architecture, inside forward's tidy. */
@@ -304,11 +437,28 @@ export abstract class BaseCausalLM implements CausalLM {
     });
   }
 
-  /** The LM head: (B, T, C) → (B, T, V), with the embedding matrix when tied. */
+  /** The LM head: (B, T, C) → (B, T, V), with the embedding matrix when tied (in its row parts, if split). */
   protected lmHead(x: tf.Tensor3D, embedding: string): tf.Tensor3D {
     const [B, T, C] = x.shape;
-    const w = this.tied ? this.p(embedding) : this.p('lm_head.weight'); // (V, C)
-    return tf.reshape(tf.matMul(tf.reshape(x, [B * T, C]), w, false, true), [B, T, this.vocabSize]); // (B, T, V)
+    const bytes = B * T * this.vocabSize * 4;
+    const limit = deviceBindingLimit();
+    assert(
+      bytes <= limit,
+      () =>
+        `the logits [${B * T}, ${this.vocabSize}] of this batch are ${formatSize(bytes)}, above this GPU's ` +
+        `maxStorageBufferBindingSize (${formatSize(limit)}): at most ${Math.floor(limit / (4 * this.vocabSize))} ` +
+        'tokens per micro-batch fit (lower batch_size or max_length, or raise gradient_accumulation_steps)',
+    );
+    const ws = this.weight(this.tied ? embedding : 'lm_head.weight'); // (V, C), or its row parts
+    const x2 = tf.reshape(x, [B * T, C]);
+    const y =
+      ws.length === 1
+        ? tf.matMul(x2, ws[0]!, false, true)
+        : tf.concat(
+            ws.map((w) => tf.matMul(x2, w, false, true)),
+            1,
+          );
+    return tf.reshape(y, [B, T, this.vocabSize]); // (B, T, V)
   }
 
   createCache(batch: number): KVCache {
@@ -318,5 +468,6 @@ export abstract class BaseCausalLM implements CausalLM {
   dispose(): void {
     for (const v of this.params.values()) v.dispose();
     this.params.clear();
+    this.parts.clear();
   }
 }

@@ -129,6 +129,35 @@ export function ropeTables(invFreq: Float64Array, past: number, T: number): [tf.
   return [tf.tensor2d(cos, [T, 2 * half]), tf.tensor2d(sin, [T, 2 * half])];
 }
 
+/**
+ * The tables of positions 0..P-1 kept on the device, grown (to twice the size, or what is asked) when a
+ * longer sequence comes; each forward slices its positions out, so nothing is built on the host per step.
+ */
+export class RopeCache {
+  private tables: { backend: string; cos: tf.Tensor2D; sin: tf.Tensor2D } | undefined;
+
+  constructor(private readonly invFreq: Float64Array) {}
+
+  /** cos and sin (T, hs) for positions past..past+T-1 (slices of the kept tables). */
+  get(past: number, T: number): [tf.Tensor2D, tf.Tensor2D] {
+    const need = past + T;
+    const backend = tf.getBackend();
+    let t = this.tables;
+    if (!t || t.backend !== backend || t.cos.shape[0] < need) {
+      const size = Math.max(need, t && t.backend === backend ? 2 * t.cos.shape[0] : 0);
+      const [cos, sin] = ropeTables(this.invFreq, 0, size);
+      this.dispose(); // slices taken earlier copy or share (refcounted) the data: safe to drop
+      t = this.tables = { backend, cos: tf.keep(cos), sin: tf.keep(sin) };
+    }
+    return [tf.slice(t.cos, [past, 0], [T, -1]), tf.slice(t.sin, [past, 0], [T, -1])];
+  }
+
+  dispose(): void {
+    if (this.tables) tf.dispose([this.tables.cos, this.tables.sin]);
+    this.tables = undefined;
+  }
+}
+
 /** x·cos + rotate_half(x)·sin, where rotate_half([x1, x2]) = [-x2, x1] over the two halves of the last axis. */
 export function applyRope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
   const [x1, x2] = tf.split(x, 2, 3); // (B, nh, T, hs/2) each
@@ -147,27 +176,28 @@ export class Llama extends BaseCausalLM {
   readonly maxPositions: number;
   readonly numLayers: number;
   private readonly act: (x: tf.Tensor3D) => tf.Tensor3D;
-  private readonly invFreq: Float64Array;
+  private readonly rope: RopeCache;
 
-  constructor(config: HFConfig, seed = 0, initialize = true) {
-    super(config, seed, initialize);
+  constructor(config: HFConfig, seed = 0, initialize = true, maxBytes?: number) {
+    super(config, seed, initialize, maxBytes);
     const c = (this.cfg = llamaConfig(config));
     [this.tied, this.vocabSize, this.maxPositions, this.numLayers] = [c.tied, c.vocabSize, c.maxPositions, c.numLayers];
     this.act = activation(c.activation);
-    this.invFreq = ropeInvFreq(c);
+    this.rope = new RopeCache(ropeInvFreq(c));
     const [D, I, std] = [c.hiddenSize, c.intermediateSize, { normal: c.initializerRange }];
     const [qDim, kvDim] = [c.numHeads * c.headDim, c.numKVHeads * c.headDim];
     const linearParam = (name: string, out: number, inp: number, bias: boolean) => {
       this.param(`${name}.weight`, [out, inp], std);
       if (bias) this.param(`${name}.bias`, [out], 'zeros');
     };
-    this.param('model.embed_tokens.weight', [c.vocabSize, D], std);
-    if (initialize && c.padTokenId !== undefined && c.padTokenId >= 0 && c.padTokenId < c.vocabSize) {
-      const w = this.p('model.embed_tokens.weight'); // nn.Embedding(padding_idx): that row starts at zero
-      const data = w.dataSync().slice();
-      data.fill(0, c.padTokenId * D, (c.padTokenId + 1) * D);
-      tf.tidy(() => w.assign(tf.tensor2d(data, [c.vocabSize, D])));
-    }
+    const pad = c.padTokenId;
+    this.param('model.embed_tokens.weight', [c.vocabSize, D], std, {
+      rows: true,
+      // nn.Embedding(padding_idx): that row starts at zero.
+      edit: (data) => {
+        if (pad !== undefined && pad >= 0 && pad < c.vocabSize) data.fill(0, pad * D, (pad + 1) * D);
+      },
+    });
     for (let i = 0; i < c.numLayers; i++) {
       const l = `model.layers.${i}`;
       linearParam(`${l}.self_attn.q_proj`, qDim, D, c.attentionBias);
@@ -181,7 +211,7 @@ export class Llama extends BaseCausalLM {
       this.param(`${l}.post_attention_layernorm.weight`, [D], 'ones');
     }
     this.param('model.norm.weight', [D], 'ones');
-    if (!c.tied) this.param('lm_head.weight', [c.vocabSize, D], std);
+    if (!c.tied) this.param('lm_head.weight', [c.vocabSize, D], std, { rows: true });
   }
 
   private norm(x: tf.Tensor3D, name: string): tf.Tensor3D {
@@ -196,7 +226,7 @@ export class Llama extends BaseCausalLM {
     x: tf.Tensor3D,
     i: number,
     rope: [tf.Tensor2D, tf.Tensor2D],
-    mask: tf.Tensor2D,
+    mask: tf.Tensor2D | undefined,
     pass: Pass,
   ): tf.Tensor3D {
     const { numHeads, numKVHeads, headDim, attentionDropout } = this.cfg;
@@ -218,7 +248,7 @@ export class Llama extends BaseCausalLM {
     x: tf.Tensor3D,
     i: number,
     rope: [tf.Tensor2D, tf.Tensor2D],
-    mask: tf.Tensor2D,
+    mask: tf.Tensor2D | undefined,
     pass: Pass,
   ): tf.Tensor3D {
     const l = `model.layers.${i}`;
@@ -228,14 +258,19 @@ export class Llama extends BaseCausalLM {
 
   protected logits(idx: tf.Tensor2D, pass: Pass): tf.Tensor3D {
     const [B, T] = idx.shape;
-    let x = tf.reshape(embedding(this.p('model.embed_tokens.weight'), tf.reshape(idx, [-1])), [
+    let x = tf.reshape(embedding(this.weight('model.embed_tokens.weight'), tf.reshape(idx, [-1])), [
       B,
       T,
       -1,
     ]) as tf.Tensor3D; // (B, T, C)
-    const rope = ropeTables(this.invFreq, pass.past, T); // (T, hs) each
+    const rope = this.rope.get(pass.past, T); // (T, hs) each
     const mask = causalMask(T, pass.past); // (T, S)
     for (let i = 0; i < this.numLayers; i++) x = this.block(x, i, rope, mask, pass);
     return this.lmHead(this.norm(x, 'model.norm'), 'model.embed_tokens.weight'); // (B, T, V)
+  }
+
+  override dispose(): void {
+    this.rope.dispose();
+    super.dispose();
   }
 }

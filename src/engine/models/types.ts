@@ -39,8 +39,13 @@ export interface ForwardOptions {
 export interface CausalLM {
   readonly architecture: Architecture;
   readonly config: HFConfig;
-  /** Every trainable weight, by Hugging Face name. */
+  /**
+   * Every trainable weight, by Hugging Face name. A weight too large for the backend to bind in one kernel
+   * (an embedding or LM head on some GPUs) is held as row parts named `NAME[start:end]`, listed in `parts`.
+   */
   readonly params: Map<string, tf.Variable>;
+  /** Weights stored as row parts: full shape and part names, by Hugging Face name (absent or empty: none). */
+  readonly parts?: ReadonlyMap<string, { shape: number[]; names: string[] }>;
   readonly vocabSize: number;
   /** Longest sequence the position embeddings allow (Infinity-like for RoPE: max_position_embeddings). */
   readonly maxPositions: number;

@@ -2,7 +2,7 @@
 // included, so every parameter matters), host-side logits and losses.
 import * as tf from '@tensorflow/tfjs-core';
 import { causalLMLoss } from '../../../src/engine/loss.js';
-import { exportWeights, loadWeights } from '../../../src/engine/models/index.js';
+import { logicalWeights, loadWeights } from '../../../src/engine/models/index.js';
 import type { CausalLM, HFConfig, HostTensor } from '../../../src/engine/models/types.js';
 import { Rng } from '../../../src/engine/random.js';
 
@@ -57,11 +57,11 @@ export const TINY: [string, HFConfig][] = [
 export function randomWeights(lm: CausalLM, seed: number, scale = 0.5): Map<string, HostTensor> {
   const rng = new Rng(seed);
   const out = new Map<string, HostTensor>();
-  for (const [name, t] of exportWeights(lm)) {
-    const n = t.data.length;
+  for (const { name, shape } of logicalWeights(lm)) {
+    const n = shape.reduce((a, b) => a * b, 1);
     const isNorm = /(ln_\d|ln_f|norm|layernorm)\.weight$/.test(name);
-    const data = t.shape.length === 1 ? rng.normalArray(n, isNorm ? 1 : 0, 0.2) : rng.normalArray(n, 0, scale);
-    out.set(name, { shape: t.shape, data });
+    const data = shape.length === 1 ? rng.normalArray(n, isNorm ? 1 : 0, 0.2) : rng.normalArray(n, 0, scale);
+    out.set(name, { shape, data });
   }
   return out;
 }

@@ -112,18 +112,20 @@ describe.skipIf(!python)('agreement with an independent PyTorch implementation',
 
   beforeAll(async () => {
     await initBackend('cpu');
-    const cases = CASES.map(([, config], i) => {
-      const lm = randomize(createModel(config, { seed: i }), 100 + i, 0.3);
-      const logits = lm.forward(ids(INPUT));
-      const loss = tf.tidy(() => causalLMLoss(logits, ids(LABELS)).loss.dataSync()[0]!);
-      ours.push({ logits: logits.dataSync() as Float32Array, loss });
-      logits.dispose();
-      const weights = Object.fromEntries(
-        [...exportWeights(lm)].map(([name, t]) => [name, { shape: t.shape, data: Array.from(t.data) }]),
-      );
-      lm.dispose();
-      return { arch: lm.architecture, config, weights, input_ids: INPUT, labels: LABELS };
-    });
+    const cases = await Promise.all(
+      CASES.map(async ([, config], i) => {
+        const lm = randomize(createModel(config, { seed: i }), 100 + i, 0.3);
+        const logits = lm.forward(ids(INPUT));
+        const loss = tf.tidy(() => causalLMLoss(logits, ids(LABELS)).loss.dataSync()[0]!);
+        ours.push({ logits: logits.dataSync() as Float32Array, loss });
+        logits.dispose();
+        const weights = Object.fromEntries(
+          [...(await exportWeights(lm))].map(([name, t]) => [name, { shape: t.shape, data: Array.from(t.data) }]),
+        );
+        lm.dispose();
+        return { arch: lm.architecture, config, weights, input_ids: INPUT, labels: LABELS };
+      }),
+    );
     const file = path.join(tempDir('dumbo-torch-'), 'cases.json');
     writeFileSync(file, JSON.stringify({ cases }));
     const r = spawnSync(python!, [script, file], { env: pythonEnv(), encoding: 'utf8', timeout: 120_000 });

@@ -114,22 +114,22 @@ describe('createModel', () => {
 });
 
 describe.each(TINY)('%s weights', (_arch, config) => {
-  it('can skip the initial draw (initialize: false) when a checkpoint is loaded right after', () => {
+  it('can skip the initial draw (initialize: false) when a checkpoint is loaded right after', async () => {
     const a = createModel(config, { seed: 1 });
     const b = createModel(config, { initialize: false });
-    expect([...exportWeights(b).values()].every((t) => t.data.every((x) => x === 0))).toBe(true);
-    loadWeights(b, exportWeights(a));
+    expect([...(await exportWeights(b)).values()].every((t) => t.data.every((x) => x === 0))).toBe(true);
+    loadWeights(b, await exportWeights(a));
     expect(maxAbsDiff(logitsOf(a, ROWS), logitsOf(b, ROWS))).toBe(0);
     a.dispose();
     b.dispose();
   });
 
-  it('round-trips through exportWeights → loadWeights with identical logits', () => {
+  it('round-trips through exportWeights → loadWeights with identical logits', async () => {
     const a = createModel(config, { seed: 1 });
     loadWeights(a, randomWeights(a, 9));
     const b = createModel(config, { seed: 2 });
     expect(maxAbsDiff(logitsOf(a, ROWS), logitsOf(b, ROWS))).toBeGreaterThan(1e-3);
-    loadWeights(b, exportWeights(a));
+    loadWeights(b, await exportWeights(a));
     expect(maxAbsDiff(logitsOf(a, ROWS), logitsOf(b, ROWS))).toBe(0);
     a.dispose();
     b.dispose();
@@ -157,9 +157,9 @@ describe.each(TINY)('%s weights', (_arch, config) => {
 });
 
 describe('loadWeights errors', () => {
-  it('lists missing tensors, unexpected tensors and shape mismatches by name, and assigns nothing', () => {
+  it('lists missing tensors, unexpected tensors and shape mismatches by name, and assigns nothing', async () => {
     const lm = createModel(gpt2Tiny, { seed: 1 });
-    const before = exportWeights(lm);
+    const before = await exportWeights(lm);
     const weights = randomWeights(lm, 2);
     weights.delete('transformer.h.1.mlp.c_fc.bias');
     weights.delete('transformer.ln_f.weight');
@@ -179,22 +179,22 @@ describe('loadWeights errors', () => {
         'missing tensors: transformer.h.1.mlp.c_fc.bias, transformer.ln_f.weight\n' +
         'unexpected tensors: transformer.h.7.attn.c_attn.weight, score.weight',
     );
-    const after = exportWeights(lm);
+    const after = await exportWeights(lm);
     for (const [n, t] of before) expect(maxAbsDiff(t.data, after.get(n)!.data), n).toBe(0);
     lm.dispose();
   });
 
-  it('requires lm_head.weight when the head is not tied', () => {
+  it('requires lm_head.weight when the head is not tied', async () => {
     const lm = createModel(llamaTiny);
-    const weights = exportWeights(lm);
+    const weights = await exportWeights(lm);
     weights.delete('lm_head.weight');
     expect(() => loadWeights(lm, weights)).toThrow('missing tensors: lm_head.weight');
     lm.dispose();
   });
 
-  it('exportWeights leaves out a tied lm_head, as save_pretrained does', () => {
+  it('exportWeights leaves out a tied lm_head, as save_pretrained does', async () => {
     const lm = createModel(gpt2Tiny);
-    expect(exportWeights(lm).has('lm_head.weight')).toBe(false);
+    expect((await exportWeights(lm)).has('lm_head.weight')).toBe(false);
     lm.dispose();
   });
 });
