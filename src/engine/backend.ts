@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { registerDropoutKernels } from './kernels/dropout.js';
+import { registerDeviceGradients } from './kernels/gradients.js';
 import {
   assertDeviceHealthy,
   formatAdapter,
@@ -129,6 +130,7 @@ export async function registerGradients(): Promise<void> {
   const file = fileURLToPath(url);
   if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\``);
   await import(url.href);
+  registerDeviceGradients();
   gradientsRegistered = true;
 }
 

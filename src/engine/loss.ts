@@ -23,14 +23,14 @@ export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tens
     const lse = tf.logSumExp(x, 1); // (N,)
     const at = tf.stack([tf.range(0, N, 1, 'int32'), t], 1); // (N, 2): (row, target) of each picked logit
     const picked = tf.gatherND(x, at) as tf.Tensor1D; // (N,)
-    save([x, lse, at]);
+    save([x, lse, at, t]);
     return {
       value: tf.sub(lse, picked),
-      gradFunc: (dy, [xs, lses, idx]) => {
+      gradFunc: (dy, [xs, lses, idx, targets]) => {
         const g = tf.mul(tf.exp(tf.sub(xs!, tf.reshape(lses!, [N, 1]))), tf.reshape(dy as tf.Tensor, [N, 1])); // (N, V)
         // minus dy at each (row, target): N entries rewritten in place of a one-hot
         const hit = tf.sub(tf.gatherND(g, idx!), dy as tf.Tensor1D); // (N,)
-        return [tf.tensorScatterUpdate(g, idx!, hit), tf.zeros([N])];
+        return [tf.tensorScatterUpdate(g, idx!, hit), tf.zerosLike(targets!)]; // (no host array: see kernels/gradients.ts)
       },
     };
   });

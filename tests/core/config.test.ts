@@ -127,3 +127,31 @@ describe("plugin sections are validated with the plugin's JSON Schema", () => {
     expect(c.data.plugins).toEqual(['file_logger']);
   });
 });
+
+describe('backend: and webgpu:', () => {
+  it('accepts every backend name and a webgpu section, and points at a wrong value with the choices', () => {
+    for (const b of ['auto', 'gpu', 'webgpu', 'native', 'cpu', 'wasm']) {
+      expect(parseConfig(`plugins: []\nbackend: ${b}\n`, 'run.yaml').data.backend).toBe(b);
+    }
+    const ok = parseConfig(
+      'plugins: []\nbackend: webgpu\nwebgpu:\n  allow_software: true\n  adapter: nvidia\n',
+      'run.yaml',
+    );
+    expect(ok.data.webgpu).toEqual({ allow_software: true, adapter: 'nvidia' });
+    expect(errorOf(() => parseConfig('plugins: []\nbackend: cuda\n', 'run.yaml'))).toBe(
+      "run.yaml:2:10: backend: expected one of auto, gpu, webgpu, native, cpu, wasm, got 'cuda'",
+    );
+  });
+
+  it('checks the webgpu section field by field, at the line and column of the mistake', () => {
+    expect(errorOf(() => parseConfig('plugins: []\nwebgpu:\n  allow_softwar: true\n', 'run.yaml'))).toBe(
+      "run.yaml:3:3: webgpu: unknown field 'allow_softwar' (expected one of: allow_software, adapter, low_power, max_binding_bytes)",
+    );
+    expect(errorOf(() => parseConfig('plugins: []\nwebgpu:\n  allow_software: "yes"\n', 'run.yaml'))).toBe(
+      'run.yaml:3:19: webgpu.allow_software: expected boolean, got string "yes"',
+    );
+    expect(errorOf(() => parseConfig('plugins: []\nwebgpu: true\n', 'run.yaml'))).toBe(
+      "run.yaml:2:9: 'webgpu' must be a mapping (allow_software, adapter, ...), got boolean true",
+    );
+  });
+});

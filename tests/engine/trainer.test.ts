@@ -12,7 +12,7 @@ import {
   type StepInfo,
   type TokenizedRow,
 } from '../../src/core/index.js';
-import { initBackend } from '../../src/engine/backend.js';
+import { initBackend, readCount } from '../../src/engine/backend.js';
 import { listCheckpoints, readCheckpoint, type TrainerState } from '../../src/engine/checkpoint.js';
 import { collate } from '../../src/engine/data.js';
 import { createModel, exportWeights } from '../../src/engine/models/index.js';
@@ -27,7 +27,7 @@ import {
   type TrainingOptions,
 } from '../../src/engine/trainer.js';
 import { repoRoot, tempDir } from '../helpers.js';
-import { maxAbsDiff } from './models/tiny.js';
+import { maxAbsDiff, TINY } from './models/tiny.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -371,6 +371,59 @@ describe('trainStep', () => {
     expect(counts[5]).toBe(counts[1]);
     opt.dispose();
     lm.dispose();
+  });
+});
+
+describe('what a step reads and uploads', () => {
+  it('reads once per optimizer step (every micro-batch loss and the gradient norm together)', async () => {
+    const lm = createModel(gpt2({ resid_pdrop: 0.1, attn_pdrop: 0.1, embd_pdrop: 0.1 }), { seed: 13 });
+    const opt = new AdamW(lm.params, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
+    const rows = countingRows(4, 10, 12);
+    for (let step = 0; step < 3; step++) {
+      const micro = [collate(rows.slice(0, 2), 32, 0), collate(rows.slice(2), 32, 0), collate(rows, 32, 0)];
+      const before = readCount();
+      await trainStep(lm, opt, micro, 1e-3, 1, step);
+      expect(readCount() - before).toBe(1);
+    }
+    opt.dispose();
+    lm.dispose();
+  });
+
+  it('builds nothing per step on the host: no mask, no dropout mask, no RoPE table is uploaded', async () => {
+    // Every host array that becomes a tensor passes through the engine's makeTensor; kernels' outputs do not.
+    const engine = tf.engine() as unknown as { makeTensor: (...args: unknown[]) => tf.Tensor };
+    const original = engine.makeTensor;
+    let largest = 0;
+    engine.makeTensor = function (this: unknown, ...args: unknown[]) {
+      const t = original.apply(this, args);
+      largest = Math.max(largest, t.size);
+      return t;
+    };
+    try {
+      for (const config of [
+        gpt2({ resid_pdrop: 0.1, attn_pdrop: 0.1, embd_pdrop: 0.1 }),
+        { ...TINY[1]![1], vocab_size: 32, resid_dropout: 0.1, attention_dropout: 0.1, embed_dropout: 0.1 },
+        { ...TINY[2]![1], vocab_size: 32, attention_dropout: 0.1 },
+      ]) {
+        const lm = createModel(config, { seed: 14 });
+        const opt = new AdamW(lm.params, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
+        const rows = countingRows(4, 16, 16);
+        const perStep: number[] = [];
+        for (let step = 0; step < 3; step++) {
+          const micro = [collate(rows, 16, 0)];
+          largest = 0;
+          await trainStep(lm, opt, micro, 1e-3, 1, step);
+          perStep.push(largest);
+        }
+        // The first step builds the masks and tables once; after it, only scalars (learning rate, scales)
+        // come from the host: no causal mask (16 x 16), dropout mask (4 x 16 x 8) or ones for a gradient.
+        expect(perStep.slice(1), String(config.model_type)).toEqual([1, 1]);
+        opt.dispose();
+        lm.dispose();
+      }
+    } finally {
+      engine.makeTensor = original;
+    }
   });
 });
 
