@@ -11,7 +11,18 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  globalIgnores(['**/node_modules/', 'dist/', 'out/', 'coverage/', 'runs/', 'release/', 'test-results/']),
+  globalIgnores([
+    '**/node_modules/',
+    'dist/',
+    'out/',
+    'coverage/',
+    'runs/',
+    'release/',
+    'test-results/',
+    'bench-results/',
+    '.gpu-pack/',
+    '.gpu-carry/',
+  ]),
   js.configs.recommended,
   tseslint.configs.recommended,
   vue.configs['flat/recommended'],

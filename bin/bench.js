@@ -6,4 +6,4 @@ if (existsSync(new URL('../src/', import.meta.url))) {
   const builder = await import('../scripts/build.mjs');
   if (builder.isStale()) await builder.build();
 }
-await import(new URL('../dist/bench/index.js', import.meta.url).href);
+await import(new URL('../dist/bench/main.js', import.meta.url).href);

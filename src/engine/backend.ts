@@ -126,6 +126,12 @@ let gradientsRegistered = false;
  */
 export async function registerGradients(): Promise<void> {
   if (gradientsRegistered) return;
+  // Already there when tfjs's gradients were bundled with the code (the GPU pack) or came with @tensorflow/tfjs.
+  if (tf.getGradient(tf.Add)) {
+    registerDeviceGradients();
+    gradientsRegistered = true;
+    return;
+  }
   const url = new URL('../../dist/vendor/tfjs-gradients.mjs', import.meta.url);
   const file = fileURLToPath(url);
   if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\``);

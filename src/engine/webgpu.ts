@@ -354,9 +354,14 @@ export async function registerWebGPU(options: WebGPUOptions): Promise<AdapterRep
 /** tfjs's backend checks `navigator.gpu` before it accepts a device (Node 21+ has a navigator of its own). */
 function setNavigatorGpu(gpu: GPULike): void {
   const g = globalThis as unknown as { navigator?: Record<string, unknown> };
-  if (g.navigator && typeof g.navigator === 'object') {
-    Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true, writable: true });
-  } else {
+  try {
+    if (g.navigator && typeof g.navigator === 'object') {
+      Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true, writable: true });
+    }
+  } catch {
+    // a frozen navigator: replaced below
+  }
+  if (g.navigator?.gpu !== gpu) {
     Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
   }
 }

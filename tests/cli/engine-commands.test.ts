@@ -15,7 +15,7 @@ import { loadPretrained, readConfig, savePretrained } from '../../src/engine/pre
 import { loadTokenizer } from '../../src/engine/tokenizer.js';
 import { lastLine, repoRoot, runDumbo, tempDir } from '../helpers.js';
 import { logitsOf, randomize } from '../engine/models/tiny.js';
-import { findTorchPython, pythonEnv } from '../engine/reference/python.js';
+import { findTorchPython, pythonEnv } from '../../src/bench/python.js';
 
 const script = path.join(repoRoot, 'tests', 'engine', 'reference', 'reference.py');
 const gpt2TokenizerDir = path.resolve(repoRoot, '..', 'shared', 'data', 'gpt2-tokenizer');

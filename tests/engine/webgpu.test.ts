@@ -26,6 +26,7 @@ import { lastLine, repoRoot, runDumbo, tempDir } from '../helpers.js';
 import { maxAbsDiff, randomWeights, TINY } from './models/tiny.js';
 
 const probe = await probeWebGPU({});
+if (!probe.adapter) console.warn(`webgpu: no WebGPU adapter here, skipping the WebGPU tests (${probe.reason})`);
 const where = probe.adapter
   ? `on ${formatAdapter(probe.adapter)}`
   : `skipped: no WebGPU adapter here (${probe.reason ?? 'unknown'})`;

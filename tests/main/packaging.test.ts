@@ -1,6 +1,6 @@
 // electron-builder.yml, read as electron-builder reads it: the Electron version it downloads matches the one
 // package.json pins, the app's entry and folders are in, and what must live on disk is unpacked.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -13,9 +13,9 @@ interface BuilderConfig {
   asar: boolean;
   asarUnpack: string[];
   extraResources: { from: string; to: string }[];
-  linux: { target: string[] };
-  mac: { target: string[] };
-  win: { target: string[] };
+  linux: { target: string[]; files: string[] };
+  mac: { target: string[]; files: string[] };
+  win: { target: string[]; files: string[] };
 }
 
 const config = parse(readFileSync(path.join(repoRoot, 'electron-builder.yml'), 'utf8')) as BuilderConfig;
@@ -41,6 +41,22 @@ describe('packaging: electron-builder.yml', () => {
     for (const pattern of ['plugins/**', '**/*.node', 'node_modules/@esbuild/**', 'node_modules/nodejs-polars*/**']) {
       expect(config.asarUnpack).toContain(pattern);
     }
+  });
+
+  it("unpacks Dawn (WebGPU) for the run host, and ships only the platform's own build of it", () => {
+    expect(config.asarUnpack).toContain('node_modules/webgpu/dist/**');
+    const builds = readdirSync(path.join(repoRoot, 'node_modules', 'webgpu', 'dist')).sort();
+    expect(builds).toEqual(['darwin-universal', 'linux-arm64', 'linux-x64', 'win32-arm64', 'win32-x64']);
+    const excluded = (files: string[]) => {
+      const m = /^!node_modules\/webgpu\/dist\/\{(.*)\}\{,\/\*\*\}$/.exec(
+        files.find((f) => f.includes('webgpu')) ?? '',
+      );
+      return m ? m[1]!.split(',') : [];
+    };
+    const kept = (files: string[]) => builds.filter((b) => !excluded(files).includes(b));
+    expect(kept(config.linux.files)).toEqual(['linux-arm64', 'linux-x64']);
+    expect(kept(config.mac.files)).toEqual(['darwin-universal']);
+    expect(kept(config.win.files)).toEqual(['win32-arm64', 'win32-x64']);
   });
 
   it('targets AppImage and deb, dmg, nsis; `npm run dist:app` builds first', () => {

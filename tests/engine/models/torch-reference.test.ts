@@ -12,7 +12,7 @@ import { createModel, exportWeights } from '../../../src/engine/models/index.js'
 import type { HFConfig } from '../../../src/engine/models/types.js';
 import { repoRoot, tempDir } from '../../helpers.js';
 import { ids, randomize } from './tiny.js';
-import { findTorchPython, pythonEnv } from '../reference/python.js';
+import { findTorchPython, pythonEnv } from '../../../src/bench/python.js';
 
 const script = path.join(repoRoot, 'tests', 'engine', 'reference', 'reference.py');
 

@@ -1,5 +1,5 @@
-// Finding the Python that runs the PyTorch reference (tests/engine/reference/reference.py), shared by the
-// tests that compare against it.
+// Finding the Python that runs PyTorch: the benchmark's reference (src/bench/torch_bench.py) and the tests'
+// (tests/engine/reference/reference.py).
 import { spawnSync } from 'node:child_process';
 
 /** The environment for Python: without the OpenBLAS overrides some machines set (they break torch's BLAS). */
