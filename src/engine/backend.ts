@@ -172,7 +172,9 @@ async function webgpuCandidate(
   if (!reason && adapter && !adapter.hardware && !opts.allowSoftware) {
     reason =
       `only a software adapter is present (${adapter.vendor} ${adapter.device}), slower than the cpu backend` +
-      (choice === 'webgpu' ? '; to use it anyway (tests), add webgpu: {allow_software: true}' : '');
+      (choice === 'webgpu'
+        ? '; to use it anyway (tests), add webgpu: {allow_software: true} to the config (--allow-software on the command line)'
+        : '');
   }
   return { candidate: { ...base, available: !reason, reason }, adapter };
 }

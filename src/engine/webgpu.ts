@@ -131,7 +131,7 @@ export function formatBytes(n: number): string {
 
 /** One line: `nvidia nvidia-h200 (hopper), hardware, maxStorageBufferBindingSize 2 GiB, maxBufferSize 4 GiB`. */
 export function formatAdapter(a: AdapterReport): string {
-  const arch = a.architecture && a.architecture !== 'unknown' ? ` (${a.architecture})` : '';
+  const arch = a.architecture && !['unknown', 'software'].includes(a.architecture) ? ` (${a.architecture})` : '';
   const desc = a.description ? ` "${a.description}"` : '';
   return (
     `${a.vendor} ${a.device}${arch}${desc}, ${a.hardware ? 'hardware' : 'software'}, ` +

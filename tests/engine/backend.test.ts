@@ -95,13 +95,15 @@ describe('backend choice', () => {
     expect(report.name).toBe('cpu');
     expect(report.adapter?.device).toBe('llvmpipe');
     expect(report.why).toContain('only a software adapter is present (mesa llvmpipe), slower than the cpu backend');
-    expect(formatBackendReport(report).join('\n')).toContain('adapter: mesa llvmpipe (software)');
+    expect(formatBackendReport(report).join('\n')).toContain(
+      'adapter: mesa llvmpipe "llvmpipe: Mesa 25.0.7", software',
+    );
   });
 
   it('backend: webgpu takes a software adapter only with allow_software, and says how', async () => {
     await expect(initBackend('webgpu', { webgpuDriver: driver(llvmpipe) })).rejects.toThrow(
       "backend 'webgpu' cannot run: only a software adapter is present (mesa llvmpipe), slower than the cpu backend; " +
-        'to use it anyway (tests), add webgpu: {allow_software: true}',
+        'to use it anyway (tests), add webgpu: {allow_software: true} to the config (--allow-software on the command line)',
     );
     const report = await initBackend('webgpu', {
       webgpu: { allowSoftware: true },
@@ -109,7 +111,7 @@ describe('backend choice', () => {
     });
     expect(report.name).toBe('webgpu');
     expect(report.why).toBe(
-      'asked for with backend: webgpu; adapter mesa llvmpipe (software) "llvmpipe: Mesa 25.0.7", software, ' +
+      'asked for with backend: webgpu; adapter mesa llvmpipe "llvmpipe: Mesa 25.0.7", software, ' +
         'maxStorageBufferBindingSize 128 MiB, maxBufferSize 4 GiB',
     );
     expect(backendLabel(report)).toBe('webgpu · mesa llvmpipe (software)');
