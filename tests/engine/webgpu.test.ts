@@ -366,5 +366,43 @@ training:
     expect(record).toMatchObject({ status: 'completed', backend: 'webgpu', backendDevice: expect.any(String) });
     expect(record.adapter).toEqual(probe.adapter);
     expect(existsSync(path.join(dir, 'gpu-run', 'final', 'model.safetensors'))).toBe(true);
+
+    // The model trained on WebGPU scores the same text alike on both backends, and generates on WebGPU.
+    const final = path.join(dir, 'gpu-run', 'final');
+    const text = path.join(quick, 'README.md');
+    const score = async (backend: string) => {
+      const r = await runDumbo([
+        'score',
+        '--model',
+        final,
+        '--text',
+        text,
+        '--json',
+        '--backend',
+        backend,
+        '--allow-software',
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(lastLine(r.stdout)) as { loss: number; tokens: number };
+    };
+    const [onCpu, onGpu] = [await score('cpu'), await score('webgpu')];
+    expect(onGpu.tokens).toBe(onCpu.tokens);
+    expect(Math.abs(onGpu.loss - onCpu.loss)).toBeLessThan(TOL);
+    const gen = await runDumbo([
+      'generate',
+      '--model',
+      final,
+      '--prompt',
+      'Once upon a time',
+      '--max-new-tokens',
+      '6',
+      '--temperature',
+      '0',
+      '--backend',
+      'webgpu',
+      '--allow-software',
+    ]);
+    expect(gen.code, gen.stderr).toBe(0);
+    expect(gen.stdout.startsWith('Once upon a time')).toBe(true);
   });
 });

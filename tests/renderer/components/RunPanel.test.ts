@@ -56,6 +56,28 @@ describe('RunPanel', () => {
     expect(api.stopRun).toHaveBeenCalledWith('run-1');
   });
 
+  it('names the GPU a WebGPU run uses in the backend badge', async () => {
+    await useConfigStore().open('/c/q.yaml');
+    const wrapper = mountPanel();
+    await wrapper.get('[data-testid="run-button"]').trigger('click');
+    await flushPromises();
+    api.emit({
+      type: 'run-status',
+      run: summary({
+        status: 'running',
+        backend: 'webgpu',
+        backendDevice: 'nvidia nvidia-h200',
+        backendReason: 'the best available; adapter nvidia nvidia-h200 (hopper), hardware',
+      }),
+    });
+    await flushPromises();
+    const badge = wrapper.get('[data-testid="backend-badge"]');
+    expect(badge.text()).toBe(
+      'webgpu · nvidia nvidia-h200 — the best available; adapter nvidia nvidia-h200 (hopper), hardware',
+    );
+    expect(badge.classes()).toContain('webgpu');
+  });
+
   it('shows a run that could not start as an error', async () => {
     api.startRun.mockRejectedValueOnce(new Error('q.yaml:1:1: no trainer'));
     await useConfigStore().open('/c/q.yaml');
