@@ -20,10 +20,11 @@ import { createModel, exportWeights, loadWeights, mergeParts } from '../../src/e
 import type { HFConfig, HostTensor } from '../../src/engine/models/types.js';
 import { causalLMLoss } from '../../src/engine/loss.js';
 import { AdamW } from '../../src/engine/optim.js';
-import { emptyStepTimes, train, trainStep, type TrainingOptions } from '../../src/engine/trainer.js';
+import { emptyStepTimes, train, trainStep } from '../../src/engine/trainer.js';
 import { formatAdapter, formatBytes, probeWebGPU, webgpuDispatches } from '../../src/engine/webgpu.js';
 import { lastLine, repoRoot, runDumbo, tempDir } from '../helpers.js';
 import { maxAbsDiff, randomWeights, TINY } from './models/tiny.js';
+import { countingRows, options } from './training.js';
 
 const probe = await probeWebGPU({});
 if (!probe.adapter) console.warn(`webgpu: no WebGPU adapter here, skipping the WebGPU tests (${probe.reason})`);
@@ -239,36 +240,8 @@ describe.skipIf(!probe.adapter)(`WebGPU ${where}`, () => {
 
   it('a checkpoint written on webgpu resumes on cpu, and one written on cpu resumes on webgpu', async () => {
     const config = withDropout({ ...TINY[0]![1], vocab_size: 40 }); // wte 40 x 8 x 4 = 1280 bytes
-    const rows: TokenizedRow[] = Array.from({ length: 8 }, (_, r) => {
-      const ids = Array.from({ length: 6 + (r % 3) }, (_, t) => ((r + t) % 8) + 1);
-      return { input_ids: ids, labels: [...ids] };
-    });
-    const o: TrainingOptions = {
-      learningRate: 1e-2,
-      weightDecay: 0.01,
-      beta1: 0.9,
-      beta2: 0.999,
-      eps: 1e-8,
-      warmupSteps: 0,
-      schedule: 'constant',
-      batchSize: 2,
-      gradAccumulation: 1,
-      maxGradNorm: 1,
-      maxSteps: 4,
-      epochs: 1,
-      maxLength: 8,
-      seed: 3,
-      shuffle: true,
-      evalEvery: 0,
-      evalBatches: 0,
-      saveEvery: 2,
-      keepLast: 0,
-      earlyStoppingPatience: 0,
-      sampleEvery: 0,
-      samplePrompt: '',
-      sampleMaxNewTokens: 0,
-      sampleTemperature: 1,
-    };
+    const rows = countingRows(8, 6, 8);
+    const o = options({ batchSize: 2, maxSteps: 4, maxLength: 8, seed: 3, saveEvery: 2 });
     const run = async (backend: 'cpu' | 'webgpu', resumeFrom?: string, maxTensorBytes?: number) => {
       await use(backend);
       const lm = createModel(config, { seed: 9, maxTensorBytes });
