@@ -285,7 +285,6 @@ function firstLine(error: unknown): string {
 /** The live device and what it has seen; one per process. */
 interface DeviceState {
   device: GPUDeviceLike;
-  adapter: AdapterReport;
   /** Validation / out-of-memory errors Dawn reported, oldest first (cleared when thrown). */
   errors: string[];
   lost?: string;
@@ -328,12 +327,7 @@ export async function registerWebGPU(options: WebGPUOptions): Promise<AdapterRep
       );
       const wanted = ['timestamp-query', 'subgroups', 'shader-f16'].filter((f) => adapter.features.has(f));
       const device = await adapter.requestDevice({ requiredFeatures: wanted, requiredLimits: limits });
-      const s: DeviceState = {
-        device,
-        adapter: report,
-        errors: [],
-        dispatches: 0,
-      };
+      const s: DeviceState = { device, errors: [], dispatches: 0 };
       device.addEventListener('uncapturederror', (event) => {
         if (s.errors.length < 16) s.errors.push(event.error.message.split('\n')[0]!);
       });

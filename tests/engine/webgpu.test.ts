@@ -215,6 +215,52 @@ describe.skipIf(!probe.adapter)(`WebGPU ${where}`, () => {
     lm.dispose();
   });
 
+  it("refuses any kernel whose tensor exceeds the adapter's binding limit, naming the kernel and the shape", async () => {
+    const report = await use('webgpu');
+    const limit = report.adapter!.limits.maxStorageBufferBindingSize;
+    const n = Math.floor(limit / 4) + 1;
+    // Refused before anything is allocated or recorded: Dawn would reject the binding and leave zeros.
+    expect(() => tf.fill([n], 1)).toThrow(
+      `Fill output [${n}] is ${formatBytes(n * 4)}, above this GPU's maxStorageBufferBindingSize (${formatBytes(limit)})`,
+    );
+    const ok = tf.fill([4], 1);
+    expect(Array.from(await host(ok))).toEqual([1, 1, 1, 1]);
+    ok.dispose();
+  });
+
+  it("fails the next read with the GPU's own message when a kernel is rejected, instead of returning zeros", async () => {
+    await use('webgpu');
+    // A program whose WGSL does not compile: Dawn reports it as an uncaptured validation error.
+    class Broken {
+      variableNames = ['x'];
+      outputShape = [4];
+      workgroupSize: [number, number, number] = [64, 1, 1];
+      dispatchLayout = { x: [0] };
+      dispatch: [number, number, number] = [1, 1, 1];
+      shaderKey = 'dumbo_test_broken';
+      getUserCode = () => 'fn main(index : i32) { this is not WGSL }';
+    }
+    tf.registerKernel({
+      kernelName: 'DumboTestBroken',
+      backendName: 'webgpu',
+      kernelFunc: ({ inputs, backend }) =>
+        (backend as unknown as { runWebGPUProgram: (...a: unknown[]) => tf.TensorInfo }).runWebGPUProgram(
+          new Broken(),
+          [inputs.x],
+          'float32',
+        ),
+    });
+    const x = tf.ones([4]);
+    const y = tf.engine().runKernel('DumboTestBroken', { x }) as tf.Tensor;
+    await expect(readTensor(y)).rejects.toThrow(/^the GPU reported an error: /);
+    // Reported once. (Whatever shared the rejected command buffer is lost with it, which is why the run
+    // fails: its last good checkpoint stays.) New work on the device runs and reads again.
+    const z = tf.fill([2000], 2);
+    expect((await host(z)).every((v) => v === 2)).toBe(true);
+    tf.dispose([x, y, z]);
+    tf.unregisterKernel('DumboTestBroken', 'webgpu');
+  });
+
   it('keeps tf.memory().numTensors flat across steps, and reads once per optimizer step', async () => {
     await use('webgpu');
     const config = withDropout(TINY[2]![1]); // Llama: RoPE tables cached on the device too
