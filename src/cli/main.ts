@@ -10,8 +10,7 @@
  * core, host and services.
  */
 
-import { fork } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -26,14 +25,14 @@ import {
   type CatalogEntry,
   type LoadedPlugin,
 } from '../core/index.js';
-import type { HostMessage, RunOutcomeMessage, StartRunRequest } from '../host/protocol.js';
-import { readRunRecord, writeRunRecord } from '../host/run-folder.js';
-import { dumboVersion, STOP_FILE } from '../host/run-host.js';
+import { dumboVersion } from '../host/info.js';
 
 const HELP = `dumbo: fine-tune language models on your own machine; everything is a plugin.
 
 Usage:
   dumbo run CONFIG [--output DIR]   run a config (also: dumbo CONFIG)
+  dumbo run CONFIG --resume RUN     continue the run in folder RUN from its newest checkpoint
+  dumbo resume RUN                  the same, with the config the run folder keeps (RUN/config.yaml)
   dumbo validate CONFIG [--json]    load and resolve a config without running it
   dumbo plugins [CONFIG] [--json]   list the plugin catalog (and the config's plugins)
   dumbo generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S]
@@ -44,7 +43,9 @@ Usage:
   dumbo --help | --version
 
 Options:
-  --output DIR        the run folder (default: output_dir of the config, else runs/<date>-<name>)
+  --output DIR        the run folder (default: output_dir of the config, else runs/<date>-<name>): a new or
+                      empty folder (a folder that holds a run only with --resume)
+  --resume RUN        run: continue the run in folder RUN (resume_from: latest)
   --plugin-path DIR   the user plugin folder (default: $DUMBO_PLUGIN_PATH, else ${userPluginDir()})
   --json              print machine-readable output as the last stdout line
   --backend B         generate/score/doctor: auto (default), gpu, webgpu, native, cpu or wasm
@@ -53,7 +54,8 @@ Options:
   --host H            serve: the address (default 127.0.0.1; another one prints a warning)
   --verbose           print stack traces with errors
 
-Exit codes: 0 completed, 1 the run failed, 2 bad usage, config or plugin resolution, 130 stopped.
+Exit codes: 0 completed, 1 the run failed, 2 bad usage, config or plugin resolution; stopped by a signal:
+130 (Ctrl-C, SIGINT), 143 (SIGTERM), 129 (SIGHUP), after the run finished its step and saved a checkpoint.
 `;
 
 class UsageError extends Error {}
@@ -76,6 +78,7 @@ export async function main(argv: string[]): Promise<number> {
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
         output: { type: 'string', short: 'o' },
+        resume: { type: 'string' },
         'plugin-path': { type: 'string' },
         json: { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' },
@@ -108,7 +111,7 @@ export async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   let [command, ...rest] = positionals as [string, ...string[]];
-  const commands = ['run', 'validate', 'plugins', 'generate', 'score', 'doctor', 'serve', 'help'];
+  const commands = ['run', 'resume', 'validate', 'plugins', 'generate', 'score', 'doctor', 'serve', 'help'];
   if (/\.ya?ml$/i.test(command) || (existsSync(command) && !commands.includes(command))) {
     rest = [command, ...rest];
     command = 'run';
@@ -116,12 +119,23 @@ export async function main(argv: string[]): Promise<number> {
   const pluginPath = values['plugin-path'];
   try {
     switch (command) {
-      case 'run':
+      case 'run': {
+        if (values.resume !== undefined && values.output !== undefined) {
+          throw new UsageError('--resume names the run folder already: leave --output out');
+        }
+        const { runCommand } = await import('./run-command.js');
         return await runCommand(oneConfig(rest, 'run'), {
           outputDir: values.output,
+          resume: values.resume,
           userPluginDir: pluginPath,
           verbose,
         });
+      }
+      case 'resume': {
+        if (rest.length !== 1) throw new UsageError('resume needs exactly one RUN folder');
+        const { runCommand } = await import('./run-command.js');
+        return await runCommand(undefined, { resume: rest[0], userPluginDir: pluginPath, verbose });
+      }
       case 'validate':
         return await validateCommand(oneConfig(rest, 'validate'), pluginPath, values.json === true, verbose);
       case 'plugins':
@@ -325,98 +339,4 @@ async function pluginsCommand(
   for (const line of configError ?? []) process.stderr.write(line + '\n');
   if (json) process.stdout.write(JSON.stringify({ plugins: rows, configErrors: configError ?? [] }) + '\n');
   return configError ? 2 : 0;
-}
-
-interface RunCommandOptions {
-  outputDir?: string;
-  userPluginDir?: string;
-  verbose: boolean;
-}
-
-/** Forks the run host, relays Ctrl-C as a stop request, and reports the outcome. */
-async function runCommand(configFile: string, options: RunCommandOptions): Promise<number> {
-  const hostEntry = new URL('../host/entry.js', import.meta.url);
-  const child = fork(hostEntry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
-  let runFolder: string | undefined;
-  let outcome: RunOutcomeMessage | undefined;
-  let stepTimeS = 0;
-  let interrupts = 0;
-  let killTimer: NodeJS.Timeout | undefined;
-
-  const onSigint = () => {
-    interrupts += 1;
-    if (interrupts === 1) {
-      process.stderr.write('\nstopping: finishing the current step and saving (press Ctrl-C again to abort)\n');
-      if (child.connected) child.send({ type: 'stop' });
-      if (runFolder) {
-        try {
-          writeFileSync(path.join(runFolder, STOP_FILE), String(Date.now()));
-        } catch {
-          // the message above still asks the host to stop
-        }
-      }
-      const graceMs = Math.max(30_000, 2 * stepTimeS * 1000);
-      killTimer = setTimeout(() => {
-        process.stderr.write(`the run did not stop within ${Math.round(graceMs / 1000)} s: killing it\n`);
-        child.kill('SIGKILL');
-      }, graceMs);
-    } else {
-      process.stderr.write('aborting\n');
-      child.kill('SIGKILL');
-    }
-  };
-  process.on('SIGINT', onSigint);
-
-  child.on('message', (m: HostMessage) => {
-    if (m.type === 'status' && m.runFolder) runFolder = m.runFolder;
-    else if (m.type === 'metrics') {
-      for (const e of m.events) if (e.name === 'step_time_s') stepTimeS = e.value;
-    } else if (m.type === 'done') outcome = m.outcome;
-  });
-  const request: StartRunRequest = {
-    type: 'start',
-    configFile: path.resolve(configFile),
-    outputDir: options.outputDir,
-    cwd: process.cwd(),
-    userPluginDir: options.userPluginDir,
-  };
-  child.send(request);
-
-  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  process.off('SIGINT', onSigint);
-  if (killTimer) clearTimeout(killTimer);
-
-  if (!outcome) {
-    const how = exit.signal ? `was killed (${exit.signal})` : `exited with code ${exit.code}`;
-    const stopped = interrupts > 0;
-    if (runFolder) markCrashed(runFolder, stopped ? 'stopped' : 'crashed', `run host ${how}`);
-    process.stderr.write(`${runFolder ?? configFile}: the run host ${how}${stopped ? ' after a stop request' : ''}\n`);
-    return stopped ? 130 : 1;
-  }
-  if (outcome.error && (options.verbose || outcome.status === 'failed')) {
-    if (options.verbose && outcome.error.stack) process.stderr.write(outcome.error.stack + '\n');
-  }
-  if (outcome.failures.length > 0) {
-    process.stderr.write(`${outcome.failures.length} observer hook call(s) failed; the run went on:\n`);
-    for (const f of outcome.failures) process.stderr.write(`  ${f.plugin}.${f.hook}: ${f.error}\n`);
-  }
-  if (outcome.runFolder) {
-    const loss = outcome.finalLoss === undefined ? '' : `, final loss ${outcome.finalLoss.toFixed(4)}`;
-    const steps = outcome.steps === undefined ? '' : `, ${outcome.steps} steps`;
-    process.stderr.write(`run ${outcome.status}${steps}${loss}; run folder: ${outcome.runFolder}\n`);
-  }
-  if (outcome.sample !== undefined) process.stderr.write(`sample: ${outcome.sample}\n`);
-  if (outcome.error) for (const line of outcome.error.lines) process.stderr.write(line + '\n');
-  return outcome.exitCode;
-}
-
-function markCrashed(runFolder: string, status: 'crashed' | 'stopped', reason: string): void {
-  const record = readRunRecord(runFolder);
-  if (!record || record.status === 'completed' || record.status === 'failed') return;
-  record.status = status;
-  record.endedAt = new Date().toISOString();
-  record.exitReason = reason;
-  writeRunRecord(runFolder, record);
 }

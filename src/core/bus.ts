@@ -14,6 +14,7 @@ import { getLogger, type Logger } from './logger.js';
 import type { LoadedPlugin } from './loader.js';
 import type { PluginMeta } from './plugin.js';
 import { Err, errorMessage, isResult, Ok, type Result } from './result.js';
+import { withActivity } from './activity.js';
 
 /** One hook call, as kept in the run's trace.jsonl and shown in the app's trace panel. */
 export interface TraceEntry {
@@ -118,9 +119,12 @@ type Value<H extends HookName> = Awaited<ReturnType<HookSpecs[H]>> extends Resul
 
 export interface HookBusOptions {
   onTrace?: (entry: TraceEntry) => void;
+  /** Called as each hook call starts (its trace entry comes when it ends): a watchdog's start signal. */
+  onCallStart?: (call: { hook: string; plugin: string; start: number }) => void;
   logger?: Logger;
   /** Where to point a user at when a plugin's hook fails (its config section). */
-  locate?: (plugin: ActivePlugin) => ErrorLocation;
+  /** Where a plugin's failure points in the config: the field its message names, else its section. */
+  locate?: (plugin: ActivePlugin, message?: string) => ErrorLocation;
 }
 
 export class HookBus {
@@ -212,9 +216,10 @@ export class HookBus {
     const fn = p.hooks[hook] as (...a: unknown[]) => unknown;
     const start = Date.now();
     const t0 = performance.now();
+    this.options.onCallStart?.({ hook, plugin: p.meta.name, start });
     let result: Result<unknown, unknown>;
     try {
-      const out = await fn.apply(p.instance, args);
+      const out = await withActivity(`plugin ${p.meta.name}, hook ${hook}`, () => fn.apply(p.instance, args));
       if (isResult(out)) {
         result = out.ok ? Ok((out as { value: unknown }).value) : Err((out as { error: unknown }).error);
       } else if (out === undefined && observer) {
@@ -238,7 +243,7 @@ export class HookBus {
       kind: 'run',
       plugin: p.meta.name,
       hook,
-      location: this.options.locate?.(p) ?? {},
+      location: this.options.locate?.(p, message) ?? {},
     });
   }
 }

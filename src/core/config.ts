@@ -55,7 +55,12 @@ export function displayPath(file: string): string {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
 }
 
-export async function loadConfig(file: string): Promise<LoadedConfig> {
+export interface ParseOptions {
+  /** The folder relative paths are relative to (default: the file's own folder). */
+  dir?: string;
+}
+
+export async function loadConfig(file: string, options: ParseOptions = {}): Promise<LoadedConfig> {
   let source: string;
   try {
     source = await readFile(file, 'utf8');
@@ -64,10 +69,10 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : String(error);
     throw new DumboError(`cannot read config: ${why}`, { location: { file: displayPath(file) } });
   }
-  return parseConfig(source, file);
+  return parseConfig(source, file, options);
 }
 
-export function parseConfig(source: string, file: string): LoadedConfig {
+export function parseConfig(source: string, file: string, options: ParseOptions = {}): LoadedConfig {
   const shown = displayPath(file);
   const lineCounter = new LineCounter();
   const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -128,7 +133,7 @@ export function parseConfig(source: string, file: string): LoadedConfig {
 
   const loaded: LoadedConfig = {
     file: shown,
-    dir: path.dirname(path.resolve(file)),
+    dir: options.dir ? path.resolve(options.dir) : path.dirname(path.resolve(file)),
     data: config as DumboConfig,
     locate,
     section(configKey) {

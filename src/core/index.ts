@@ -97,3 +97,5 @@ export { builtinPluginDir, userPluginDir, userDataDir, appRoot } from './paths.j
 export { getRunContext, setRunContext, type RunContext } from './shared.js';
 export { mulberry32, seededPermutation } from './random.js';
 export type * from './types.js';
+export { writeFileAtomic, writeAll, replaceDir, oldName, describeFsError } from './fs.js';
+export { withActivity, currentActivity, guardProcessExit, ProcessExitCalled } from './activity.js';

@@ -19,6 +19,7 @@ import { DumboError, type ErrorLocation } from './errors.js';
 import { nativeImport } from './native-import.mjs';
 import { readPluginMeta, type PluginClass, type PluginMeta } from './plugin.js';
 import { builtinPluginDir, engineEntryUrl, sdkEntryUrl, userPluginDir } from './paths.js';
+import { withActivity } from './activity.js';
 
 export type PluginSourceKind = 'builtin' | 'user' | 'path' | 'package';
 
@@ -122,7 +123,10 @@ export async function importPluginModule(
   const shown = displayPath(entry);
   let mod: Record<string, unknown>;
   try {
-    mod = (await nativeImport(pathToFileURL(entry).href)) as Record<string, unknown>;
+    mod = (await withActivity(`loading plugin ${shown}`, () => nativeImport(pathToFileURL(entry).href))) as Record<
+      string,
+      unknown
+    >;
   } catch (error) {
     throw importError(entry, error);
   }

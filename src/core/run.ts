@@ -22,9 +22,14 @@ export interface PreparedRun {
   plugins: LoadedPlugin[];
 }
 
+export interface PrepareOptions extends LoaderOptions {
+  /** The folder the config's relative paths are relative to (default: the config file's own). */
+  configDir?: string;
+}
+
 /** Loads the config and its plugins, validates every section and resolves capabilities. No hook runs. */
-export async function prepareRun(configFile: string, options: LoaderOptions = {}): Promise<PreparedRun> {
-  const config = await loadConfig(configFile);
+export async function prepareRun(configFile: string, options: PrepareOptions = {}): Promise<PreparedRun> {
+  const config = await loadConfig(configFile, { dir: options.configDir });
   const plugins = await loadConfiguredPlugins(config, options);
   const errors = [...validatePluginSections(config, plugins), ...resolvePlugins(plugins, config)];
   if (errors.length > 0) throw errors.length === 1 ? errors[0]! : new ConfigErrors(errors);
@@ -43,6 +48,8 @@ export type RunStatus = 'pending' | 'running' | 'stopping' | 'stopped' | 'comple
 
 export interface RunOptions {
   onTrace?: (entry: TraceEntry) => void;
+  /** Called as each hook call starts (the run host's parent watches for hooks that do not return). */
+  onCallStart?: (call: { hook: string; plugin: string; start: number }) => void;
   /** True once the user asked to stop; checked between phases and by the trainer between micro-batches. */
   stopRequested?: () => boolean;
   runFolder?: string;
@@ -82,11 +89,16 @@ export async function runLifecycle(prepared: PreparedRun, options: RunOptions = 
   const plugins = activatePlugins(prepared.plugins);
   const bus = new HookBus(plugins, {
     onTrace: options.onTrace,
+    onCallStart: options.onCallStart,
     logger,
-    locate: (p) =>
-      config.locate(config.data[p.meta.configKey] !== undefined ? [p.meta.configKey] : ['plugins', p.entryIndex], {
-        key: true,
-      }),
+    locate: (p, message) => {
+      const key = p.meta.configKey;
+      // A message that names a field of the plugin's section (`training.batch_size: ...`) points at it.
+      const field =
+        message && new RegExp(`(?:^|[\\s:(])${escapeRegExp(key)}\\.([A-Za-z_]\\w*(?:\\.[A-Za-z_]\\w*)*)`).exec(message);
+      if (field && config.data[key] !== undefined) return config.locate([key, ...field[1]!.split('.')]);
+      return config.locate(config.data[key] !== undefined ? [key] : ['plugins', p.entryIndex], { key: true });
+    },
   });
   const section = (p: ActivePlugin) => config.section(p.meta.configKey);
   const checkStop = () => {
@@ -175,4 +187,8 @@ export async function runLifecycle(prepared: PreparedRun, options: RunOptions = 
     registry.clear();
   }
   return { status, error, summary, failures: bus.failures, hasTrainer };
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

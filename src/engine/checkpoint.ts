@@ -5,8 +5,9 @@
  * into place, so a crash never leaves a half-written checkpoint that resume would trust.
  */
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../core/index.js';
 import type { DataPosition } from './data.js';
 import { exportWeights, loadWeights, mergeParts, splitParts } from './models/index.js';
 import type { CausalLM, HostTensor } from './models/types.js';
@@ -26,6 +27,8 @@ export interface TrainerState {
   evalsWithoutImprovement: number;
   /** Loss of the last step, for the record. */
   loss?: number;
+  /** When the checkpoint was written (ISO): a resumed run's trace is cut back to it. */
+  savedAt?: string;
 }
 
 export interface CheckpointRef {
@@ -69,12 +72,15 @@ export async function saveCheckpoint(
       format: 'dumbo-adamw',
       step: String(optimizer.stepCount),
     });
-    writeFileSync(
+    writeFileAtomic(
       path.join(tmp, 'config.json'),
       JSON.stringify({ ...lm.config, architectures: [lm.architecture] }, null, 2) + '\n',
     );
     // Written last: its presence marks the checkpoint complete.
-    writeFileSync(path.join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
+    writeFileAtomic(
+      path.join(tmp, 'trainer_state.json'),
+      JSON.stringify({ ...state, savedAt: new Date().toISOString() }, null, 2) + '\n',
+    );
     rmSync(final, { recursive: true, force: true });
     renameSync(tmp, final);
   } catch (error) {
@@ -84,11 +90,19 @@ export async function saveCheckpoint(
   return final;
 }
 
-/** Keeps the newest `keepLast` checkpoints (0 or less keeps all). */
+/**
+ * Keeps the newest `keepLast` checkpoints (0 or less keeps all). Each old one is first renamed to a trash
+ * name, then deleted: a kill mid-delete leaves `.trash-step-N` (cleaned at the next start), never a
+ * `step-N` that looks complete but lost its weights.
+ */
 export function pruneCheckpoints(runFolder: string, keepLast: number): void {
   if (!(keepLast > 0)) return;
   const all = listCheckpoints(runFolder);
-  for (const c of all.slice(0, Math.max(0, all.length - keepLast))) rmSync(c.dir, { recursive: true, force: true });
+  for (const c of all.slice(0, Math.max(0, all.length - keepLast))) {
+    const trash = path.join(path.dirname(c.dir), `.trash-${path.basename(c.dir)}-${process.pid}`);
+    renameSync(c.dir, trash);
+    rmSync(trash, { recursive: true, force: true });
+  }
 }
 
 export interface LoadedCheckpoint {
@@ -99,10 +113,15 @@ export interface LoadedCheckpoint {
   optimizerStep: number;
 }
 
-export async function readCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+/** A checkpoint's trainer_state.json (its step, data position, when it was saved). */
+export function readTrainerState(dir: string): TrainerState {
   const stateFile = path.join(dir, 'trainer_state.json');
   if (!existsSync(stateFile)) throw new Error(`${dir} is not a complete checkpoint (no trainer_state.json)`);
-  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as TrainerState;
+  return JSON.parse(readFileSync(stateFile, 'utf8')) as TrainerState;
+}
+
+export async function readCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  const state = readTrainerState(dir);
   const weights = (await readSafetensors(path.join(dir, 'model.safetensors'))).tensors;
   const opt = await readSafetensors(path.join(dir, 'optimizer.safetensors'));
   return { dir, state, weights, optimizer: opt.tensors, optimizerStep: Number(opt.metadata.step ?? state.step) };

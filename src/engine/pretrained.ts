@@ -4,9 +4,9 @@
  * that `log_model` and the app show.
  */
 
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { Model, ModelInfo } from '../core/index.js';
+import { replaceDir, writeFileAtomic, type Model, type ModelInfo } from '../core/index.js';
 import { countParameters, createModel, exportWeights, loadWeights, logicalWeights } from './models/index.js';
 import type { CausalLM, HFConfig } from './models/types.js';
 import { readSafetensorsFolder, writeSafetensors } from './safetensors.js';
@@ -101,20 +101,17 @@ export async function savePretrained(lm: CausalLM, dir: string, tokenizer?: Engi
   mkdirSync(tmp);
   try {
     const config: Record<string, unknown> = { ...lm.config, architectures: [lm.architecture], torch_dtype: 'float32' };
-    writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    writeFileAtomic(path.join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
     writeSafetensors(path.join(tmp, 'model.safetensors'), weights, { format: 'pt' });
     if (tokenizer) {
       for (const f of tokenizer.files) copyFileSync(path.join(tokenizer.sourceDir, f), path.join(tmp, f));
     }
     const gen: Record<string, unknown> = {};
     for (const k of ['bos_token_id', 'eos_token_id', 'pad_token_id']) if (config[k] !== undefined) gen[k] = config[k];
-    writeFileSync(path.join(tmp, 'generation_config.json'), JSON.stringify(gen, null, 2) + '\n');
-    // The old folder moves aside before the new one moves in, so an interruption leaves one of them whole.
-    const old = path.join(parent, `.old-${path.basename(dir)}-${process.pid}`);
-    rmSync(old, { recursive: true, force: true });
-    if (existsSync(dir)) renameSync(dir, old);
-    renameSync(tmp, dir);
-    rmSync(old, { recursive: true, force: true });
+    writeFileAtomic(path.join(tmp, 'generation_config.json'), JSON.stringify(gen, null, 2) + '\n');
+    // The old folder moves aside before the new one moves in, so an interruption leaves one of them whole
+    // (the run host's recoverRunFolder puts an orphaned old one back at the next start).
+    replaceDir(tmp, dir);
   } catch (error) {
     rmSync(tmp, { recursive: true, force: true });
     throw error;

@@ -13,20 +13,10 @@
  * fsynced, then renamed over the target, so a crash leaves either the old file or the new one.
  */
 
-import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { writeAll, writeFileAtomic } from '../core/index.js';
 import type { HostTensor } from './models/types.js';
 
 /** A file (or folder) that is not a valid safetensors file (or model folder); `tensor` names the culprit. */
@@ -655,42 +645,15 @@ export function writeSafetensorsSharded(
 }
 
 /**
- * Writes `file` through a temporary file in the same folder (same filesystem, so the rename is atomic),
- * fsynced before the rename so a power loss cannot leave a renamed but empty file. On any failure the
- * temporary file is removed and `file` is untouched.
+ * Writes `file` atomically (core's writeFileAtomic: a temporary file in the same folder, fsynced, renamed);
+ * on any failure `file` is untouched and the error is a SafetensorsError naming it.
  */
 function writeAtomically(file: string, fill: (fd: number) => void): void {
-  const tmp = path.join(
-    path.dirname(file),
-    `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
-  );
-  let fd: number | undefined;
   try {
-    fd = openSync(tmp, 'wx');
-    fill(fd);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, file);
+    writeFileAtomic(file, fill);
   } catch (error) {
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {
-        // Already failing: the original error is the one to report.
-      }
-    }
-    rmSync(tmp, { force: true });
-    const why = error instanceof Error ? error.message : String(error);
-    throw new SafetensorsError(file, `could not write (${why})`, undefined, { cause: error });
-  }
-}
-
-/** Writes all of `bytes`, looping over partial writes and staying under the 2 GiB per-call limit. */
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.byteLength) {
-    done += writeSync(fd, bytes, done, Math.min(bytes.byteLength - done, IO_CHUNK));
+    const why = error instanceof Error ? error.message.replace(/^cannot write: /, '') : String(error);
+    throw new SafetensorsError(file, `could not write: ${why}`, undefined, { cause: (error as Error).cause ?? error });
   }
 }
 

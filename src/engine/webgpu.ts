@@ -17,6 +17,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { appRoot } from '../core/paths.js';
 
 /** The `webgpu:` section of a config. */
 export interface WebGPUOptions {
@@ -243,6 +244,51 @@ function optionsKey(o: WebGPUOptions): string {
  * once per process.
  */
 export async function probeWebGPU(options: WebGPUOptions = {}): Promise<WebGPUProbe> {
+  const key = optionsKey(options);
+  let probe = childProbes.get(key);
+  if (!probe) {
+    probe = probeInChild(options).then((p) => p ?? findAdapter(options).then((f) => f.probe));
+    childProbes.set(key, probe);
+  }
+  return probe;
+}
+
+const childProbes = new Map<string, Promise<WebGPUProbe>>();
+
+/**
+ * The probe in a short-lived Node process (dist/engine/webgpu-probe.js), where one can be started: a driver
+ * that crashes while Dawn enumerates adapters takes only that process down, and Dawn's warnings about an
+ * adapter nobody will use (a software one's limits) stay out of the user's terminal. Undefined where no
+ * such process can start — Electron's utility process (its executable is not Node), a bundle without the
+ * probe script — and the caller probes in this process instead.
+ */
+async function probeInChild(options: WebGPUOptions): Promise<WebGPUProbe | undefined> {
+  if (process.versions.electron) return undefined;
+  const script = path.join(appRoot(), 'dist', 'engine', 'webgpu-probe.js');
+  if (!existsSync(script)) return undefined;
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [script, JSON.stringify(options)],
+      { timeout: 60_000, encoding: 'utf8', maxBuffer: 1 << 20 },
+      (error, stdout) => {
+        const line = stdout.trim().split('\n').at(-1) ?? '';
+        try {
+          const probe = JSON.parse(line) as WebGPUProbe;
+          if (probe.adapter || probe.reason) return resolve(probe);
+        } catch {
+          // no answer: said below
+        }
+        const why = error ? firstLine(error) : 'no answer';
+        resolve({ reason: `probing WebGPU failed (the probe process: ${why})` });
+      },
+    );
+  });
+}
+
+/** Probes in this process (the probe process's own work; tests that need the adapter itself). */
+export async function probeHere(options: WebGPUOptions = {}): Promise<WebGPUProbe> {
   return (await findAdapter(options)).probe;
 }
 

@@ -46,10 +46,21 @@ export interface StartRunRequest {
   resumeFrom?: string;
   /** The backend when the config names none (the app's settings; the config's `backend:` wins). */
   defaultBackend?: BackendChoice;
+  /**
+   * The folder the config's relative paths are relative to, when it is not the config file's own:
+   * `dumbo resume` runs a run folder's config.yaml, written from a config that lived elsewhere.
+   */
+  configDir?: string;
 }
+
+/** The signals that stop a run (Ctrl-C, `kill`, a closed terminal): each stops it with exit code 128 + its number. */
+export const STOP_SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+export type StopSignal = keyof typeof STOP_SIGNALS;
 
 export interface StopRunRequest {
   type: 'stop';
+  /** The signal that asked (the run ends with exit code 128 + its number); absent: a Stop button, 130. */
+  signal?: StopSignal;
 }
 
 export type ParentMessage = StartRunRequest | StopRunRequest;
@@ -90,12 +101,16 @@ export type HostMessage =
   | { type: 'model'; info: ModelInfo }
   /** One optimizer step done (after its `log_step`). */
   | { type: 'step'; step: number; totalSteps?: number }
+  /** A hook call started (its `trace` entry comes when it returns): the parent's watchdog follows these. */
+  | { type: 'hook'; hook: string; plugin: string; start: number }
+  /** The host is about to end without an outcome (an uncaught error in plugin code): why, in words. */
+  | { type: 'exiting'; reason: string }
   | { type: 'done'; outcome: RunOutcomeMessage };
 
 export function isParentMessage(value: unknown): value is ParentMessage {
   if (typeof value !== 'object' || value === null) return false;
   const m = value as Record<string, unknown>;
-  if (m.type === 'stop') return true;
+  if (m.type === 'stop') return m.signal === undefined || Object.hasOwn(STOP_SIGNALS, m.signal as string);
   return (
     m.type === 'start' &&
     typeof m.configFile === 'string' &&
@@ -104,6 +119,7 @@ export function isParentMessage(value: unknown): value is ParentMessage {
     (m.userPluginDir === undefined || typeof m.userPluginDir === 'string') &&
     (m.runsDir === undefined || typeof m.runsDir === 'string') &&
     (m.resumeFrom === undefined || typeof m.resumeFrom === 'string') &&
+    (m.configDir === undefined || typeof m.configDir === 'string') &&
     (m.defaultBackend === undefined || BACKENDS.includes(m.defaultBackend as BackendChoice))
   );
 }

@@ -1,8 +1,13 @@
 /**
  * The run folder (DESIGN.md section 5): config.yaml (resolved), run.json (status and reproducibility
  * record), metrics.jsonl, trace.jsonl, log.txt; later checkpoints/ and final/. JSON files are written
- * atomically (temporary name, then rename); the .jsonl and log files are appended line by line, so a crash
- * loses at most the line being written.
+ * atomically (core's writeFileAtomic); the .jsonl and log files are appended line by line, so a crash loses
+ * at most the line being written.
+ *
+ * A folder has one owner: the run host holding its `.lock` (pid and process start time, checked for life).
+ * What the folder may be: a new folder, an empty one, or a run folder being resumed — never a folder of the
+ * user's own files. At each start the owner cleans what a killed writer left (temporary checkpoint and
+ * final/ folders) and, when resuming, cuts metrics.jsonl and trace.jsonl back to the checkpoint.
  */
 
 import { createHash } from 'node:crypto';
@@ -14,19 +19,22 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   statSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { DumboError, MetricsCollector, type MetricEvent, type RunStatus, type LoadedPlugin } from '../core/index.js';
-
-export function writeFileAtomic(file: string, data: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
-}
+import {
+  DumboError,
+  MetricsCollector,
+  writeFileAtomic,
+  type MetricEvent,
+  type RunStatus,
+  type LoadedPlugin,
+} from '../core/index.js';
 
 /** Appends lines to a file through one open descriptor. */
 export class LineWriter {
@@ -92,6 +100,8 @@ export interface RunRecord {
   adapter?: Record<string, unknown>;
   /** The resume_from of the config, when this run continued an earlier one. */
   resumeFrom?: string;
+  /** Each time the run was continued: when, and from which checkpoint (its step). */
+  resumes?: { at: string; checkpoint: string; step?: number }[];
   versions: { dumbo: string; node: string; tfjs?: string; plugins: PluginRecord[] };
   observerFailures: { hook: string; plugin: string; error: string }[];
   /** The run host's process id and machine: a 'running' run whose process is gone has crashed. */
@@ -111,9 +121,34 @@ export function runName(configFile: string, configName?: string): string {
   return base.replace(/[^\w.-]+/g, '-') || 'run';
 }
 
+/** The default run folder of a run named `name`: `runs/<date>-<name>` (`-2`, `-3`... when taken). */
+function timestampedFolder(runsDir: string, name: string, now: Date): string {
+  const base = path.join(runsDir, `${timestampName(now)}-${name}`);
+  let dir = base;
+  for (let i = 2; existsSync(dir); i++) dir = `${base}-${i}`;
+  return dir;
+}
+
+/** The newest run folder of a run named `name` under `runsDir` (by its run.json's start), if any. */
+export function newestRunOf(runsDir: string, name: string): string | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(runsDir);
+  } catch {
+    return undefined;
+  }
+  const pattern = new RegExp(`^\\d{4}-\\d{2}-\\d{2}-\\d{6}-${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(-\\d+)?$`);
+  return names
+    .filter((n) => pattern.test(n))
+    .map((n) => ({ dir: path.join(runsDir, n), record: readRunRecord(path.join(runsDir, n)) }))
+    .filter((r) => r.record?.startedAt)
+    .sort((a, b) => b.record!.startedAt.localeCompare(a.record!.startedAt))[0]?.dir;
+}
+
 /**
  * Where the run goes: `--output` (the folder itself), else the config's `output_dir` (relative to the config
- * file), else `runs/<date>-<name>` under the working directory (with -2, -3... if taken).
+ * file), else `runs/<date>-<name>` under the working directory (with -2, -3... if taken). Resuming with
+ * `resume_from: latest` and no folder named continues the newest run of that name under the runs folder.
  */
 export function chooseRunFolder(opts: {
   outputDir?: string;
@@ -123,34 +158,224 @@ export function chooseRunFolder(opts: {
   /** Where default run folders go (default `<cwd>/runs`). */
   runsDir?: string;
   name: string;
+  /** The config's resume_from. */
+  resumeFrom?: string;
   now?: Date;
 }): string {
   if (opts.outputDir) return path.resolve(opts.cwd, opts.outputDir);
   if (opts.configOutputDir) return path.resolve(opts.configDir, opts.configOutputDir);
   const runsDir = opts.runsDir ? path.resolve(opts.cwd, opts.runsDir) : path.join(opts.cwd, 'runs');
-  const base = path.join(runsDir, `${timestampName(opts.now ?? new Date())}-${opts.name}`);
-  let dir = base;
-  for (let i = 2; existsSync(dir); i++) dir = `${base}-${i}`;
-  return dir;
+  if (opts.resumeFrom === 'latest') {
+    const newest = newestRunOf(runsDir, opts.name);
+    if (!newest) {
+      throw new DumboError(
+        `resume_from: latest, but ${runsDir} holds no earlier run named '${opts.name}' to continue ` +
+          '(give the run folder with --output or --resume, or remove resume_from to start a new run)',
+      );
+    }
+    return newest;
+  }
+  return timestampedFolder(runsDir, opts.name, opts.now ?? new Date());
 }
 
+/** The files of a run folder that a new or resumed run may find there. */
+const RUN_FILES = new Set([
+  'run.json',
+  'config.yaml',
+  'metrics.jsonl',
+  'trace.jsonl',
+  'log.txt',
+  'training.log',
+  'samples.jsonl',
+  'checkpoints',
+  'final',
+  '.lock',
+  '.stop',
+]);
+
 /**
- * Creates the run folder. A folder that already holds a run (run.json) is never reused: nothing of an
- * earlier run is overwritten.
+ * Creates the run folder, or checks the one given: a new folder, an empty folder, or (resuming) a folder
+ * that holds a run. Never a folder of other files (`--output .` would write config.yaml over the user's) nor
+ * a run folder that is not being resumed: nothing the user or an earlier run wrote is overwritten.
  */
 export function createRunFolder(dir: string, options: { resume?: boolean } = {}): void {
-  // Resuming continues in the same folder: its checkpoints are what resume_from: latest reads, and new
-  // metrics, trace and log lines are appended after the old ones.
-  if (!options.resume && existsSync(path.join(dir, 'run.json'))) {
-    throw new DumboError(
-      `the run folder ${dir} already holds a run (run.json); choose another --output or output_dir, or set resume_from`,
-      { location: { file: dir } },
-    );
-  }
   if (existsSync(dir) && !statSync(dir).isDirectory()) {
     throw new DumboError(`the run folder ${dir} is a file, not a folder`, { location: { file: dir } });
   }
+  const entries = existsSync(dir) ? readdirSync(dir) : [];
+  const holdsRun = entries.includes('run.json');
+  if (holdsRun && !options.resume) {
+    throw new DumboError(
+      `the run folder ${dir} already holds a run (run.json): choose another --output or output_dir, or continue it with --resume`,
+      { location: { file: dir } },
+    );
+  }
+  if (!holdsRun && entries.length > 0) {
+    const others = entries.filter((e) => !RUN_FILES.has(e) && !e.startsWith('.tmp-') && !e.startsWith('.old-'));
+    throw new DumboError(
+      `the run folder ${dir} is not empty and holds no run${options.resume ? ' to resume' : ''} ` +
+        `(${(others.length > 0 ? others : entries).slice(0, 5).join(', ')}${entries.length > 5 ? ', ...' : ''}): ` +
+        'a run goes in a new or empty folder, so that none of your files is overwritten',
+      { location: { file: dir } },
+    );
+  }
   mkdirSync(dir, { recursive: true });
+}
+
+// ---------------------------------------------------------------------------------------------------- lock
+
+export const LOCK_FILE = '.lock';
+
+export interface RunLock {
+  pid: number;
+  host: string;
+  /** When the process started (ISO). */
+  startedAt: string;
+  /** Linux: the process's start time in clock ticks since boot, which tells a reused pid apart. */
+  procStart?: string;
+}
+
+/** /proc/<pid>/stat's state (field 3) and starttime (field 22), where there is a /proc. */
+function procStat(pid: number): { state: string; start: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0]!, start: fields[19]! };
+  } catch {
+    return undefined;
+  }
+}
+
+function processStart(pid: number): string | undefined {
+  return procStat(pid)?.start;
+}
+
+/** Whether process `pid` runs (a zombie — dead, not yet reaped by its parent — does not). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  const state = procStat(pid)?.state;
+  return state !== 'Z' && state !== 'X';
+}
+
+/** Whether the process that wrote `lock` still runs (another machine's lock counts as live: it cannot be checked). */
+export function lockAlive(lock: RunLock): boolean {
+  if (lock.host !== os.hostname()) return true;
+  if (!pidAlive(lock.pid)) return false;
+  const start = processStart(lock.pid);
+  return !(lock.procStart && start && start !== lock.procStart);
+}
+
+export function readLock(dir: string): RunLock | undefined {
+  try {
+    return JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')) as RunLock;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Makes this process the owner of the run folder. A lock of a live process refuses, naming it; a stale one
+ * (its process is gone) is taken over and returned, so the caller can say so.
+ */
+export function acquireRunLock(dir: string): { takenOver?: RunLock } {
+  const mine: RunLock = {
+    pid: process.pid,
+    host: os.hostname(),
+    startedAt: new Date(Date.now() - process.uptime() * 1000).toISOString(),
+    procStart: processStart(process.pid),
+  };
+  const file = path.join(dir, LOCK_FILE);
+  try {
+    writeFileSync(file, JSON.stringify(mine) + '\n', { flag: 'wx' });
+    return {};
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const held = readLock(dir);
+  if (held && held.pid !== process.pid && lockAlive(held)) {
+    throw new DumboError(
+      `the run folder ${dir} is in use by another run (pid ${held.pid} on ${held.host}, started ${held.startedAt}): ` +
+        'one run host per folder — wait for it to end or stop it first',
+      { location: { file: dir } },
+    );
+  }
+  writeFileAtomic(file, JSON.stringify(mine) + '\n');
+  return held ? { takenOver: held } : {};
+}
+
+/** Gives the folder up (only a lock of this process). */
+export function releaseRunLock(dir: string): void {
+  if (readLock(dir)?.pid === process.pid) rmSync(path.join(dir, LOCK_FILE), { force: true });
+}
+
+// ------------------------------------------------------------------------------------------ housekeeping
+
+/**
+ * Cleans what a killed writer left in a run folder: temporary checkpoints (`checkpoints/.tmp-step-*`), ones
+ * being pruned (`checkpoints/.trash-*`), a temporary `final/` (`.tmp-final-*`), and a `final/` moved aside
+ * while a new one took its place (`.old-final-*`): restored when the new one never arrived, deleted
+ * otherwise. Returns what it did, in words.
+ */
+export function recoverRunFolder(dir: string): string[] {
+  const done: string[] = [];
+  const clean = (folder: string, test: (n: string) => boolean) => {
+    let names: string[];
+    try {
+      names = readdirSync(folder);
+    } catch {
+      return;
+    }
+    for (const n of names.filter(test)) {
+      rmSync(path.join(folder, n), { recursive: true, force: true });
+      done.push(`removed ${path.relative(dir, path.join(folder, n))}`);
+    }
+  };
+  const olds = existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith('.old-final-')) : [];
+  if (olds.length > 0 && !existsSync(path.join(dir, 'final'))) {
+    renameSync(path.join(dir, olds[0]!), path.join(dir, 'final'));
+    done.push(`restored final/ from ${olds[0]} (a save of final/ was interrupted)`);
+  }
+  clean(dir, (n) => n.startsWith('.old-final-') || n.startsWith('.tmp-final-'));
+  clean(path.join(dir, 'checkpoints'), (n) => n.startsWith('.tmp-step-') || n.startsWith('.trash-'));
+  return done;
+}
+
+/**
+ * Before a run continues from the checkpoint of step `step` (saved at `savedAt`, ms), the steps after it are
+ * about to run again: their lines leave metrics.jsonl (by step) and trace.jsonl (by time), so nothing is
+ * recorded twice. Returns how many lines went.
+ */
+export function truncateForResume(dir: string, step: number, savedAt: number): number {
+  let removed = 0;
+  const keepLines = (file: string, keep: (row: Record<string, unknown>) => boolean) => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return;
+    }
+    const kept: string[] = [];
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      let row: Record<string, unknown>;
+      try {
+        row = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        removed++; // a line cut by the kill
+        continue;
+      }
+      if (keep(row)) kept.push(line);
+      else removed++;
+    }
+    writeFileAtomic(file, kept.length > 0 ? kept.join('\n') + '\n' : '');
+  };
+  keepLines(path.join(dir, 'metrics.jsonl'), (r) => typeof r.step !== 'number' || r.step <= step);
+  keepLines(path.join(dir, 'trace.jsonl'), (r) => typeof r.start !== 'number' || r.start <= savedAt);
+  return removed;
 }
 
 export function writeResolvedConfig(dir: string, data: unknown): void {
@@ -161,19 +386,23 @@ export function writeRunRecord(dir: string, record: RunRecord): void {
   writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(record, null, 2) + '\n');
 }
 
+const FINAL: readonly RunStatus[] = ['completed', 'failed', 'stopped', 'crashed'];
+
 /**
- * Records that a run's host ended without saying how (killed, crashed, out of memory): status `crashed`
- * (or `stopped` when it was killed after a stop request) with the reason, keeping everything in the folder.
- * A run that already ended (completed, failed, stopped) is left as it is.
+ * Ends a run's record: its status, end time, reason and (when known) exit code. The one place a run is
+ * declared over, by its host or by whoever watched the host die. A record that already says how the run
+ * ended is left as it is: the first word on it stands.
  */
-export function markRunEnded(runFolder: string, status: 'crashed' | 'stopped', reason: string): RunRecord | undefined {
+export function endRun(
+  runFolder: string,
+  end: { status: 'completed' | 'failed' | 'stopped' | 'crashed'; reason: string; exitCode?: number },
+): RunRecord | undefined {
   const record = readRunRecord(runFolder);
-  if (!record || record.status === 'completed' || record.status === 'failed' || record.status === 'stopped') {
-    return record;
-  }
-  record.status = status;
+  if (!record || FINAL.includes(record.status)) return record;
+  record.status = end.status;
   record.endedAt = new Date().toISOString();
-  record.exitReason = reason;
+  record.exitReason = end.reason;
+  if (end.exitCode !== undefined) record.exitCode = end.exitCode;
   writeRunRecord(runFolder, record);
   return record;
 }

@@ -8,11 +8,13 @@
  * layer), which fork entry.ts.
  */
 
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
   addLogSink,
+  currentActivity,
+  guardProcessExit,
   ConfigErrors,
   DumboError,
   exitCodeFor,
@@ -36,17 +38,24 @@ import {
   type BackendChoice,
   type BackendReport,
 } from '../engine/backend.js';
+import { readTrainerState, resolveResume } from '../engine/checkpoint.js';
 import { dumboVersion, STOP_FILE } from './info.js';
 import {
   isParentMessage,
+  STOP_SIGNALS,
   type HostMessage,
   type RunOutcomeMessage,
   type SerializedError,
   type StartRunRequest,
 } from './protocol.js';
 import {
+  acquireRunLock,
   chooseRunFolder,
   createRunFolder,
+  readRunRecord,
+  recoverRunFolder,
+  releaseRunLock,
+  truncateForResume,
   JsonlMetricsCollector,
   LineWriter,
   pluginRecords,
@@ -91,6 +100,9 @@ class ParentStreamCollector extends MetricsCollector {
 export interface RunControl {
   /** Set when the parent asked to stop. */
   stopFlag: { value: boolean };
+  /** Why it stops, for run.json (default `stopped by the user`), and the exit code (default 130). */
+  stopReason?: string;
+  stopExitCode?: number;
 }
 
 /** Loads, validates and runs a config, writing its run folder and streaming events to `send`. */
@@ -109,7 +121,10 @@ export async function executeRun(
 
   let prepared;
   try {
-    prepared = await prepareRun(path.resolve(cwd, req.configFile), { userPluginDir: req.userPluginDir });
+    prepared = await prepareRun(path.resolve(cwd, req.configFile), {
+      userPluginDir: req.userPluginDir,
+      configDir: req.configDir,
+    });
   } catch (error) {
     return fail(error);
   }
@@ -124,8 +139,14 @@ export async function executeRun(
   } catch (error) {
     return fail(new DumboError((error as Error).message, { location: config.locate(['backend']) }));
   }
-  const resuming = typeof config.data.resume_from === 'string';
-  let runFolder: string;
+  const resumeFrom = config.data.resume_from as string | undefined;
+  const resuming = typeof resumeFrom === 'string';
+  let runFolder: string | undefined;
+  let locked = false;
+  // Said in the run's log once it has one: a lock taken over, leftovers cleaned, lines cut for a resume.
+  const notes: string[] = [];
+  let previous: RunRecord | undefined;
+  let resumedAt: { checkpoint: string; step: number } | undefined;
   try {
     runFolder = chooseRunFolder({
       outputDir: req.outputDir,
@@ -134,10 +155,43 @@ export async function executeRun(
       cwd,
       runsDir: req.runsDir,
       name,
+      resumeFrom,
     });
     createRunFolder(runFolder, { resume: resuming });
+    const { takenOver } = acquireRunLock(runFolder);
+    locked = true;
+    if (takenOver) {
+      notes.push(
+        `took over the run folder from pid ${takenOver.pid} (started ${takenOver.startedAt}), which is no longer running`,
+      );
+    }
+    notes.push(...recoverRunFolder(runFolder));
+    if (resuming) {
+      previous = readRunRecord(runFolder);
+      // The trainer reads resume_from (a third-party trainer may keep checkpoints its own way): what the
+      // host needs of it — which step the run continues after — only when it names an engine checkpoint.
+      let checkpoint: string | undefined;
+      try {
+        checkpoint = resolveResume(resumeFrom!, runFolder, config.dir);
+      } catch {
+        checkpoint = undefined;
+      }
+      const state = checkpoint ? readTrainerState(checkpoint) : undefined;
+      if (checkpoint && state) resumedAt = { checkpoint, step: state.step };
+      if (checkpoint && state && path.dirname(path.dirname(checkpoint)) === runFolder) {
+        const savedAt =
+          Date.parse(state.savedAt ?? '') || statSync(path.join(checkpoint, 'trainer_state.json')).mtimeMs;
+        const removed = truncateForResume(runFolder, state.step, savedAt);
+        if (removed > 0) {
+          notes.push(
+            `continuing after step ${state.step}: ${removed} metric and trace line(s) of the steps after it were removed (they run again)`,
+          );
+        }
+      }
+    }
     writeResolvedConfig(runFolder, config.data);
   } catch (error) {
+    if (runFolder && locked) releaseRunLock(runFolder);
     return fail(error);
   }
 
@@ -174,12 +228,15 @@ export async function executeRun(
     seed: typeof config.data.seed === 'number' ? config.data.seed : 42,
   });
 
+  const now = new Date().toISOString();
   const record: RunRecord = {
     name,
     status: 'running',
-    configFile: path.resolve(cwd, req.configFile),
+    // `dumbo resume` runs the folder's own config.yaml: the record keeps naming the file the run came from.
+    configFile: previous?.configFile ?? path.resolve(cwd, req.configFile),
     runFolder,
-    startedAt: new Date().toISOString(),
+    // A resumed run is the same run: its start stays, and each continuation is recorded.
+    startedAt: previous?.startedAt ?? now,
     backend: backend.name,
     backendReason: backend.why,
     backendDevice: backendDevice(backend),
@@ -194,7 +251,10 @@ export async function executeRun(
     pid: process.pid,
     host: os.hostname(),
   };
-  if (resuming) record.resumeFrom = config.data.resume_from as string;
+  if (resuming) {
+    record.resumeFrom = resumeFrom;
+    record.resumes = [...(previous?.resumes ?? []), { at: now, ...(resumedAt ?? { checkpoint: resumeFrom! }) }];
+  }
   // log_model's info: kept in run.json (the app shows it for finished runs) and streamed to the parent.
   registry.register(
     new (class extends MetricsCollector {
@@ -213,6 +273,8 @@ export async function executeRun(
   };
   setStatus('running');
   log.info(`run folder: ${runFolder}`);
+  for (const note of notes) log.warn(note);
+  if (resumedAt) log.info(`resuming from ${resumedAt.checkpoint} (step ${resumedAt.step})`);
   for (const line of formatBackendReport(backend)) log.info(line);
 
   const outcome = await runLifecycle(prepared, {
@@ -223,10 +285,16 @@ export async function executeRun(
       traceFile.write(JSON.stringify(entry));
       send({ type: 'trace', entry });
     },
+    onCallStart: (call) => send({ type: 'hook', ...call }),
     onStep: (step) => send({ type: 'step', step: step.step, totalSteps: step.totalSteps }),
   });
 
-  const exitCode = outcome.status === 'completed' ? 0 : outcome.status === 'stopped' ? 130 : exitCodeFor(outcome.error);
+  const exitCode =
+    outcome.status === 'completed'
+      ? 0
+      : outcome.status === 'stopped'
+        ? (control.stopExitCode ?? 130)
+        : exitCodeFor(outcome.error);
   if (outcome.failures.length > 0) {
     log.warn(
       `${outcome.failures.length} observer hook call(s) failed (the run went on): ` +
@@ -239,15 +307,26 @@ export async function executeRun(
     outcome.status === 'completed'
       ? 'completed'
       : outcome.status === 'stopped'
-        ? 'stopped by the user'
+        ? (control.stopReason ?? 'stopped by the user')
         : formatError(outcome.error);
   record.finalLoss = outcome.summary?.finalLoss ?? lastLoss;
   record.steps = outcome.summary?.steps ?? lastStep;
   record.observerFailures = outcome.failures;
-  setStatus(outcome.status);
+  try {
+    setStatus(outcome.status);
+  } catch (error) {
+    // run.json could not be rewritten (a full disk): it keeps its last good content, and the run reports
+    // the failure rather than an end the record does not show.
+    log.error(formatError(error));
+    removeSink();
+    for (const w of [logFile, traceFile, metricsFile]) w.close();
+    releaseRunLock(runFolder);
+    return { ...fail(error), runFolder };
+  }
   removeSink();
   for (const w of [logFile, traceFile, metricsFile]) w.close();
   rmSync(stopFile, { force: true });
+  releaseRunLock(runFolder);
   return {
     status: outcome.status,
     exitCode,
@@ -272,21 +351,36 @@ export function parentPort(): ParentPort | undefined {
 
 /** Serves one run over the parent port (call once, in a forked process). */
 export function startHost(): void {
+  // Plugin code runs here: its process.exit() becomes an error naming the plugin (the run fails, saying so).
+  const exit = guardProcessExit();
   const control: RunControl = { stopFlag: { value: false } };
   const port = parentPort();
-  const send = (m: HostMessage) => {
+  let parentGone = false;
+  const send = (m: HostMessage, then?: () => void) => {
     if (port) port.postMessage(m);
-    else if (process.send && process.connected) process.send(m);
+    else if (!parentGone && process.send && process.connected) {
+      // A parent that dies while a message is in flight makes send fail (EPIPE): that is `disconnect`'s news.
+      process.send(m, undefined, {}, () => then?.());
+      return;
+    }
+    then?.();
   };
-  // Ctrl-C in a terminal reaches the whole process group: the parent decides; here it only means "stop".
-  process.on('SIGINT', () => {
+  const stop = (reason: string, exitCode: number) => {
+    if (control.stopFlag.value) return;
     control.stopFlag.value = true;
-  });
+    control.stopReason = reason;
+    control.stopExitCode = exitCode;
+  };
+  // Ctrl-C in a terminal reaches the whole process group (the parent decides; here it only means "stop"), and a
+  // SIGTERM or SIGHUP sent to this process stops the run the same way.
+  for (const [signal, n] of Object.entries(STOP_SIGNALS)) {
+    process.on(signal, () => stop(`stopped by ${signal}`, 128 + n));
+  }
   let started = false;
   const onMessage = (raw: unknown) => {
     if (!isParentMessage(raw)) return;
     if (raw.type === 'stop') {
-      control.stopFlag.value = true;
+      stop(raw.signal ? `stopped by ${raw.signal}` : 'stopped by the user', 128 + STOP_SIGNALS[raw.signal ?? 'SIGINT']);
       return;
     }
     if (started) return;
@@ -294,24 +388,36 @@ export function startHost(): void {
     executeRun(raw, send, control).then(
       (outcome) => {
         process.exitCode = outcome.exitCode;
-        if (port) {
-          port.postMessage({ type: 'done', outcome } satisfies HostMessage);
-          // The utility process has no disconnect: end once the message is out.
-          setTimeout(() => process.exit(outcome.exitCode), 50);
-        } else if (process.send && process.connected) {
-          process.send({ type: 'done', outcome } satisfies HostMessage, () => process.disconnect());
-        }
+        // Dawn (WebGPU) may hold the event loop open: end once the outcome is out.
+        send({ type: 'done', outcome }, () => setTimeout(() => exit(outcome.exitCode), 50));
       },
       (error: unknown) => {
         process.stderr.write(`run host: ${String((error as Error)?.stack ?? error)}\n`);
-        process.exit(1);
+        exit(1);
       },
     );
   };
   if (port) port.on('message', (e) => onMessage(e.data));
   else process.on('message', onMessage);
   process.on('disconnect', () => {
-    // The parent is gone: finish the current step and stop, keeping the run folder consistent.
-    control.stopFlag.value = true;
+    // The parent is gone (killed, or its terminal closed): finish the current step, checkpoint and stop,
+    // saying why in run.json. Nobody reads stdout or stderr any more: writing there must not kill us.
+    parentGone = true;
+    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+    stop(`stopped: the process that started the run (pid ${process.ppid}) went away`, 129);
   });
+  // An error no hook caught (plugin code in a timer or callback): say who was running, then end.
+  const fatal = (error: unknown) => {
+    const who = currentActivity();
+    const reason = `${who ? `${who}: ` : ''}${(error as Error)?.message ?? String(error)}`;
+    try {
+      process.stderr.write(`run host: ${String((error as Error)?.stack ?? error)}\n`);
+    } catch {
+      // nobody to tell
+    }
+    send({ type: 'exiting', reason }, () => exit(1));
+    setTimeout(() => exit(1), 2000).unref();
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
 }

@@ -1,4 +1,4 @@
-// `utilityProcess.fork` as the services' `ForkHost` (src/services/process.ts): the run host and the worker
+// `utilityProcess.fork` as the services' `ForkHost` (src/host/process.ts): the run host and the worker
 // run in Electron utility processes, the way `dumbo serve` runs them with child_process.fork. Written
 // against the members of Electron's UtilityProcess it uses (no `electron` import), so it is tested without
 // Electron; index.ts passes the real `utilityProcess.fork`.
@@ -6,7 +6,7 @@
 // After VS Code's UtilityProcess wrapper: dangerous environment variables are stripped before the fork,
 // stderr lines are prefixed with the process's name and pid, and `kill()` ends the process at once.
 
-import type { ForkHost, HostProcess } from '../services/process.js';
+import type { ForkHost, HostProcess } from '../host/process.js';
 
 /** The part of Electron's UtilityProcess the adapter uses. */
 export interface UtilityChild {

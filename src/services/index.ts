@@ -15,11 +15,12 @@
 import { randomInt } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { builtinPluginDir } from '../core/paths.js';
+import { builtinPluginDir, userPluginDir } from '../core/paths.js';
 import { dumboVersion } from '../host/info.js';
 import type { AppEvent, CallArgs, CallName, CallResult, PluginCard } from '../shared/api.js';
 import { defaultExamplesDir, listExamples, listModels, readConfigFile, writeConfigFile } from './library.js';
 import {
+  adoptPluginFolder,
   commitPluginCopy,
   discardPluginCopy,
   filesFingerprint,
@@ -27,12 +28,12 @@ import {
   removePluginFolder,
   stagePluginCopy,
 } from './plugin-files.js';
-import { defaultEntries, type ForkHost } from './process.js';
+import { defaultEntries, type ForkHost } from '../host/process.js';
 import { RunManager } from './runs.js';
 import { SettingsStore } from './settings.js';
 import { WorkerClient, WorkerRequestError } from './worker-client.js';
 
-export { nodeForkHost, defaultEntries, type ForkHost, type HostProcess } from './process.js';
+export { nodeForkHost, defaultEntries, type ForkHost, type HostProcess } from '../host/process.js';
 export { WorkerRequestError };
 
 export interface ServicesOptions {
@@ -80,6 +81,16 @@ export function createServices(options: ServicesOptions): Services {
   const entries = defaultEntries();
   const settings = new SettingsStore({ cwd: options.settingsDir, defaultPluginFolder: options.userPluginDir });
   const pluginFolder = () => path.resolve(options.userPluginDir ?? settings.get().pluginFolder);
+  // Plugin folders chosen by whoever started Dumbo (not through the API): install and remove work there
+  // without the marker of plugin-files.ts. Any other plugin folder must carry it (PLUGIN_FOLDER_MARKER).
+  const trustedPluginFolders = [options.userPluginDir, userPluginDir()].filter((f): f is string => !!f);
+  /**
+   * The config files this session may write: those opened (openConfig) or created (saveConfig of a new
+   * file) here. Saving over any other existing file is refused, so that an API call cannot overwrite a
+   * file the user never opened in Dumbo. Not taken from the settings' recent configs: updateSettings can
+   * set those.
+   */
+  const writableConfigs = new Set<string>();
   const examplesDir = options.examplesDir ?? defaultExamplesDir();
   const listeners = new Set<(event: AppEvent) => void>();
   const emit = (event: AppEvent) => {
@@ -180,7 +191,7 @@ export function createServices(options: ServicesOptions): Services {
     previewPluginFolder: async (folder) => previewPluginFolder(abs(folder)),
 
     installPlugin: async (folder) => {
-      const copy = stagePluginCopy(abs(folder), pluginFolder());
+      const copy = stagePluginCopy(abs(folder), pluginFolder(), trustedPluginFolders);
       let cards: PluginCard[];
       try {
         cards = await introspection.request(
@@ -199,7 +210,7 @@ export function createServices(options: ServicesOptions): Services {
     },
 
     removePlugin: async (folder) => {
-      removePluginFolder(folder, pluginFolder());
+      removePluginFolder(folder, pluginFolder(), trustedPluginFolders);
       introspection.restart();
       emit({ type: 'plugins-changed' });
     },
@@ -207,11 +218,12 @@ export function createServices(options: ServicesOptions): Services {
     openConfig: async (file) => {
       const config = readConfigFile(file, cwd);
       settings.addRecent(config.path);
+      writableConfigs.add(config.path);
       return config;
     },
 
     saveConfig: async (file, text) => {
-      writeConfigFile(file, text, cwd);
+      writableConfigs.add(writeConfigFile(file, text, cwd, (existing) => writableConfigs.has(existing)));
     },
 
     validateConfig: async (text, file) =>
@@ -226,6 +238,8 @@ export function createServices(options: ServicesOptions): Services {
 
     updateSettings: async (patch) => {
       const before = pluginFolder();
+      // A new or empty folder becomes one Dumbo manages; one that holds files is only read (plugin-files.ts).
+      if (patch.pluginFolder !== undefined) adoptPluginFolder(path.resolve(patch.pluginFolder));
       settings.update(patch);
       if (pluginFolder() !== before) emit({ type: 'plugins-changed' });
       return calls.getSettings();

@@ -10,8 +10,9 @@
  *   history with `getRun` and continues with the events.
  * - Stop: status `stopping`, the host is asked (message and stop file) to finish its step, checkpoint and
  *   end; killed after max(30 s, 2 × step time), then recorded as `stopped`.
- * - A host that exits without saying `done` (a plugin called process.exit, out of memory, a crash) makes
- *   the run `crashed` in run.json, with the exit reason; the folder is kept.
+ * - A host that exits without saying `done` (out of memory, a crash) makes the run `crashed` in run.json,
+ *   with the exit reason; the folder is kept. Forking, stopping, the hook watchdog and that last word on
+ *   run.json are the run-host client's (src/host/client.ts), the same one the CLI uses.
  *
  * Who may import it: src/services only. Imports core, host (protocol, run folder) and the shared API types.
  */
@@ -25,15 +26,14 @@ import {
   readdirSync,
   readFileSync,
   readSync,
-  writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DumboError } from '../core/errors.js';
 import { formatLogRecord } from '../core/logger.js';
-import { STOP_FILE } from '../host/info.js';
-import type { HostMessage, RunOutcomeMessage, StartRunRequest } from '../host/protocol.js';
-import { markRunEnded, readRunRecord, type RunRecord } from '../host/run-folder.js';
+import { RunHostClient, writeStopFile, type RunEnded } from '../host/client.js';
+import type { HostMessage, StartRunRequest } from '../host/protocol.js';
+import { pidAlive, readRunRecord, type RunRecord } from '../host/run-folder.js';
 import type {
   AppEvent,
   BackendChoice,
@@ -44,7 +44,7 @@ import type {
   RunSummary,
   TraceRow,
 } from '../shared/api.js';
-import { crashLine, type ForkHost, type HostProcess } from './process.js';
+import { type ForkHost } from '../host/process.js';
 
 const ACTIVE: readonly RunStatus[] = ['pending', 'running', 'stopping'];
 const LOG_TAIL_LINES = 500;
@@ -68,11 +68,13 @@ export interface RunManagerOptions {
   flushMs?: number;
   /** How long a host may take to load the plugins and make the run folder (default 120 s). */
   startTimeoutMs?: number;
+  /** A hook call running longer than this is reported in the run's log (default 60 s). */
+  hookWatchMs?: number;
 }
 
 interface LiveRun {
   id: string;
-  proc: HostProcess;
+  client: RunHostClient;
   configFile: string;
   runFolder: string;
   name: string;
@@ -80,11 +82,6 @@ interface LiveRun {
   startedAt: string;
   lastLoss?: number;
   lastStep?: number;
-  stepTimeS: number;
-  stopRequested: boolean;
-  killedAfterMs?: number;
-  killTimer?: NodeJS.Timeout;
-  outcome?: RunOutcomeMessage;
   modelInfo?: ModelInfoView;
   progress?: { step: number; totalSteps?: number };
   buffer: { metrics: MetricPoint[]; log: string[]; trace: TraceRow[]; progress: boolean };
@@ -95,7 +92,7 @@ interface LiveRun {
 
 export class RunManager {
   private readonly live = new Map<string, LiveRun>();
-  private readonly starting = new Set<HostProcess>();
+  private readonly starting = new Set<RunHostClient>();
   private readonly stopGraceMs: number;
   private readonly flushMs: number;
   private readonly runsRoot: string;
@@ -130,8 +127,6 @@ export class RunManager {
       request.outputDir = folder;
       request.resumeFrom = 'latest';
     }
-    const proc = this.o.fork(this.o.hostEntry);
-    this.starting.add(proc);
     return new Promise<RunSummary>((resolve, reject) => {
       let run: LiveRun | undefined;
       let settled = false;
@@ -139,61 +134,64 @@ export class RunManager {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        this.starting.delete(proc);
+        this.starting.delete(client);
         f();
       };
+      const client: RunHostClient = new RunHostClient(request, {
+        fork: this.o.fork,
+        entry: this.o.hostEntry,
+        stopGraceMs: this.stopGraceMs,
+        hookWatchMs: this.o.hookWatchMs,
+        onMessage: (m: HostMessage) => {
+          if (run) return this.onMessage(run, m);
+          if (m.type === 'status' && m.runFolder) {
+            run = this.register(client, m.runFolder, configFile);
+            const started = run;
+            this.onMessage(run, m); // `running`: every window learns of the new run
+            settle(() => resolve(this.summaryOf(started)));
+          } else if (m.type === 'done') {
+            const lines = m.outcome.error?.lines ?? [`the run ${m.outcome.status} before it started`];
+            settle(() => reject(new DumboError(lines.join('\n'), { kind: 'config' })));
+          }
+        },
+        onHung: (message) => {
+          if (!run) return;
+          run.buffer.log.push(`${new Date().toISOString()} [dumbo] warning: ${message}`);
+          this.flush(run);
+        },
+      });
+      this.starting.add(client);
       const timeoutMs = this.o.startTimeoutMs ?? 120_000;
       const timer = setTimeout(
         () =>
           settle(() => {
-            proc.kill();
+            client.kill();
             reject(new DumboError(`the run host did not start the run within ${Math.round(timeoutMs / 1000)} s`));
           }),
         timeoutMs,
       );
-      proc.on('message', (raw: unknown) => {
-        const m = raw as HostMessage;
-        if (run) return this.onMessage(run, m);
-        if (m.type === 'status' && m.runFolder) {
-          run = this.register(proc, m.runFolder, configFile);
-          const started = run;
-          this.onMessage(run, m); // `running`: every window learns of the new run
-          settle(() => resolve(this.summaryOf(started)));
-        } else if (m.type === 'done') {
-          const lines = m.outcome.error?.lines ?? [`the run ${m.outcome.status} before it started`];
-          settle(() => reject(new DumboError(lines.join('\n'), { kind: 'config' })));
-        }
-      });
-      proc.on('exit', (code, signal) => {
-        if (run) return this.onExit(run, code, signal ?? null);
-        const tail = crashLine(proc.stderrTail?.() ?? '');
+      void client.ended.then((end) => {
+        if (run) return this.onExit(run, end);
         settle(() =>
-          reject(
-            new DumboError(
-              `the run host ${exitHow(code, signal ?? null)} before the run started${tail ? `: ${tail}` : ''}`,
-            ),
-          ),
+          reject(new DumboError(`${end.reason ?? 'the run host ended'} before the run started`, { kind: 'run' })),
         );
       });
-      proc.send(request);
     });
   }
 
-  private register(proc: HostProcess, runFolder: string, configFile: string): LiveRun {
+  private register(client: RunHostClient, runFolder: string, configFile: string): LiveRun {
     const id = this.idFor(runFolder);
     let markExited!: () => void;
     const exited = new Promise<void>((r) => (markExited = r));
     const record = readRunRecord(runFolder);
     const run: LiveRun = {
       id,
-      proc,
+      client,
       configFile,
       runFolder,
       name: record?.name ?? path.basename(runFolder),
       status: 'pending',
       startedAt: record?.startedAt ?? new Date().toISOString(),
-      stepTimeS: 0,
-      stopRequested: false,
       buffer: { metrics: [], log: [], trace: [], progress: false },
       exited,
       markExited,
@@ -221,7 +219,6 @@ export class RunManager {
       case 'metrics':
         for (const e of m.events) {
           run.buffer.metrics.push({ name: e.name, value: e.value, step: e.step, timestamp: e.timestamp });
-          if (e.name === 'step_time_s') run.stepTimeS = e.value;
           if (e.name === 'loss') [run.lastLoss, run.lastStep] = [e.value, e.step];
         }
         break;
@@ -238,7 +235,8 @@ export class RunManager {
         return;
       }
       case 'done':
-        run.outcome = m.outcome;
+      case 'hook':
+      case 'exiting':
         return;
     }
     run.flushTimer ??= setTimeout(() => this.flush(run), this.flushMs);
@@ -263,23 +261,14 @@ export class RunManager {
     this.o.emit({ type: 'run-status', run: this.summaryOf(run) });
   }
 
-  private onExit(run: LiveRun, code: number | null, signal: string | null): void {
-    if (run.killTimer) clearTimeout(run.killTimer);
+  private onExit(run: LiveRun, end: RunEnded): void {
     this.flush(run);
     this.live.delete(run.id);
-    if (!run.outcome) {
-      const tail = crashLine(run.proc.stderrTail?.() ?? '');
-      const how = `the run host ${exitHow(code, signal)}`;
-      const reason = run.stopRequested
-        ? run.killedAfterMs !== undefined
-          ? `${how} after a stop request: it did not stop within ${Math.round(run.killedAfterMs / 1000)} s`
-          : `${how} after a stop request`
-        : `${how}${tail ? `: ${tail}` : ''}`;
-      const record = markRunEnded(run.runFolder, run.stopRequested ? 'stopped' : 'crashed', reason);
-      run.status = record?.status ?? (run.stopRequested ? 'stopped' : 'crashed');
-      this.o.emit({ type: 'run-status', run: this.summaryOf(run, record, reason) });
+    if (!end.outcome) {
+      run.status = end.status;
+      this.o.emit({ type: 'run-status', run: this.summaryOf(run, readRunRecord(run.runFolder), end.reason) });
     } else if (ACTIVE.includes(run.status)) {
-      run.status = run.outcome.status;
+      run.status = end.outcome.status;
       this.o.emit({ type: 'run-status', run: this.summaryOf(run) });
     }
     run.markExited();
@@ -292,15 +281,8 @@ export class RunManager {
     if (run) {
       if (run.status === 'stopping') return;
       if (!ACTIVE.includes(run.status)) throw new DumboError(`run ${id} is not running (${run.status})`);
-      run.stopRequested = true;
       this.setStatus(run, 'stopping');
-      run.proc.send({ type: 'stop' });
-      writeStopFile(run.runFolder);
-      const graceMs = Math.max(this.stopGraceMs, 2 * run.stepTimeS * 1000);
-      run.killTimer = setTimeout(() => {
-        run.killedAfterMs = graceMs;
-        run.proc.kill();
-      }, graceMs);
+      run.client.stop();
       return;
     }
     // A run of another process (the CLI, another window): its host polls the stop file.
@@ -314,13 +296,11 @@ export class RunManager {
 
   /** Stops every live run and waits for their hosts to end (`force`: kills them at once). */
   async dispose(options: { force?: boolean } = {}): Promise<void> {
-    for (const proc of this.starting) proc.kill();
+    for (const client of this.starting) client.kill();
     const runs = [...this.live.values()];
     for (const run of runs) {
-      if (options.force) {
-        run.stopRequested = true;
-        run.proc.kill();
-      } else if (ACTIVE.includes(run.status)) this.stopRun(run.id);
+      if (options.force) run.client.kill();
+      else if (ACTIVE.includes(run.status)) this.stopRun(run.id);
     }
     await Promise.all(runs.map((r) => r.exited));
   }
@@ -463,27 +443,6 @@ function summaryFromRecord(id: string, folder: string, record: RunRecord | undef
   if (record.backendDevice) s.backendDevice = record.backendDevice;
   if (record.exitReason) s.exitReason = record.exitReason;
   return s;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function writeStopFile(folder: string): void {
-  try {
-    writeFileSync(path.join(folder, STOP_FILE), String(Date.now()));
-  } catch {
-    // the stop message still reaches a host of ours
-  }
-}
-
-function exitHow(code: number | null, signal: string | null): string {
-  return code === null ? `was killed${signal ? ` (${signal})` : ''}` : `exited with code ${code}`;
 }
 
 function traceRow(e: Record<string, unknown> | { hook: string }): TraceRow {

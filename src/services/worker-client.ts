@@ -11,7 +11,7 @@
 import { DumboError } from '../core/errors.js';
 import type { WorkerCalls, WorkerError, WorkerMethod, WorkerResponse } from '../host/protocol.js';
 import type { ConfigProblem } from '../shared/api.js';
-import { crashLine, type ForkHost, type HostProcess } from './process.js';
+import { crashLine, type ForkHost, type HostProcess } from '../host/process.js';
 
 /** A worker request that failed; `problems` carries located config errors when there are any. */
 export class WorkerRequestError extends Error {

@@ -126,7 +126,7 @@ describe('dumbo CLI', () => {
     const again = await runDumbo(['run', 'run.yaml', '--output', 'out'], { cwd: dir });
     expect(again.code).toBe(2);
     expect(lastLine(again.stderr)).toBe(
-      `${out}: the run folder ${out} already holds a run (run.json); choose another --output or output_dir, or set resume_from`,
+      `${out}: the run folder ${out} already holds a run (run.json): choose another --output or output_dir, or continue it with --resume`,
     );
     expect(JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8'))).toEqual(run);
   });
@@ -183,7 +183,7 @@ describe('dumbo CLI', () => {
       },
     });
     expect(r.code).toBe(130);
-    expect(r.stderr).toContain('stopping: finishing the current step and saving');
+    expect(r.stderr).toContain('stopping (SIGINT): finishing the current step and saving');
     const run = JSON.parse(readFileSync(path.join(dir, 'out', 'run.json'), 'utf8')) as {
       status: string;
       steps: number;

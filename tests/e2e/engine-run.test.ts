@@ -146,7 +146,8 @@ describe('a run with every engine plugin, end to end', () => {
     expect(ra.code).toBe(0);
     const lossA = byStep(jsonl(path.join(a, 'out', 'metrics.jsonl')), 'loss');
 
-    // Killed (SIGKILL to the CLI and its run host) as soon as the step-10 checkpoint exists.
+    // Killed (SIGKILL to the CLI and its run host) a few steps after the step-10 checkpoint, so that the
+    // resumed run repeats steps that metrics.jsonl already holds.
     const b = writeFiles(tempDir(), { 'probe/index.js': probe, 'run.yaml': config({ steps, saveEvery: 5 }) });
     const child = spawn(process.execPath, [dumboBin, 'run', 'run.yaml', '--output', 'out'], {
       cwd: b,
@@ -155,10 +156,12 @@ describe('a run with every engine plugin, end to end', () => {
     });
     const killedAt = await new Promise<number>((resolve, reject) => {
       const timer = setInterval(() => {
-        if (existsSync(path.join(b, 'out', 'checkpoints', 'step-10', 'trainer_state.json'))) {
+        const metrics = path.join(b, 'out', 'metrics.jsonl');
+        const logged = existsSync(metrics) ? byStep(jsonl(metrics), 'loss').size : 0;
+        if (existsSync(path.join(b, 'out', 'checkpoints', 'step-10', 'trainer_state.json')) && logged >= 12) {
           clearInterval(timer);
           process.kill(-child.pid!, 'SIGKILL');
-          resolve(byStep(jsonl(path.join(b, 'out', 'metrics.jsonl')), 'loss').size);
+          resolve(byStep(jsonl(metrics), 'loss').size);
         }
       }, 10);
       child.on('exit', () => {
@@ -168,17 +171,29 @@ describe('a run with every engine plugin, end to end', () => {
     });
     await new Promise((r) => child.on('exit', r));
     expect(killedAt).toBeLessThan(steps);
-    expect(JSON.parse(readFileSync(path.join(b, 'out', 'run.json'), 'utf8')).status).toBe('running');
+    const killed = JSON.parse(readFileSync(path.join(b, 'out', 'run.json'), 'utf8')) as {
+      status: string;
+      startedAt: string;
+    };
+    expect(killed.status).toBe('running');
 
     // Resumed in the same folder from the newest complete checkpoint.
     writeFiles(b, { 'run.yaml': config({ steps, saveEvery: 5, resume: true }) });
     const rb = await runDumbo(['run', 'run.yaml', '--output', 'out'], { cwd: b });
     expect(rb.stderr).toMatch(/resumed from .*checkpoints\/step-(10|15|20|25) at step (10|15|20|25)/);
     expect(rb.code).toBe(0);
-    const lossB = byStep(jsonl(path.join(b, 'out', 'metrics.jsonl')), 'loss');
+    const metricsB = jsonl(path.join(b, 'out', 'metrics.jsonl'));
+    const lossB = byStep(metricsB, 'loss');
     expect([...lossB.keys()].sort((x, y) => x - y)).toEqual([...lossA.keys()]);
+    // The steps after the checkpoint ran twice; metrics.jsonl holds each once (cut back at the resume).
+    expect(metricsB.filter((m) => m.name === 'loss')).toHaveLength(steps);
     for (const [step, value] of lossA) expect(lossB.get(step), `step ${step}`).toBeCloseTo(value, 6);
     const run = JSON.parse(readFileSync(path.join(b, 'out', 'run.json'), 'utf8')) as Record<string, unknown>;
-    expect(run).toMatchObject({ status: 'completed', steps, resumeFrom: 'latest' });
-  });
+    expect(run).toMatchObject({ status: 'completed', steps, resumeFrom: 'latest', startedAt: killed.startedAt });
+    const resumes = run.resumes as { step: number }[];
+    expect(resumes).toEqual([
+      { at: expect.any(String), checkpoint: expect.stringMatching(/step-(10|15|20|25)$/), step: expect.any(Number) },
+    ]);
+    expect(killedAt).toBeGreaterThan(resumes[0]!.step); // steps were repeated, and recorded once
+  }, 300_000); // three runs of the engine: a budget of its own, not the suite's 60 s per test
 });

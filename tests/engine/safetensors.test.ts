@@ -511,7 +511,7 @@ describe('atomic writes', () => {
     fault.writesBeforeFailure = 1; // the header is written, then the disk is "full"
     try {
       expect(() => writeSafetensors(file, next)).toThrow(
-        `${file}: could not write (ENOSPC: no space left on device, write)`,
+        `${file}: could not write: no space left on device (ENOSPC)`,
       );
     } finally {
       fault.writesBeforeFailure = Infinity;
@@ -532,7 +532,7 @@ describe('atomic writes', () => {
       caught = error;
     }
     expect(caught).toBeInstanceOf(SafetensorsError);
-    expect((caught as SafetensorsError).message).toMatch(`${file}: could not write (ENOENT`);
+    expect((caught as SafetensorsError).message).toMatch(`${file}: could not write: no such file or folder (ENOENT`);
     expect(existsSync(gone)).toBe(false);
   });
 
@@ -545,7 +545,7 @@ describe('atomic writes', () => {
       writeSafetensors(file, old);
       chmodSync(dir, 0o555);
       try {
-        expect(() => writeSafetensors(file, next)).toThrow(/could not write \(EACCES/);
+        expect(() => writeSafetensors(file, next)).toThrow(/could not write: permission denied \(EACCES/);
       } finally {
         chmodSync(dir, 0o755);
       }

@@ -71,16 +71,35 @@ describe('run host protocol', () => {
     expect(steps).toBeLessThan(500);
   });
 
-  it('crash: a plugin that kills its process ends the host without done; the run folder stays', async () => {
+  it("a plugin's process.exit() fails the run naming the plugin and the hook, instead of ending the host", async () => {
     const dir = writeFiles(tempDir(), {
       'crash/index.js': `import { BasePlugin } from 'dumbo';\nexport class Crasher extends BasePlugin { static provides = ['trainer']; hooks() { return { trainer: () => process.exit(7) }; } }\nexport const AVAILABLE_PLUGINS = [Crasher];\n`,
       'run.yaml': 'plugins: [./crash]\n',
     });
     const { messages, code } = await host(path.join(dir, 'run.yaml'), dir);
-    expect(code).toBe(7);
-    expect(messages.some((m) => m.type === 'done')).toBe(false);
+    expect(code).toBe(1);
+    const done = messages.find((m) => m.type === 'done') as { outcome: { status: string; error: { message: string } } };
+    expect(done.outcome.status).toBe('failed');
+    expect(done.outcome.error.message).toMatch(/plugin crasher, hook trainer: called process\.exit\(7\)/);
     const { readFileSync } = await import('node:fs');
-    expect(JSON.parse(readFileSync(path.join(dir, 'out', 'run.json'), 'utf8'))).toMatchObject({ status: 'running' });
+    expect(JSON.parse(readFileSync(path.join(dir, 'out', 'run.json'), 'utf8'))).toMatchObject({
+      status: 'failed',
+      exitReason: expect.stringMatching(/plugin crasher, hook trainer: called process\.exit\(7\)/),
+    });
+  });
+
+  it('crash: an error thrown where no hook catches it ends the host, saying which plugin was running', async () => {
+    const dir = writeFiles(tempDir(), {
+      'crash/index.js': `import { BasePlugin } from 'dumbo';\nexport class Crasher extends BasePlugin { static provides = ['trainer']; hooks() { return { trainer: () => new Promise(() => { setTimeout(() => { throw new Error('boom in a timer'); }, 10); }) }; } }\nexport const AVAILABLE_PLUGINS = [Crasher];\n`,
+      'run.yaml': 'plugins: [./crash]\n',
+    });
+    const { messages, code } = await host(path.join(dir, 'run.yaml'), dir);
+    expect(code).toBe(1);
+    expect(messages.some((m) => m.type === 'done')).toBe(false);
+    expect(messages.find((m) => m.type === 'exiting')).toEqual({
+      type: 'exiting',
+      reason: 'plugin crasher, hook trainer: boom in a timer',
+    });
   });
 
   it('a config error comes back as data with its location and exit code 2, with no run folder', async () => {

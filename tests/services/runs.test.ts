@@ -16,6 +16,15 @@ export class Crasher extends BasePlugin {
 export const AVAILABLE_PLUGINS = [Crasher];
 `;
 
+// A trainer whose timer throws where no hook can catch it: the host dies of it.
+const killerJs = `import { BasePlugin } from 'dumbo';
+export class Killer extends BasePlugin {
+  static provides = ['trainer'];
+  hooks() { return { trainer: () => new Promise(() => setTimeout(() => { throw new Error('boom in a timer'); }, 10)) }; }
+}
+export const AVAILABLE_PLUGINS = [Killer];
+`;
+
 // A trainer that never looks at stopRequested(): only the kill after the grace period ends it.
 const stubbornJs = `import { BasePlugin, MetricEvent } from 'dumbo';
 export class Stubborn extends BasePlugin {
@@ -55,10 +64,12 @@ describe('services: runs', () => {
       't/index.js': toyTrainerJs,
       'm/index.js': toyModelJs,
       'c/index.js': crasherJs,
+      'k/index.js': killerJs,
       's/index.js': stubbornJs,
       'toy.yaml': 'name: toy\nplugins: [./m, ./t]\ntoy_trainer: {steps: 3}\n',
       'busy.yaml': 'name: busy\nplugins: [./t]\ntoy_trainer: {steps: 500, busy_ms: 20}\n',
       'crash.yaml': 'name: crash\nplugins: [./c]\n',
+      'dead.yaml': 'name: dead\nplugins: [./k]\n',
       'stubborn.yaml': 'name: stubborn\nplugins: [./s]\n',
       'bad.yaml': 'plugins: [./t]\ntoy_trainer: {steps: zero}\n',
     });
@@ -107,13 +118,21 @@ describe('services: runs', () => {
     await expect(h.services.calls.stopRun(busy.id)).rejects.toThrow(/not running \(stopped\)/);
   });
 
-  it('a run host that dies (process.exit in a trainer) makes the run crashed; its folder stays', async () => {
+  it("a trainer's process.exit() fails the run naming the plugin; a host that dies makes it crashed", async () => {
     const run = await h.services.calls.startRun('crash.yaml');
-    const crashed = await h.waitFor(isStatus(run.id, 'crashed'));
-    expect(crashed.type === 'run-status' && crashed.run.exitReason).toMatch(/exited with code 7: about to die/);
-    const record = JSON.parse(readFileSync(path.join(run.runFolder, 'run.json'), 'utf8'));
-    expect(record).toMatchObject({ status: 'crashed', exitReason: expect.stringMatching(/code 7/) });
+    const failed = await h.waitFor(isStatus(run.id, 'failed'));
+    expect(failed.type === 'run-status' && failed.run.exitReason).toMatch(
+      /plugin crasher, hook trainer: called process\.exit\(7\)/,
+    );
     expect(existsSync(path.join(run.runFolder, 'config.yaml'))).toBe(true);
+
+    const dead = await h.services.calls.startRun('dead.yaml');
+    const crashed = await h.waitFor(isStatus(dead.id, 'crashed'));
+    expect(crashed.type === 'run-status' && crashed.run.exitReason).toMatch(
+      /the run host exited with code 1: plugin killer, hook trainer: boom in a timer/,
+    );
+    const record = JSON.parse(readFileSync(path.join(dead.runFolder, 'run.json'), 'utf8'));
+    expect(record).toMatchObject({ status: 'crashed', exitReason: expect.stringMatching(/boom in a timer/) });
   });
 
   it('a run that ignores the stop request is killed after the grace period, and recorded as stopped', async () => {
@@ -127,7 +146,7 @@ describe('services: runs', () => {
 
   it('listRuns and getRun read the history from the run folders', async () => {
     const runs = await h.services.calls.listRuns();
-    expect(runs.map((r) => r.name).sort()).toEqual(['busy', 'crash', 'stubborn', 'toy']);
+    expect(runs.map((r) => r.name).sort()).toEqual(['busy', 'crash', 'dead', 'stubborn', 'toy']);
     const summary = runs.find((r) => r.id === toy.id)!;
     expect(summary).toMatchObject({ status: 'completed', steps: 3, finalLoss: expect.closeTo(4 * 0.8 ** 3, 6) });
     expect(summary.durationS).toBeGreaterThan(0);

@@ -3,8 +3,8 @@
  * same service code runs under Electron (`utilityProcess.fork`, adapted by src/main) and under Node
  * (`child_process.fork`: `dumbo serve` and the tests, `nodeForkHost` below).
  *
- * Who may import it: src/services, src/cli (serve), src/main (the types, to adapt utilityProcess), tests.
- * Imports Node only; never Electron.
+ * Who may import it: src/host (the run-host client), src/services, src/cli, src/main (the types, to adapt
+ * utilityProcess), tests. Imports Node only; never Electron.
  */
 
 import { fork } from 'node:child_process';
@@ -38,12 +38,15 @@ const TAIL_BYTES = 8192;
 
 /**
  * `child_process.fork` as a ForkHost. The child's stdout is ignored, its stderr kept (the last 8 KB) for the
- * exit reason of a crash; `echoStderr` also copies it to this process's stderr.
+ * exit reason of a crash; `echoStderr` also copies it to this process's stderr. `inherit` gives the child
+ * this process's stdout and stderr instead (`dumbo run`: a plugin's progress bar needs the terminal).
  */
-export function nodeForkHost(options: { echoStderr?: boolean; env?: NodeJS.ProcessEnv } = {}): ForkHost {
+export function nodeForkHost(
+  options: { echoStderr?: boolean; env?: NodeJS.ProcessEnv; inherit?: boolean } = {},
+): ForkHost {
   return (entry, args = []) => {
     const child = fork(entry, args, {
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      stdio: options.inherit ? ['ignore', 'inherit', 'inherit', 'ipc'] : ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'json',
       env: options.env ?? process.env,
     });
