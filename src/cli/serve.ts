@@ -3,13 +3,20 @@
  * shows, served to a browser over HTTP, its calls as `POST /api/call/<name>` and its events over a
  * WebSocket (`GET /api/events`), all answered by the same service layer (src/services) as Electron's IPC.
  *
- * Security (DESIGN.md section 5): every request without the token — API, socket and static files alike —
- * gets 401. The token (32 random bytes, hex) arrives once in the printed URL's query; the response sets it
- * as an HttpOnly, SameSite=Strict cookie and redirects to the same URL without it. Scripts may send
- * `Authorization: Bearer <token>` instead. The Host header must name the address served (DNS rebinding), a
- * request's Origin, when it has one, must be the served origin (WebSocket upgrades included), and every
- * response carries a strict CSP. It listens on 127.0.0.1 unless `--host` says otherwise, which prints a
- * warning.
+ * Security (DESIGN.md section 5): every request without the credential — API, socket and static files
+ * alike — gets 401. The session has two secrets, each 32 random bytes:
+ * - the token, for the API and the events socket. The printed URL carries it in its fragment (`#token=`),
+ *   which the browser never sends to a server; the page takes it from there once, keeps it in the tab's
+ *   sessionStorage (scoped to this origin, port included) and takes it out of the address bar. Calls send it
+ *   as `Authorization: Bearer <token>`, the socket as its subprotocol `dumbo-token.<token>` (a browser cannot
+ *   set a WebSocket's headers; scripts may send the Authorization header there too).
+ * - the app path `/app/<key>/`, the unguessable prefix the UI's files are served under, so that loading the
+ *   page and its assets needs no credential of its own. Every other path answers 401 without the token.
+ *
+ * No cookie is set or read: cookies are not scoped to a port, so a browser would send one to every other
+ * server on 127.0.0.1. The Host header must name the address served (DNS rebinding), a request's Origin,
+ * when it has one, must be the served origin (WebSocket upgrades included), and every response carries a
+ * strict CSP. It listens on 127.0.0.1 unless `--host` says otherwise, which prints a warning.
  *
  * May import core, host (version) and services; used by main.ts (the `serve` command) and tests.
  */
@@ -24,7 +31,14 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { appRoot } from '../core/paths.js';
 import { createServices, nodeForkHost, type Services } from '../services/index.js';
-import { ARGS_VALID, CHANNELS, type AppEvent, type CallName } from '../shared/api.js';
+import {
+  ARGS_VALID,
+  CHANNELS,
+  EVENTS_PROTOCOL,
+  TOKEN_PROTOCOL_PREFIX,
+  type AppEvent,
+  type CallName,
+} from '../shared/api.js';
 
 export const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
@@ -64,19 +78,21 @@ export interface ServerOptions {
   host?: string;
   /** The built renderer (default out/renderer, made by `npm run build:app`). */
   rendererDir?: string;
-  /** Fixed token (tests); default 32 random bytes. */
+  /** Fixed token (tests); default 32 random bytes, hex. */
   token?: string;
+  /** Fixed key of the app path `/app/<key>/` (tests); default 32 random bytes, hex. */
+  appKey?: string;
 }
 
 export interface RunningServer {
-  /** The URL to open: with the token (once) and the config. */
+  /** The URL to open: the app path, the config in the query, the token in the fragment. */
   url: string;
   /** The origin, e.g. http://127.0.0.1:43210. */
   origin: string;
   port: number;
   token: string;
-  /** The cookie the token lives in after the first visit. */
-  cookieName: string;
+  /** Where the UI's files are served, without credentials: `/app/<key>/`. */
+  appPath: string;
   close(): Promise<void>;
 }
 
@@ -98,13 +114,16 @@ function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function parseCookies(header: string | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const part of (header ?? '').split(';')) {
-    const i = part.indexOf('=');
-    if (i > 0) out.set(part.slice(0, i).trim(), part.slice(i + 1).trim());
-  }
-  return out;
+/** The token of an `Authorization: Bearer <token>` header. */
+function bearerToken(req: http.IncomingMessage): string | undefined {
+  const auth = req.headers.authorization;
+  return auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+}
+
+/** The token of a WebSocket's `dumbo-token.<token>` subprotocol. */
+function protocolToken(req: http.IncomingMessage): string | undefined {
+  const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+  return offered.find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX))?.slice(TOKEN_PROTOCOL_PREFIX.length);
 }
 
 /** A literal IPv4 or IPv6 address (a Host header naming one cannot come from DNS rebinding). */
@@ -152,11 +171,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { services } = options;
   const bindHost = options.host ?? '127.0.0.1';
   const token = options.token ?? randomBytes(32).toString('hex');
+  const appPath = `/app/${options.appKey ?? randomBytes(32).toString('hex')}/`;
   const rendererDir = path.resolve(options.rendererDir ?? path.join(appRoot(), 'out', 'renderer'));
   const clients = new Set<WebSocket>();
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 64 * 1024,
+    // The browser offers the events protocol and the token's; the answer names the first, never the token.
+    handleProtocols: (offered) => (offered.has(EVENTS_PROTOCOL) ? EVENTS_PROTOCOL : false),
+  });
   let port = 0;
-  let cookieName = 'dumbo_token';
   let allowedHosts = new Set<string>();
 
   const hostAllowed = (host: string | undefined): boolean => {
@@ -172,11 +196,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   const originAllowed = (origin: string | undefined, host: string | undefined): boolean =>
     origin === undefined || (!!host && hostAllowed(host) && origin.toLowerCase() === `http://${host.toLowerCase()}`);
-  const authenticated = (req: http.IncomingMessage): boolean => {
-    const cookie = parseCookies(req.headers.cookie).get(cookieName);
-    if (cookie && safeEqual(cookie, token)) return true;
-    const auth = req.headers.authorization;
-    return !!auth && auth.startsWith('Bearer ') && safeEqual(auth.slice(7).trim(), token);
+  /** The token, from the Authorization header (and, for the socket, its subprotocol). Never a cookie. */
+  const authenticated = (req: http.IncomingMessage, socket = false): boolean => {
+    const given = bearerToken(req) ?? (socket ? protocolToken(req) : undefined);
+    return given !== undefined && safeEqual(given, token);
   };
   /** Host, Origin and token: the status to refuse with, or 0. */
   const check = (req: http.IncomingMessage): [number, string] | undefined => {
@@ -196,27 +219,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const refused = check(req);
     if (refused) return send(res, refused[0], `${refused[1]}: this server answers only to its own address\n`);
     const url = new URL(req.url ?? '/', 'http://x');
-    const queryToken = url.searchParams.get('token');
-    if (queryToken !== null && req.method === 'GET') {
-      if (!safeEqual(queryToken, token)) return send(res, 401, 'Unauthorized: wrong token\n');
-      url.searchParams.delete('token');
-      const location = url.pathname + (url.search === '?' ? '' : url.search);
-      res.writeHead(303, {
-        ...SECURITY_HEADERS,
-        Location: location,
-        'Set-Cookie': `${cookieName}=${token}; HttpOnly; SameSite=Strict; Path=/`,
-        'Content-Length': 0,
-      });
+    if (url.pathname === appPath.slice(0, -1)) {
+      // The app path without its slash: relative asset paths need it.
+      res.writeHead(308, { ...SECURITY_HEADERS, Location: appPath + url.search, 'Content-Length': 0 });
       return void res.end();
     }
+    if (url.pathname.startsWith(appPath)) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'Method Not Allowed\n');
+      return staticFile(req, res, url.pathname.slice(appPath.length - 1));
+    }
     if (!authenticated(req)) {
-      return send(res, 401, 'Unauthorized: open the URL that `dumbo serve` printed (it carries the token)\n');
+      return send(
+        res,
+        401,
+        'Unauthorized: open the URL that `dumbo serve` printed (the page sends its token with each call)\n',
+      );
     }
     if (url.pathname.startsWith('/api/call/')) return apiCall(req, res, url.pathname.slice('/api/call/'.length));
     if (url.pathname === '/api/events') return send(res, 426, 'Upgrade Required: this is a WebSocket\n');
     if (url.pathname.startsWith('/api/')) return sendJson(res, 404, { ok: false, error: 'no such endpoint' });
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'Method Not Allowed\n');
-    return staticFile(req, res, url.pathname);
+    return send(res, 404, 'Not Found: the app is at the URL that `dumbo serve` printed\n');
   }
 
   async function apiCall(req: http.IncomingMessage, res: http.ServerResponse, name: string): Promise<void> {
@@ -290,7 +312,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const url = new URL(req.url ?? '/', 'http://x');
     const refused = check(req);
     if (refused) return rejectUpgrade(socket, refused[0], refused[1]);
-    if (!authenticated(req)) return rejectUpgrade(socket, 401, 'Unauthorized');
+    if (!authenticated(req, true)) return rejectUpgrade(socket, 401, 'Unauthorized');
     if (url.pathname !== '/api/events') return rejectUpgrade(socket, 404, 'Not Found');
     wss.handleUpgrade(req, socket, head, (ws) => {
       clients.add(ws);
@@ -317,7 +339,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   });
   port = (server.address() as AddressInfo).port;
-  cookieName = `dumbo_token_${port}`;
   if (isLoopback(bindHost)) {
     allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
     if (bindHost.startsWith('127.')) allowedHosts.add(`${bindHost}:${port}`);
@@ -326,14 +347,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   const shownHost = isWildcard(bindHost) ? (firstExternalAddress() ?? '127.0.0.1') : hostPart(bindHost);
   const origin = `http://${shownHost}:${port}`;
-  const query = new URLSearchParams({ token });
-  if (options.config) query.set('config', options.config);
+  const query = options.config ? `?${new URLSearchParams({ config: options.config }).toString()}` : '';
   return {
-    url: `${origin}/?${query.toString()}`,
+    url: `${origin}${appPath}${query}#token=${token}`,
     origin,
     port,
     token,
-    cookieName,
+    appPath,
     async close() {
       unsubscribe();
       for (const ws of clients) ws.terminate();
@@ -364,9 +384,9 @@ export interface ServeCommandOptions {
 
 /**
  * The `serve` command: services on the working directory, the server, the URL on stdout (its only line).
- * Ctrl-C stops serving and asks the runs started here to stop (each finishes its step and checkpoints, as
- * with `dumbo run`); a second Ctrl-C kills them. Runs cannot outlive serve: a run host stops when its
- * parent goes away.
+ * Ctrl-C or SIGTERM stops serving and asks the runs started here to stop (each finishes its step and
+ * checkpoints, as with `dumbo run`), then exits 0; a second one kills them (exit 130). Runs cannot outlive
+ * serve: a run host stops when its parent goes away.
  */
 export async function serveCommand(o: ServeCommandOptions): Promise<number> {
   const config = path.resolve(o.config ?? path.join(appRoot(), 'resources', 'examples', 'quickstart.yaml'));
@@ -401,6 +421,11 @@ export async function serveCommand(o: ServeCommandOptions): Promise<number> {
 
   return new Promise<number>((resolve) => {
     let interrupts = 0;
+    let giveBack = () => {};
+    const finish = (code: number) => {
+      giveBack();
+      resolve(code);
+    };
     const onSignal = () => {
       interrupts += 1;
       if (interrupts === 1) {
@@ -413,17 +438,35 @@ export async function serveCommand(o: ServeCommandOptions): Promise<number> {
         void server
           .close()
           .then(() => services.dispose())
-          .then(() => {
-            process.off('SIGINT', onSignal);
-            process.off('SIGTERM', onSignal);
-            resolve(0);
-          });
-      } else {
+          .then(() => finish(0));
+      } else if (interrupts === 2) {
         process.stderr.write('killing the runs\n');
-        void services.dispose({ force: true }).then(() => resolve(130));
+        void services.dispose({ force: true }).then(() => finish(130));
       }
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    giveBack = takeOverSignals(onSignal);
   });
+}
+
+/**
+ * Makes `onSignal` the only listener of SIGINT and SIGTERM until the returned function gives the signals
+ * back. Why: `conf` (the settings) pulls in `when-exit`, which listens once for these signals, runs its
+ * cleanup and then sends the same signal to this process again. Beside serve's own listener, one Ctrl-C or
+ * SIGTERM would then arrive twice, and the echo, counted as the second, would kill the runs instead of
+ * letting them checkpoint. The listeners other modules left are set aside meanwhile and put back afterwards;
+ * when-exit's cleanup still runs on 'exit', which it listens to as well.
+ */
+function takeOverSignals(onSignal: () => void): () => void {
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const setAside = signals.map((signal) => [signal, process.rawListeners(signal)] as const);
+  for (const signal of signals) {
+    process.removeAllListeners(signal);
+    process.on(signal, onSignal);
+  }
+  return () => {
+    for (const [signal, listeners] of setAside) {
+      process.off(signal, onSignal);
+      for (const listener of listeners) process.on(signal, listener as () => void);
+    }
+  };
 }

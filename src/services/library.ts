@@ -7,7 +7,19 @@
  * no tfjs) and the shared API types.
  */
 
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import {
+  constants,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { DumboError } from '../core/errors.js';
 import { appRoot } from '../core/paths.js';
@@ -39,19 +51,77 @@ export function readConfigFile(file: string, cwd: string): ConfigFile {
   return { path: abs, text: readFileSync(abs, 'utf8') };
 }
 
-/** Writes a config atomically (a temporary file beside it, then a rename). */
-export function writeConfigFile(file: string, text: string, cwd: string): string {
+/**
+ * Writes a config atomically (a temporary file beside it, then a rename) and returns its absolute path. A
+ * file that exists is replaced only when `mayOverwrite(path)` says so (the services allow the configs opened
+ * or created in this session); a new file is created only where no file, folder or link has that name.
+ */
+export function writeConfigFile(
+  file: string,
+  text: string,
+  cwd: string,
+  mayOverwrite: (existing: string) => boolean,
+): string {
   const abs = configPath(file, cwd);
   if (!existsSync(path.dirname(abs))) {
-    throw new DumboError(`cannot save: the folder ${path.dirname(abs)} does not exist`, { location: { file: abs } });
+    throw new DumboError(`cannot save ${abs}: the folder ${path.dirname(abs)} does not exist`, {
+      location: { file: abs },
+    });
   }
-  if (existsSync(abs) && !statSync(abs).isFile()) {
-    throw new DumboError('cannot save: not a file', { location: { file: abs } });
+  const existing = lstatOrUndefined(abs);
+  const target = existing?.isSymbolicLink() ? statOrUndefined(abs) : existing;
+  if (existing && !target?.isFile()) {
+    throw new DumboError(`cannot save ${abs}: it is not a file`, { location: { file: abs } });
+  }
+  if (existing && !mayOverwrite(abs)) {
+    throw new DumboError(
+      `refusing to overwrite ${abs}: it was not opened or created in Dumbo. Open it first to edit it, or ` +
+        'save under a new name',
+      { location: { file: abs } },
+    );
   }
   const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.tmp-${process.pid}`);
-  writeFileSync(tmp, text);
-  renameSync(tmp, abs);
+  rmSync(tmp, { force: true });
+  writeFileSync(tmp, text, { flag: 'wx' }); // never through a link left at the temporary name
+  try {
+    if (existing) renameSync(tmp, abs);
+    else createExclusive(tmp, abs);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
   return abs;
+}
+
+/** Puts the finished file `tmp` at `abs`, which must not exist (a file made meanwhile is not replaced). */
+function createExclusive(tmp: string, abs: string): void {
+  try {
+    linkSync(tmp, abs); // atomic, and fails when the name is taken
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      throw new DumboError(`refusing to overwrite ${abs}: a file of that name was created meanwhile`, {
+        location: { file: abs },
+      });
+    }
+    // A file system without hard links: copy, still refusing a name that is taken.
+    copyFileSync(tmp, abs, constants.COPYFILE_EXCL);
+  }
+}
+
+function lstatOrUndefined(p: string) {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+function statOrUndefined(p: string) {
+  try {
+    return statSync(p);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The description of an example: its first comment lines, up to the end of the first sentence. */

@@ -1,8 +1,9 @@
 /**
  * Plugin folders as files, before and without running any of their code: the preview the user sees
  * before trusting a dropped folder, the copy into the user plugin folder (symbolic links never followed,
- * never copied; nothing written outside the destination), removal, and a fingerprint of plugin files (to
- * know when the worker's module cache is stale).
+ * never copied; nothing written outside the destination), removal, which folders Dumbo may install into and
+ * remove from (`adoptPluginFolder`, `assertManagedPluginFolder`), and a fingerprint of plugin files (to know
+ * when the worker's module cache is stale).
  *
  * Who may import it: src/services only. Imports Node's fs and the shared API types.
  */
@@ -20,6 +21,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
 import { DumboError } from '../core/errors.js';
@@ -112,6 +114,81 @@ export function previewPluginFolder(folder: string): PluginFolderPreview {
   return preview;
 }
 
+/**
+ * The file that marks a folder as a plugin folder Dumbo manages. The plugin folder is a setting that the API
+ * can change (`updateSettings`), and a token holder of `dumbo serve` must not turn that into deleting any
+ * folder: pointing the setting at `/home/me/projects` and then removing `projects/thesis` as a "plugin".
+ * So Dumbo installs into and removes from only a folder it may manage (`assertManagedPluginFolder`): the
+ * default plugin folder or the one named on the command line (chosen by whoever started Dumbo), or a folder
+ * that carries this marker. A folder gets the marker when it is chosen as the plugin folder while it does not
+ * exist or is empty (`adoptPluginFolder`): nothing of the user's can be lost there. A folder that already
+ * holds files may still be the plugin folder (the catalog reads its plugins), but until the user puts the
+ * marker there by hand, Dumbo neither writes nor deletes in it.
+ */
+export const PLUGIN_FOLDER_MARKER = '.dumbo-plugin-folder';
+
+const MARKER_TEXT =
+  'This folder is a Dumbo plugin folder: Dumbo may install plugin folders into it and remove them from it.\n' +
+  'Delete this file to keep Dumbo from changing anything here.\n';
+
+function lstatOrUndefined(p: string) {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Called when `folder` is chosen as the plugin folder: a folder that does not exist is created, and an empty
+ * one adopted, each with the marker; a folder that holds files keeps what it has and gets no marker. Returns
+ * whether Dumbo manages the folder now. Refuses a path that is a file.
+ */
+export function adoptPluginFolder(folder: string): boolean {
+  const root = path.resolve(folder);
+  let st;
+  try {
+    st = statSync(root); // a link to a folder is that folder: the user chose it
+  } catch {
+    st = undefined;
+  }
+  if (st && !st.isDirectory()) {
+    throw new DumboError(`${root} cannot be the plugin folder: it is not a folder`, { location: { file: root } });
+  }
+  if (!st) {
+    try {
+      mkdirSync(root, { recursive: true });
+    } catch (error) {
+      throw new DumboError(`cannot create the plugin folder ${root}: ${(error as Error).message}`, {
+        location: { file: root },
+      });
+    }
+  }
+  const marker = path.join(root, PLUGIN_FOLDER_MARKER);
+  if (lstatOrUndefined(marker)?.isFile()) return true;
+  if (readdirSync(root).length > 0) return false;
+  writeFileSync(marker, MARKER_TEXT, { flag: 'wx' });
+  return true;
+}
+
+/**
+ * Throws, saying why and what to do, unless Dumbo may install into and remove from `folder`: one of
+ * `trusted` (the default plugin folder, the one given on the command line), or a folder with the marker.
+ * `action` names what was refused ("remove the plugin 'x'").
+ */
+export function assertManagedPluginFolder(folder: string, trusted: readonly string[], action: string): void {
+  const root = path.resolve(folder);
+  if (trusted.some((t) => path.resolve(t) === root)) return;
+  if (lstatOrUndefined(path.join(root, PLUGIN_FOLDER_MARKER))?.isFile()) return;
+  throw new DumboError(
+    `refusing to ${action}: ${root} is not a plugin folder Dumbo manages. Dumbo installs and removes plugins ` +
+      `only in the default plugin folder, the one given with --plugin-path, or a folder that was new or empty ` +
+      `when it was chosen in the settings (it then holds a ${PLUGIN_FOLDER_MARKER} file). To let Dumbo manage ` +
+      `this folder, create an empty file named ${PLUGIN_FOLDER_MARKER} in it yourself.`,
+    { location: { file: root } },
+  );
+}
+
 /** `child` is `parent` or inside it. */
 function isInside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
@@ -132,9 +209,10 @@ export interface StagedCopy {
 /**
  * Copies `folder` into a hidden staging folder inside `pluginFolder`: regular files and folders only (links
  * and special files are skipped), every destination checked to lie inside the staging folder. Refuses a
- * name that is already installed.
+ * name that is already installed, and a plugin folder Dumbo does not manage (see PLUGIN_FOLDER_MARKER;
+ * `trusted`: the default plugin folder and the command line's).
  */
-export function stagePluginCopy(folder: string, pluginFolder: string): StagedCopy {
+export function stagePluginCopy(folder: string, pluginFolder: string, trusted: readonly string[]): StagedCopy {
   const src = sourceFolder(folder);
   const name = path.basename(path.resolve(folder));
   if (!isPluginFolderName(name)) {
@@ -144,7 +222,10 @@ export function stagePluginCopy(folder: string, pluginFolder: string): StagedCop
     );
   }
   const root = path.resolve(pluginFolder);
-  mkdirSync(root, { recursive: true });
+  // A plugin folder that is gone is made again (with the marker, unless it is a trusted one): nothing is lost.
+  if (trusted.some((t) => path.resolve(t) === root)) mkdirSync(root, { recursive: true });
+  else if (!existsSync(root)) adoptPluginFolder(root);
+  assertManagedPluginFolder(root, trusted, `install '${name}'`);
   const realRoot = realpathSync(root);
   if (isInside(realRoot, src) || isInside(src, realRoot)) {
     throw new DumboError(`cannot install a folder that contains, or is inside, the plugin folder ${root}`, {
@@ -200,10 +281,14 @@ function isSymlink(p: string): boolean {
   }
 }
 
-/** Deletes `<pluginFolder>/<name>` (a link there is removed, not followed). */
-export function removePluginFolder(name: string, pluginFolder: string): void {
+/**
+ * Deletes `<pluginFolder>/<name>` (a link there is removed, not followed), in a plugin folder Dumbo
+ * manages only (see PLUGIN_FOLDER_MARKER; `trusted`: the default plugin folder and the command line's).
+ */
+export function removePluginFolder(name: string, pluginFolder: string, trusted: readonly string[]): void {
   if (!isPluginFolderName(name)) throw new DumboError(`'${name}' is not a plugin folder name`);
   const root = path.resolve(pluginFolder);
+  assertManagedPluginFolder(root, trusted, `remove the plugin '${name}'`);
   const target = path.join(root, name);
   if (path.dirname(target) !== root) throw new DumboError(`'${name}' is not a plugin folder name`);
   let st;

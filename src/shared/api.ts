@@ -248,6 +248,14 @@ export const CHANNELS: { readonly [K in CallName]: `dumbo:${K}` } = {
 /** The channel main sends AppEvents on. */
 export const EVENT_CHANNEL = 'dumbo:event';
 
+/**
+ * `dumbo serve`'s events socket (`/api/events`): the subprotocol the server answers with, and the prefix of
+ * the one that carries the session token (`dumbo-token.<token>`): a browser cannot set a WebSocket's
+ * headers, and the token is never a cookie.
+ */
+export const EVENTS_PROTOCOL = 'dumbo-events';
+export const TOKEN_PROTOCOL_PREFIX = 'dumbo-token.';
+
 /** `window.dumbo`: one method per call, plus the event subscription. */
 export type DumboApi = { readonly [K in CallName]: (...args: CallArgs<K>) => Promise<CallResult<K>> } & {
   /** Registers a listener for app events; returns the function that removes it. */

@@ -1,6 +1,8 @@
-// `dumbo serve`: the HTTP + WebSocket door to the services. Token, cookie, Host and Origin checks, the call
-// API, static files, events of a run started over HTTP, and the command itself (URL on stdout, Ctrl-C).
+// `dumbo serve`: the HTTP + WebSocket door to the services. The token (never a cookie), the secret app path of
+// the static files, Host and Origin checks, the call API, events of a run started over HTTP, and the command
+// itself (URL on stdout; one Ctrl-C or SIGTERM stops the runs gracefully, a second kills them).
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,11 +34,11 @@ function request(
   });
 }
 
-/** Opens the events socket; resolves when open, or with the HTTP status that refused it. */
-function socket(url: string, headers: Record<string, string>, origin?: string) {
-  return new Promise<{ ws?: WebSocket; status?: number }>((resolve, reject) => {
-    const ws = new WebSocket(url, { headers, ...(origin ? { origin } : {}) });
-    ws.on('open', () => resolve({ ws }));
+/** Opens the events socket; resolves when open (with the protocol the server chose), or with the refusing status. */
+function socket(url: string, headers: Record<string, string>, origin?: string, protocols?: string[]) {
+  return new Promise<{ ws?: WebSocket; status?: number; protocol?: string }>((resolve, reject) => {
+    const ws = new WebSocket(url, protocols, { headers, ...(origin ? { origin } : {}) });
+    ws.on('open', () => resolve({ ws, protocol: ws.protocol }));
     ws.on('unexpected-response', (_req, res) => resolve({ status: res.statusCode }));
     ws.on('error', (e) => reject(e));
   });
@@ -52,8 +54,15 @@ describe('dumbo serve (in process)', () => {
   writeFiles(path.dirname(renderer), { 'secret.txt': 'outside the renderer' });
   let server: RunningServer;
   let base: string;
-  let cookie: string;
+  let app: string;
+  let auth: Record<string, string>;
   const config = path.join(h.cwd, 'toy.yaml');
+  const post = (name: string, body: unknown, headers: Record<string, string> = auth) =>
+    request(`${base}/api/call/${name}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
 
   beforeAll(async () => {
     writeFiles(h.cwd, {
@@ -62,21 +71,31 @@ describe('dumbo serve (in process)', () => {
     });
     server = await startServer({ services: h.services, config, rendererDir: renderer });
     base = server.origin;
+    app = `${base}${server.appPath}`;
+    auth = { authorization: `Bearer ${server.token}` };
   });
   afterAll(async () => {
     await server?.close();
   });
 
-  it('prints a loopback URL with a 64-hex-digit token and the config to open', () => {
+  it('prints a loopback URL: the secret app path, the config to open, and a 64-hex-digit token in the fragment', () => {
     const url = new URL(server.url);
     expect(url.origin).toBe(`http://127.0.0.1:${server.port}`);
-    expect(url.searchParams.get('token')).toMatch(/^[0-9a-f]{64}$/);
+    expect(url.pathname).toMatch(/^\/app\/[0-9a-f]{64}\/$/);
+    expect(url.pathname).toBe(server.appPath);
+    expect(url.pathname).not.toContain(server.token);
     expect(url.searchParams.get('config')).toBe(config);
+    expect(url.searchParams.get('token')).toBeNull();
+    expect(url.hash).toBe(`#token=${server.token}`);
+    expect(server.token).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('answers 401 to every request without the token: page, static file, API and socket', async () => {
     expect((await request(`${base}/`)).status).toBe(401);
+    expect((await request(`${base}/index.html`)).status).toBe(401);
     expect((await request(`${base}/assets/app.js`)).status).toBe(401);
+    expect((await request(`${base}/app/${'0'.repeat(64)}/`)).status).toBe(401);
+    expect((await request(`${base}/app/${'0'.repeat(64)}/assets/app.js`)).status).toBe(401);
     const call = await request(`${base}/api/call/version`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -84,75 +103,82 @@ describe('dumbo serve (in process)', () => {
     });
     expect(call.status).toBe(401);
     expect(call.body).not.toContain('0.1');
-    expect((await request(`${base}/?token=${'0'.repeat(64)}`)).status).toBe(401);
-    expect((await socket(`ws://127.0.0.1:${server.port}/api/events`, {})).status).toBe(401);
-    expect((await request(`${base}/`, { headers: { cookie: `${server.cookieName}=nope` } })).status).toBe(401);
+    expect((await post('version', { args: [] }, { authorization: `Bearer ${'0'.repeat(64)}` })).status).toBe(401);
+    const ws = `ws://127.0.0.1:${server.port}/api/events`;
+    expect((await socket(ws, {})).status).toBe(401);
+    expect((await socket(ws, {}, undefined, ['dumbo-events', `dumbo-token.${'0'.repeat(64)}`])).status).toBe(401);
   });
 
-  it('the token in the query sets an HttpOnly SameSite=Strict cookie and redirects without it', async () => {
-    const r = await request(server.url);
-    expect(r.status).toBe(303);
-    expect(r.headers.location).toBe(`/?config=${encodeURIComponent(config)}`);
-    const set = r.headers['set-cookie']![0]!;
-    expect(set).toMatch(new RegExp(`^${server.cookieName}=${server.token};`));
-    expect(set).toMatch(/HttpOnly/);
-    expect(set).toMatch(/SameSite=Strict/);
-    cookie = set.split(';')[0]!;
-    const page = await request(`${base}${r.headers.location}`, { headers: { cookie } });
+  it('the token is never a cookie: none is set, and a cookie (or the query) carrying it opens nothing', async () => {
+    // The old way in: the token in the query, which used to set a cookie. Now it is no credential.
+    const query = await request(`${base}/?token=${server.token}`);
+    expect(query.status).toBe(401);
+    for (const name of ['dumbo_token', `dumbo_token_${server.port}`]) {
+      const cookie = `${name}=${server.token}`;
+      expect((await request(`${base}/`, { headers: { cookie } })).status).toBe(401);
+      expect((await post('version', { args: [] }, { cookie })).status).toBe(401);
+      const ws = await socket(`ws://127.0.0.1:${server.port}/api/events`, { cookie });
+      expect(ws.status).toBe(401);
+    }
+    const replies = [
+      query,
+      await request(server.url),
+      await request(`${app}assets/app.js`),
+      await post('version', { args: [] }),
+    ];
+    for (const r of replies) expect(r.headers['set-cookie']).toBeUndefined();
+  });
+
+  it('serves the UI under the secret app path without a credential, with a strict CSP', async () => {
+    const page = await request(server.url);
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(page.headers['content-security-policy']).toMatch(/default-src 'self'; script-src 'self'/);
     expect(page.headers['x-content-type-options']).toBe('nosniff');
+    expect(page.headers['referrer-policy']).toBe('no-referrer');
     expect(page.body).toContain('<title>Dumbo</title>');
-    const js = await request(`${base}/assets/app.js`, { headers: { cookie } });
+    const js = await request(`${app}assets/app.js`);
     expect([js.status, js.headers['content-type']]).toEqual([200, 'text/javascript; charset=utf-8']);
-    expect((await request(`${base}/assets/app.css`, { headers: { cookie } })).headers['content-type']).toBe(
-      'text/css; charset=utf-8',
-    );
+    expect((await request(`${app}assets/app.css`)).headers['content-type']).toBe('text/css; charset=utf-8');
+    // The app path without its slash is sent to the one with it (the page's assets are relative to it).
+    const bare = await request(`${base}${server.appPath.slice(0, -1)}?config=x.yaml`);
+    expect([bare.status, bare.headers.location]).toEqual([308, `${server.appPath}?config=x.yaml`]);
+    // Only files are served there: the API is not.
+    expect((await request(`${app}api/call/version`, { method: 'POST' })).status).toBe(405);
+    // With the token, a path outside the app is still no page.
+    expect((await request(`${base}/`, { headers: auth })).status).toBe(404);
   });
 
   it('no path leads out of the renderer folder', async () => {
-    for (const p of ['/../secret.txt', '/%2e%2e/secret.txt', '/assets/%2e%2e/%2e%2e/secret.txt', '/..%2fsecret.txt']) {
-      const r = await request(`${base}${p}`, { headers: { cookie } });
+    for (const p of ['../secret.txt', '%2e%2e/secret.txt', 'assets/%2e%2e/%2e%2e/secret.txt', '..%2fsecret.txt']) {
+      const r = await request(`${app}${p}`);
       expect(r.status, p).not.toBe(200);
       expect(r.body).not.toContain('outside the renderer');
     }
-    expect((await request(`${base}/missing.js`, { headers: { cookie } })).status).toBe(404);
+    expect((await request(`${app}missing.js`)).status).toBe(404);
     // A client-side route gets the app.
-    expect((await request(`${base}/runs/abc`, { headers: { cookie } })).body).toContain('<title>Dumbo</title>');
+    expect((await request(`${app}runs/abc`)).body).toContain('<title>Dumbo</title>');
   });
 
-  it('rejects a foreign Host header (DNS rebinding) and a foreign Origin, even with the cookie', async () => {
-    const host = await request(`${base}/`, { headers: { cookie, host: `evil.example:${server.port}` } });
+  it('rejects a foreign Host header (DNS rebinding) and a foreign Origin, even with the token', async () => {
+    const host = await request(server.url, { headers: { host: `evil.example:${server.port}` } });
     expect(host.status).toBe(421);
-    const call = await request(`${base}/api/call/version`, {
-      method: 'POST',
-      headers: { cookie, 'content-type': 'application/json', origin: 'http://evil.example' },
-      body: '{"args":[]}',
-    });
+    const call = await post('version', { args: [] }, { ...auth, origin: 'http://evil.example' });
     expect(call.status).toBe(403);
     const ws = `ws://127.0.0.1:${server.port}/api/events`;
-    expect((await socket(ws, { cookie }, 'http://evil.example')).status).toBe(403);
-    expect((await socket(ws, { cookie, host: `evil.example:${server.port}` })).status).toBe(421);
+    expect((await socket(ws, auth, 'http://evil.example')).status).toBe(403);
+    expect((await socket(ws, { ...auth, host: `evil.example:${server.port}` })).status).toBe(421);
   });
 
   it('POST /api/call/<name>: results, errors, argument checks', async () => {
-    const post = (name: string, body: unknown, headers: Record<string, string> = { cookie }) =>
-      request(`${base}/api/call/${name}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
-        body: JSON.stringify(body),
-      });
     const version = await post('version', { args: [] });
     expect(version.status).toBe(200);
     expect(JSON.parse(version.body)).toEqual({ ok: true, result: expect.stringMatching(/^\d+\.\d+\.\d+/) });
-    const bearer = await post('version', { args: [] }, { authorization: `Bearer ${server.token}` });
-    expect(JSON.parse(bearer.body)).toMatchObject({ ok: true });
     expect((await post('version', { args: [1] })).status).toBe(400);
     expect((await post('removePlugin', { args: ['../x'] })).status).toBe(400);
     expect((await post('nope', { args: [] })).status).toBe(404);
     expect((await post('__proto__', { args: [] })).status).toBe(404);
-    expect((await request(`${base}/api/call/version`, { headers: { cookie } })).status).toBe(405);
+    expect((await request(`${base}/api/call/version`, { headers: auth })).status).toBe(405);
     const failed = await post('openConfig', { args: [path.join(h.cwd, 'missing.yaml')] });
     expect(failed.status).toBe(200);
     expect(JSON.parse(failed.body)).toEqual({ ok: false, error: expect.stringMatching(/no such file/) });
@@ -160,8 +186,22 @@ describe('dumbo serve (in process)', () => {
     expect(JSON.parse(validated.body)).toMatchObject({ ok: true, result: { valid: true } });
   });
 
+  it('the events socket takes the token as its subprotocol (as a browser sends it) and answers with dumbo-events', async () => {
+    const ws = `ws://127.0.0.1:${server.port}/api/events`;
+    const opened = await socket(ws, {}, base, ['dumbo-events', `dumbo-token.${server.token}`]);
+    expect(opened.protocol).toBe('dumbo-events');
+    opened.ws!.close();
+    // A script may send the Authorization header instead.
+    const scripted = await socket(ws, auth, base);
+    expect(scripted.ws).toBeDefined();
+    scripted.ws!.close();
+  });
+
   it('events of a run started over HTTP arrive over the WebSocket', async () => {
-    const { ws } = await socket(`ws://127.0.0.1:${server.port}/api/events`, { cookie }, base);
+    const { ws } = await socket(`ws://127.0.0.1:${server.port}/api/events`, {}, base, [
+      'dumbo-events',
+      `dumbo-token.${server.token}`,
+    ]);
     const events: AppEvent[] = [];
     const completed = new Promise<void>((resolve) =>
       ws!.on('message', (data: Buffer) => {
@@ -170,11 +210,7 @@ describe('dumbo serve (in process)', () => {
         if (e.type === 'run-status' && e.run.status === 'completed') resolve();
       }),
     );
-    const started = await request(`${base}/api/call/startRun`, {
-      method: 'POST',
-      headers: { cookie, 'content-type': 'application/json' },
-      body: JSON.stringify({ args: [config] }),
-    });
+    const started = await post('startRun', { args: [config] });
     const { ok, result } = JSON.parse(started.body) as { ok: boolean; result: { id: string } };
     expect(ok).toBe(true);
     await completed;
@@ -190,8 +226,7 @@ describe('dumbo serve (in process)', () => {
   it('503 with the build command when the UI is not built', async () => {
     const bare = await startServer({ services: h.services, rendererDir: tempDir() });
     try {
-      const auth = { authorization: `Bearer ${bare.token}` };
-      const r = await request(`${bare.origin}/`, { headers: auth });
+      const r = await request(bare.url);
       expect(r.status).toBe(503);
       expect(r.body).toContain('npm run build:app');
     } finally {
@@ -200,33 +235,182 @@ describe('dumbo serve (in process)', () => {
   });
 });
 
+/**
+ * A trainer whose steps block the event loop for 50 ms each, as real ones do, for as long as it is not asked to
+ * stop; when `ctx.stopRequested()` turns true it writes `stop requested at step N` to `stop_record` and ends
+ * the run as stopped (where a real trainer would checkpoint).
+ */
+const stopAwareTrainerJs = `import { appendFileSync } from 'node:fs';
+import { BasePlugin, MetricEvent, Ok } from 'dumbo';
+export class SlowTrainer extends BasePlugin {
+  static configKey = 'slow_trainer';
+  static provides = ['trainer'];
+  hooks() {
+    return {
+      trainer: async (ctx) => {
+        let step = 0;
+        for (;;) {
+          if (ctx.stopRequested()) {
+            appendFileSync(ctx.config.stop_record, 'stop requested at step ' + step + '\\n');
+            return Ok({ steps: step, finalLoss: 1, stopped: true });
+          }
+          const until = Date.now() + 50;
+          while (Date.now() < until) { /* a step that blocks the event loop */ }
+          step += 1;
+          await ctx.reportStep({ step }, [new MetricEvent('loss', 1, step), new MetricEvent('step_time_s', 0.05, step)]);
+        }
+      },
+    };
+  }
+}
+export const AVAILABLE_PLUGINS = [SlowTrainer];
+`;
+
+/** A trainer that reports one step and then blocks for good, never looking at stopRequested(). */
+const deafTrainerJs = `import { BasePlugin, MetricEvent } from 'dumbo';
+export class Deaf extends BasePlugin {
+  static provides = ['trainer'];
+  hooks() {
+    return {
+      trainer: async (ctx) => {
+        await ctx.reportStep({ step: 1 }, [new MetricEvent('loss', 1, 1)]);
+        for (;;) {}
+      },
+    };
+  }
+}
+export const AVAILABLE_PLUGINS = [Deaf];
+`;
+
+/** The token of a URL `dumbo serve` printed (in its fragment). */
+function tokenOf(url: string): string {
+  return new URLSearchParams(new URL(url).hash.slice(1)).get('token')!;
+}
+
+interface ServeProcess {
+  url: string;
+  origin: string;
+  port: number;
+  child: ReturnType<typeof spawn>;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+  stderr(): string;
+}
+
+/** Starts `dumbo serve ...args --port 0` in `home` (its settings there too) and reads the URL it prints. */
+async function serveProcess(home: string, args: string[] = []): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [dumboBin, 'serve', ...args, '--port', '0'], {
+    cwd: home,
+    env: { ...process.env, XDG_CONFIG_HOME: home, DUMBO_PLUGIN_PATH: path.join(home, 'plugins') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve(out.split('\n')[0]!);
+    });
+    child.on('exit', () => reject(new Error(`serve exited: ${stderr}`)));
+  });
+  const parsed = new URL(url);
+  return { url, origin: parsed.origin, port: Number(parsed.port), child, exited, stderr: () => stderr };
+}
+
 describe('dumbo serve (the command)', () => {
   it('prints the URL on stdout, serves, and stops on Ctrl-C', async () => {
-    const home = tempDir();
-    const child = spawn(process.execPath, [dumboBin, 'serve', '--port', '0'], {
-      cwd: home,
-      env: { ...process.env, XDG_CONFIG_HOME: home, DUMBO_PLUGIN_PATH: path.join(home, 'plugins') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('\n')) resolve(out.split('\n')[0]!);
-      });
-      child.on('exit', () => reject(new Error(`serve exited: ${stderr}`)));
-    });
+    const served = await serveProcess(tempDir());
+    const { url, child } = served;
     const parsed = new URL(url);
     expect(parsed.hostname).toBe('127.0.0.1');
     expect(parsed.searchParams.get('config')).toMatch(/resources[\\/]examples[\\/]quickstart\.yaml$/);
     expect((await request(`${parsed.origin}/api/call/version`, { method: 'POST' })).status).toBe(401);
-    expect((await request(url)).status).toBe(303);
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    expect((await request(url)).status).toBe(200);
+    const version = await request(`${parsed.origin}/api/call/version`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokenOf(url)}`, 'content-type': 'application/json' },
+      body: '{"args":[]}',
+    });
+    expect(JSON.parse(version.body)).toMatchObject({ ok: true });
     child.kill('SIGINT');
-    expect(await exited).toBe(0);
-    expect(stderr).toContain('stopping');
+    expect(await served.exited).toBe(0);
+    expect(served.stderr()).toContain('stopping');
+  });
+
+  it('one SIGTERM stops a live run (the trainer sees the stop request and ends it), and serve exits 0', async () => {
+    const home = tempDir();
+    const seen = path.join(home, 'stop-seen.txt');
+    writeFiles(home, {
+      'slow/index.js': stopAwareTrainerJs,
+      'slow.yaml': `name: slow\nplugins: [./slow]\nslow_trainer: {stop_record: ${JSON.stringify(seen)}}\n`,
+    });
+    const served = await serveProcess(home, [path.join(home, 'slow.yaml')]);
+    const token = tokenOf(served.url);
+    const auth = { authorization: `Bearer ${token}` };
+    const events = await socket(`ws://127.0.0.1:${served.port}/api/events`, auth);
+    const firstStep = new Promise<void>((resolve) =>
+      events.ws!.on('message', (data: Buffer) => {
+        if ((JSON.parse(data.toString()) as AppEvent).type === 'run-metrics') resolve();
+      }),
+    );
+    const started = await request(`${served.origin}/api/call/startRun`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ args: [path.join(home, 'slow.yaml')] }),
+    });
+    const run = (JSON.parse(started.body) as { ok: boolean; result: { runFolder: string } }).result;
+    expect(run.runFolder).toBeTruthy();
+    // The trainer is in its loop: a step has been reported.
+    await firstStep;
+    events.ws!.close();
+
+    served.child.kill('SIGTERM');
+    expect(await served.exited).toBe(0);
+    expect(served.stderr()).toMatch(/stopping: 1 run\(s\) finish their step and checkpoint/);
+    expect(served.stderr()).not.toMatch(/killing the runs/);
+    // The trainer was asked to stop and ended the run itself (no kill).
+    expect(readFileSync(seen, 'utf8')).toMatch(/^stop requested at step \d+\n$/);
+    const record = JSON.parse(readFileSync(path.join(run.runFolder, 'run.json'), 'utf8')) as Record<string, unknown>;
+    expect(record).toMatchObject({ status: 'stopped', exitReason: 'stopped by the user' });
+  });
+
+  it('a second SIGTERM kills a run that does not stop, and serve exits 130', async () => {
+    const home = tempDir();
+    writeFiles(home, {
+      'deaf/index.js': deafTrainerJs,
+      'deaf.yaml': 'name: deaf\nplugins: [./deaf]\n',
+    });
+    const served = await serveProcess(home, [path.join(home, 'deaf.yaml')]);
+    const auth = { authorization: `Bearer ${tokenOf(served.url)}` };
+    const events = await socket(`ws://127.0.0.1:${served.port}/api/events`, auth);
+    const firstStep = new Promise<void>((resolve) =>
+      events.ws!.on('message', (data: Buffer) => {
+        if ((JSON.parse(data.toString()) as AppEvent).type === 'run-metrics') resolve();
+      }),
+    );
+    const started = await request(`${served.origin}/api/call/startRun`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ args: [path.join(home, 'deaf.yaml')] }),
+    });
+    const run = (JSON.parse(started.body) as { result: { runFolder: string } }).result;
+    await firstStep;
+    events.ws!.close();
+
+    const stopping = new Promise<void>((resolve) =>
+      served.child.stderr!.on('data', () => {
+        if (/stopping: 1 run/.test(served.stderr())) resolve();
+      }),
+    );
+    served.child.kill('SIGTERM');
+    await stopping;
+    served.child.kill('SIGTERM');
+    expect(await served.exited).toBe(130);
+    expect(served.stderr()).toMatch(/killing the runs/);
+    const record = JSON.parse(readFileSync(path.join(run.runFolder, 'run.json'), 'utf8')) as Record<string, unknown>;
+    expect(record).toMatchObject({ status: 'stopped', exitReason: expect.stringMatching(/killed/) });
   });
 
   it('refuses a port that is not a number', async () => {

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFil
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createServices, nodeForkHost } from '../../src/services/index.js';
+import { PLUGIN_FOLDER_MARKER } from '../../src/services/plugin-files.js';
 import { probeLoggerJs, toyTrainerJs } from '../fixtures/plugins.js';
 import { repoRoot, tempDir, writeFiles } from '../helpers.js';
 import { harness } from './harness.js';
@@ -132,7 +133,8 @@ describe('services: plugin install and removal', () => {
     ]);
     expect(readdirSync(dest).sort()).toEqual(['index.js', 'lib', 'package.json']);
     expect(readdirSync(path.join(dest, 'lib'))).toEqual(['readme.txt']);
-    expect(readdirSync(h.pluginFolder)).toEqual(['my_probe']); // no staging folder left
+    // No staging folder left; the marker says Dumbo manages this folder (the harness chose it while new).
+    expect(readdirSync(h.pluginFolder).sort()).toEqual([PLUGIN_FOLDER_MARKER, 'my_probe']);
     expect(h.events.some((e) => e.type === 'plugins-changed')).toBe(true);
 
     const { cards: catalog } = await h.services.calls.listPlugins();
@@ -148,7 +150,7 @@ describe('services: plugin install and removal', () => {
     await expect(h.services.calls.installPlugin(noPlugins)).rejects.toThrow(/AVAILABLE_PLUGINS/);
     const exits = writeFiles(path.join(tempDir(), 'exits'), { 'index.js': 'process.exit(3);\n' });
     await expect(h.services.calls.installPlugin(exits)).rejects.toThrow(/plugin worker exited with code 3/);
-    expect(readdirSync(h.pluginFolder).filter((n) => n !== 'my_probe')).toEqual([]);
+    expect(readdirSync(h.pluginFolder).filter((n) => n !== 'my_probe' && n !== PLUGIN_FOLDER_MARKER)).toEqual([]);
     // The worker came back for the next request.
     const { cards } = await h.services.calls.listPlugins();
     expect(cards.some((c) => c.folder === 'file_logger')).toBe(true);
@@ -247,5 +249,110 @@ describe('services: config files, examples and settings', () => {
     await h.services.calls.updateSettings({ pluginFolder: folder });
     const { cards } = await h.services.calls.listPlugins();
     expect(cards.find((c) => c.folder === 'elsewhere')).toMatchObject({ source: 'user', className: 'Elsewhere' });
+  });
+});
+
+describe('services: the API deletes and writes only in the plugin folder it manages and the configs opened', () => {
+  const h = harness();
+  const probe = (name: string) =>
+    writeFiles(path.join(tempDir(), name), { 'index.js': probeLoggerJs({ className: 'P' }) });
+
+  it('updateSettings({pluginFolder}) on a folder of files, then removePlugin or installPlugin: nothing there changes', async () => {
+    const victim = writeFiles(tempDir(), { 'thesis/chapter1.tex': 'years of work', 'notes.txt': 'keep' });
+    // The setting is taken (the catalog reads such a folder) ...
+    expect((await h.services.calls.updateSettings({ pluginFolder: victim })).pluginFolder).toBe(victim);
+    // ... but Dumbo deletes and writes nothing in it.
+    await expect(h.services.calls.removePlugin('thesis')).rejects.toThrow(
+      new RegExp(`refusing to remove the plugin 'thesis': ${victim} is not a plugin folder Dumbo manages`),
+    );
+    await expect(h.services.calls.installPlugin(probe('intruder'))).rejects.toThrow(
+      /refusing to install 'intruder': .* is not a plugin folder Dumbo manages/,
+    );
+    expect(readFileSync(path.join(victim, 'thesis', 'chapter1.tex'), 'utf8')).toBe('years of work');
+    expect(readdirSync(victim).sort()).toEqual(['notes.txt', 'thesis']); // no marker, no copy, no staging
+  });
+
+  it('a new or an empty folder chosen as the plugin folder gets the marker, and install and remove work there', async () => {
+    const fresh = path.join(tempDir(), 'new', 'plugins');
+    await h.services.calls.updateSettings({ pluginFolder: fresh });
+    expect(readdirSync(fresh)).toEqual([PLUGIN_FOLDER_MARKER]);
+    await h.services.calls.installPlugin(probe('fresh_probe'));
+    expect(existsSync(path.join(fresh, 'fresh_probe', 'index.js'))).toBe(true);
+    await h.services.calls.removePlugin('fresh_probe');
+    expect(readdirSync(fresh)).toEqual([PLUGIN_FOLDER_MARKER]);
+
+    const empty = tempDir();
+    await h.services.calls.updateSettings({ pluginFolder: empty });
+    expect(readdirSync(empty)).toEqual([PLUGIN_FOLDER_MARKER]);
+  });
+
+  it('a folder of files becomes managed once the user puts the marker there by hand', async () => {
+    const mine = writeFiles(tempDir(), { 'old_plugin/index.js': probeLoggerJs({ className: 'Old' }) });
+    await h.services.calls.updateSettings({ pluginFolder: mine });
+    await expect(h.services.calls.removePlugin('old_plugin')).rejects.toThrow(/create an empty file named/);
+    writeFileSync(path.join(mine, PLUGIN_FOLDER_MARKER), '');
+    await h.services.calls.removePlugin('old_plugin');
+    expect(existsSync(path.join(mine, 'old_plugin'))).toBe(false);
+  });
+
+  it('the plugin folder given on the command line (--plugin-path) is managed without a marker', async () => {
+    const cli = writeFiles(tempDir(), { 'cli_plugin/index.js': probeLoggerJs({ className: 'Cli' }) });
+    const services = createServices({ fork: nodeForkHost(), cwd: h.cwd, settingsDir: tempDir(), userPluginDir: cli });
+    try {
+      await services.calls.removePlugin('cli_plugin');
+      expect(readdirSync(cli)).toEqual([]);
+    } finally {
+      await services.dispose();
+    }
+  });
+
+  it('updateSettings refuses a plugin folder that is a file', async () => {
+    const file = path.join(writeFiles(tempDir(), { 'f.txt': 'x' }), 'f.txt');
+    await expect(h.services.calls.updateSettings({ pluginFolder: file })).rejects.toThrow(
+      `${file} cannot be the plugin folder: it is not a folder`,
+    );
+    expect((await h.services.calls.getSettings()).pluginFolder).not.toBe(file);
+  });
+
+  it('saveConfig refuses to overwrite a file that was not opened here, even one named in the recent configs', async () => {
+    const dir = writeFiles(tempDir(), { 'victim.yaml': 'other: tool\n' });
+    const victim = path.join(dir, 'victim.yaml');
+    await expect(h.services.calls.saveConfig(victim, 'plugins: []\n')).rejects.toThrow(
+      `refusing to overwrite ${victim}: it was not opened or created in Dumbo`,
+    );
+    // The recent configs are a setting the API can change: they grant nothing.
+    await h.services.calls.updateSettings({ recentConfigs: [victim] });
+    await expect(h.services.calls.saveConfig(victim, 'plugins: []\n')).rejects.toThrow(/refusing to overwrite/);
+    expect(readFileSync(victim, 'utf8')).toBe('other: tool\n');
+    expect(readdirSync(dir)).toEqual(['victim.yaml']); // no temporary file left
+    // Opened in Dumbo, it is the user's config to save.
+    await h.services.calls.openConfig(victim);
+    await h.services.calls.saveConfig(victim, 'plugins: []\n');
+    expect(readFileSync(victim, 'utf8')).toBe('plugins: []\n');
+  });
+
+  it('saveConfig creates a new file and may save it again; it never writes through a link or onto a folder', async () => {
+    const outside = writeFiles(tempDir(), { 'target.yaml': 'untouched\n' });
+    const dir = tempDir();
+    const created = path.join(dir, 'new.yaml');
+    await h.services.calls.saveConfig(created, 'name: one\n');
+    await h.services.calls.saveConfig(created, 'name: two\n');
+    expect(readFileSync(created, 'utf8')).toBe('name: two\n');
+
+    symlinkSync(path.join(outside, 'target.yaml'), path.join(dir, 'link.yaml'));
+    await expect(h.services.calls.saveConfig(path.join(dir, 'link.yaml'), 'x: 1\n')).rejects.toThrow(
+      /refusing to overwrite/,
+    );
+    symlinkSync(path.join(outside, 'made-by-link.yaml'), path.join(dir, 'dangling.yaml'));
+    await expect(h.services.calls.saveConfig(path.join(dir, 'dangling.yaml'), 'x: 1\n')).rejects.toThrow(
+      /it is not a file/,
+    );
+    mkdirSync(path.join(dir, 'folder.yaml'));
+    await expect(h.services.calls.saveConfig(path.join(dir, 'folder.yaml'), 'x: 1\n')).rejects.toThrow(
+      /it is not a file/,
+    );
+    expect(readFileSync(path.join(outside, 'target.yaml'), 'utf8')).toBe('untouched\n');
+    expect(readdirSync(outside)).toEqual(['target.yaml']);
+    expect(readdirSync(dir).sort()).toEqual(['dangling.yaml', 'folder.yaml', 'link.yaml', 'new.yaml']);
   });
 });

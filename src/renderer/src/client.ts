@@ -2,7 +2,8 @@
  * The one typed client the UI talks to. In the desktop app it is the preload's `window.dumbo`; in a browser
  * served by `dumbo serve` there is no bridge, and `createHttpClient()` implements the same `DumboApi` over
  * that door: calls as `POST /api/call/<name>` with `{args}` (answered `{ok, result}` or `{ok: false, error}`),
- * events from the WebSocket `/api/events`, reconnected when it drops.
+ * events from the WebSocket `/api/events`, reconnected when it drops. Both carry the session token that
+ * `takeSessionToken()` took from the page's URL (src/cli/serve.ts says why it is never a cookie).
  *
  * Stores reach the app through `useClient()` only; no component or store looks at `window.dumbo` or at
  * the page's URL to learn which door it came through. Tests hand in a fake with `provideClient()`.
@@ -10,6 +11,8 @@
 
 import {
   CHANNELS,
+  EVENTS_PROTOCOL,
+  TOKEN_PROTOCOL_PREFIX,
   type AppEvent,
   type CallArgs,
   type CallName,
@@ -22,8 +25,46 @@ export interface HttpClientOptions {
   base?: string;
   /** The events socket's URL (default: ws(s)://<this host>/api/events). */
   eventsUrl?: string;
+  /** The `dumbo serve` session token: sent as `Authorization: Bearer` and as the socket's subprotocol. */
+  token?: string;
   fetch?: typeof fetch;
   WebSocket?: typeof WebSocket;
+}
+
+/** Where the tab keeps the session token (sessionStorage: this origin, port included, and this tab only). */
+export const TOKEN_KEY = 'dumbo.serve.token';
+
+/**
+ * The `dumbo serve` session token. The printed URL carries it in its fragment (`#token=…`, never sent to a
+ * server); the first load takes it from there into the tab's sessionStorage and removes it from the address
+ * bar (the rest of the URL, `?config=`, stays), so that a reload keeps the session and the token is neither
+ * in the history nor in a bookmark. Later loads read it back from sessionStorage. Unlike a cookie, nothing
+ * sends it anywhere by itself: the client puts it on its own requests to this origin.
+ */
+export function takeSessionToken(
+  page: Pick<Location, 'hash' | 'pathname' | 'search'> = location,
+  storage: Pick<Storage, 'getItem' | 'setItem'> | undefined = sessionStorageOrUndefined(),
+  pageHistory: Pick<History, 'replaceState' | 'state'> = history,
+): string | undefined {
+  const fragment = new URLSearchParams(page.hash.replace(/^#/, ''));
+  const fromUrl = fragment.get('token');
+  if (fromUrl) {
+    storage?.setItem(TOKEN_KEY, fromUrl);
+    fragment.delete('token');
+    const rest = fragment.toString();
+    pageHistory.replaceState(pageHistory.state, '', `${page.pathname}${page.search}${rest ? `#${rest}` : ''}`);
+    return fromUrl;
+  }
+  return storage?.getItem(TOKEN_KEY) ?? undefined;
+}
+
+/** sessionStorage, where the page may use it (a sandboxed or storage-less page may not). */
+function sessionStorageOrUndefined(): Storage | undefined {
+  try {
+    return typeof sessionStorage === 'undefined' ? undefined : sessionStorage;
+  } catch {
+    return undefined;
+  }
 }
 
 /** What the server answers to a call. */
@@ -41,18 +82,21 @@ function trimArgs(args: readonly unknown[]): unknown[] {
   return out;
 }
 
-/** The `dumbo serve` door: fetch for calls (the session cookie goes along), a WebSocket for events. */
+/** The `dumbo serve` door: fetch for calls (the token in the Authorization header), a WebSocket for events. */
 export function createHttpClient(options: HttpClientOptions = {}): DumboApi {
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
   const base = options.base ?? '';
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (options.token) headers.Authorization = `Bearer ${options.token}`;
 
   async function call<K extends CallName>(name: K, args: CallArgs<K>): Promise<CallResult<K>> {
     let response: Response;
     try {
       response = await doFetch(`${base}/api/call/${name}`, {
         method: 'POST',
-        credentials: 'same-origin',
-        headers: { 'Content-Type': 'application/json' },
+        // No cookies: the server reads none, and cookies of other servers on this host are not its business.
+        credentials: 'omit',
+        headers,
         body: JSON.stringify({ args: trimArgs(args) }),
       });
     } catch (error) {
@@ -76,15 +120,16 @@ export function createHttpClient(options: HttpClientOptions = {}): DumboApi {
     (Object.keys(CHANNELS) as CallName[]).map((name) => [name, (...args: CallArgs<typeof name>) => call(name, args)]),
   ) as Omit<DumboApi, 'onEvent'>;
 
-  const events = eventSocket(options.eventsUrl ?? defaultEventsUrl(), options.WebSocket);
+  const protocols = options.token ? [EVENTS_PROTOCOL, `${TOKEN_PROTOCOL_PREFIX}${options.token}`] : [EVENTS_PROTOCOL];
+  const events = eventSocket(options.eventsUrl ?? defaultEventsUrl(), protocols, options.WebSocket);
   return { ...calls, onEvent: events.listen };
 }
 
 /**
- * The events socket, opened with the first listener and closed with the last. A dropped connection is
- * retried after 0.5 s, 1 s, 2 s … up to 10 s.
+ * The events socket, opened with the first listener and closed with the last, offering `protocols` (the
+ * token's among them). A dropped connection is retried after 0.5 s, 1 s, 2 s … up to 10 s.
  */
-function eventSocket(url: string | undefined, Socket: typeof WebSocket | undefined) {
+function eventSocket(url: string | undefined, protocols: string[], Socket: typeof WebSocket | undefined) {
   const listeners = new Set<(event: AppEvent) => void>();
   let socket: WebSocket | undefined;
   let retry: ReturnType<typeof setTimeout> | undefined;
@@ -113,7 +158,7 @@ function eventSocket(url: string | undefined, Socket: typeof WebSocket | undefin
     retry = undefined;
     const Ctor = Socket ?? (typeof WebSocket === 'undefined' ? undefined : WebSocket);
     if (!url || !Ctor || listeners.size === 0) return;
-    const ws = new Ctor(url);
+    const ws = new Ctor(url, protocols);
     socket = ws;
     ws.onopen = () => {
       attempts = 0;
@@ -148,9 +193,9 @@ function eventSocket(url: string | undefined, Socket: typeof WebSocket | undefin
 
 let current: DumboApi | undefined;
 
-/** The app's client: the desktop bridge when there is one, else the `dumbo serve` door. */
+/** The app's client: the desktop bridge when there is one, else the `dumbo serve` door with its token. */
 export function useClient(): DumboApi {
-  current ??= window.dumbo ?? createHttpClient();
+  current ??= window.dumbo ?? createHttpClient({ token: takeSessionToken() });
   return current;
 }
 

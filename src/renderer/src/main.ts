@@ -15,6 +15,9 @@
 import { createPinia } from 'pinia';
 import { createApp } from 'vue';
 import App from './App.vue';
+import { useClient } from './client.js';
 import './styles.css';
 
+// First of all: in a browser served by `dumbo serve`, this takes the session token out of the address bar.
+useClient();
 createApp(App).use(createPinia()).mount('#app');
