@@ -1,7 +1,10 @@
-// electron-builder.yml, read as electron-builder reads it: the Electron version it downloads matches the one
-// package.json pins, the app's entry and folders are in, and what must live on disk is unpacked.
+// electron-builder.yml, read as electron-builder reads it: it fits electron-builder's own configuration schema,
+// the Electron version it downloads matches the one package.json pins, the app's entry and folders are in,
+// what must live on disk is unpacked, and the fuses close the doors the app does not use.
 import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { repoRoot } from '../helpers.js';
@@ -16,6 +19,7 @@ interface BuilderConfig {
   linux: { target: string[]; files: string[] };
   mac: { target: string[]; files: string[] };
   win: { target: string[]; files: string[] };
+  electronFuses: Record<string, boolean>;
 }
 
 const config = parse(readFileSync(path.join(repoRoot, 'electron-builder.yml'), 'utf8')) as BuilderConfig;
@@ -24,7 +28,52 @@ const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')
   optionalDependencies: Record<string, string>;
 };
 
+let validateBuilderConfig: ValidateFunction | undefined;
+/**
+ * The schema electron-builder validates its configuration with (app-builder-lib/scheme.json, compiled with the
+ * options of its schemaValidator.js), resolved from the electron-builder that package.json pins. One line per
+ * error; none when `data` fits.
+ */
+function builderSchemaErrors(data: unknown): string[] {
+  if (!validateBuilderConfig) {
+    const fromBuilder = createRequire(createRequire(import.meta.url).resolve('electron-builder/package.json'));
+    const schemaFile = fromBuilder.resolve('app-builder-lib/scheme.json');
+    const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as object;
+    validateBuilderConfig = new Ajv({ allErrors: true, coerceTypes: true, strict: false }).compile(schema);
+  }
+  const validate = validateBuilderConfig;
+  // coerceTypes mutates: validate a copy.
+  if (validate(structuredClone(data))) return [];
+  return (validate.errors ?? []).map(
+    (e) => `${e.instancePath || '/'} ${e.message ?? e.keyword} ${JSON.stringify(e.params)}`,
+  );
+}
+
 describe('packaging: electron-builder.yml', () => {
+  it("fits electron-builder's configuration schema (a misspelled or misplaced key fails here)", () => {
+    expect(builderSchemaErrors(config)).toEqual([]);
+  });
+
+  it('flips the fuses: no ELECTRON_RUN_AS_NODE, NODE_OPTIONS or --inspect; the app only from a verified app.asar', () => {
+    expect(config.electronFuses).toEqual({
+      runAsNode: false,
+      enableNodeOptionsEnvironmentVariable: false,
+      enableNodeCliInspectArguments: false,
+      enableEmbeddedAsarIntegrityValidation: true,
+      onlyLoadAppFromAsar: true,
+    });
+    // A misspelled fuse fails the schema check: in `npm test`, not first when someone packages the app.
+    const misspelled = {
+      ...config,
+      electronFuses: { ...config.electronFuses, enableNodeOptionEnvironmentVariable: false },
+    };
+    expect(builderSchemaErrors(misspelled)).toContainEqual(
+      '/electronFuses must NOT have additional properties {"additionalProperty":"enableNodeOptionEnvironmentVariable"}',
+    );
+    // onlyLoadAppFromAsar and the integrity check need the app in an archive.
+    expect(config.asar).toBe(true);
+  });
+
   it("downloads the Electron that package.json pins (electron is optional, so electron-builder can't read it)", () => {
     expect(config.electronVersion).toBe(pkg.optionalDependencies['electron']);
   });
