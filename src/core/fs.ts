@@ -59,7 +59,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array | ((fd: 
       }
     }
     rmSync(tmp, { force: true });
-    throw new DumboError(`cannot write: ${describeFsError(error)}`, { location: { file }, cause: error });
+    throw new DumboError(`cannot write: ${describeFsError(error)}`, { kind: 'run', location: { file }, cause: error });
   }
 }
 

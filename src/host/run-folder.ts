@@ -178,21 +178,6 @@ export function chooseRunFolder(opts: {
   return timestampedFolder(runsDir, opts.name, opts.now ?? new Date());
 }
 
-/** The files of a run folder that a new or resumed run may find there. */
-const RUN_FILES = new Set([
-  'run.json',
-  'config.yaml',
-  'metrics.jsonl',
-  'trace.jsonl',
-  'log.txt',
-  'training.log',
-  'samples.jsonl',
-  'checkpoints',
-  'final',
-  '.lock',
-  '.stop',
-]);
-
 /**
  * Creates the run folder, or checks the one given: a new folder, an empty folder, or (resuming) a folder
  * that holds a run. Never a folder of other files (`--output .` would write config.yaml over the user's) nor
@@ -211,10 +196,10 @@ export function createRunFolder(dir: string, options: { resume?: boolean } = {})
     );
   }
   if (!holdsRun && entries.length > 0) {
-    const others = entries.filter((e) => !RUN_FILES.has(e) && !e.startsWith('.tmp-') && !e.startsWith('.old-'));
+    const listed = [...entries].sort();
     throw new DumboError(
       `the run folder ${dir} is not empty and holds no run${options.resume ? ' to resume' : ''} ` +
-        `(${(others.length > 0 ? others : entries).slice(0, 5).join(', ')}${entries.length > 5 ? ', ...' : ''}): ` +
+        `(${listed.slice(0, 5).join(', ')}${listed.length > 5 ? ', ...' : ''}): ` +
         'a run goes in a new or empty folder, so that none of your files is overwritten',
       { location: { file: dir } },
     );

@@ -3,51 +3,15 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { probeLoggerJs } from '../fixtures/plugins.js';
+import { engineConfig } from '../fixtures/configs.js';
 import { dumboBin, lastLine, repoRoot, runDumbo, tempDir, writeFiles } from '../helpers.js';
+
+const quickstart = path.join(repoRoot, 'resources', 'quickstart');
 
 // A real run with every plugin of the engine (transformers, polars, jinja_formatter,
 // transformers_trainer, console_logger, file_logger) plus a third-party logging plugin, small enough for CI.
-const quickstart = path.join(repoRoot, 'resources', 'quickstart');
-
 function config(extra: { steps?: number; saveEvery?: number; resume?: boolean } = {}): string {
-  return `name: e2e
-seed: 7
-plugins:
-  - transformers
-  - polars
-  - jinja_formatter
-  - transformers_trainer
-  - console_logger
-  - file_logger
-  - ./probe
-${extra.resume ? 'resume_from: latest\n' : ''}model:
-  base_model: ${path.join(quickstart, 'model')}
-  init: from_config
-  config: { n_layer: 1, n_embd: 32, n_head: 2, n_positions: 32, resid_pdrop: 0.1 }
-dataset:
-  path: ${path.join(quickstart, 'data', 'stories.jsonl')}
-  eval_fraction: 0.1
-  limit: 120
-formatter:
-  max_length: 32
-  packing: true
-training:
-  learning_rate: 0.01
-  warmup_steps: 2
-  batch_size: 4
-  gradient_accumulation_steps: 2
-  max_steps: ${extra.steps ?? 12}
-  max_length: 32
-  eval_every: 4
-  eval_batches: 2
-  save_every: ${extra.saveEvery ?? 4}
-  keep_last: 2
-  sample_every: 6
-  sample_prompt: Once upon a time
-  sample_max_new_tokens: 8
-probe:
-  record: calls.jsonl
-`;
+  return engineConfig({ ...extra, plugins: ['./probe'], extra: 'probe:\n  record: calls.jsonl\n' });
 }
 
 function jsonl(file: string): Record<string, unknown>[] {
