@@ -34,7 +34,7 @@ await build({
     js: "import { createRequire as __dumboRequire } from 'node:module'; const require = __dumboRequire(import.meta.url);",
   },
   // Reached only by plugin loading and tokenizers, never by the benchmark.
-  external: ['esbuild', '@huggingface/transformers', 'nodejs-polars'],
+  external: ['esbuild', '@huggingface/tokenizers', 'nodejs-polars'],
   logLevel: 'warning',
 });
 const dawn = path.join(root, 'node_modules', 'webgpu', 'dist', platform, 'dawn.node');

@@ -80,7 +80,7 @@ export async function generateCommand(a: GenerateArgs): Promise<number> {
     eosTokenId: tokenizer.eosTokenId,
     seed: a.seed,
   });
-  // No new token (--max-new-tokens 0, or a prompt that fills the context): transformers.js refuses to decode [].
+  // No new token (--max-new-tokens 0, or a prompt that fills the context): the tokenizer decodes [] to ''.
   const continuation = ids.length > 0 ? tokenizer.decode(ids, { skipSpecialTokens: true }) : '';
   process.stdout.write(a.prompt + continuation + '\n');
   return 0;

@@ -1,8 +1,10 @@
 /**
- * Tokenizers through @huggingface/transformers (tokenizer.json + tokenizer_config.json of a local folder),
- * wrapped into the SDK's `Tokenizer`. Only local files are read here; downloading is hub.ts's job.
- * Both files are checked before transformers.js reads them, so a truncated or hand-broken file fails with
- * `FILE[:LINE:COL]: what is wrong, what was expected` rather than with a bare JSON.parse message.
+ * Tokenizers through @huggingface/tokenizers (tokenizer.json + tokenizer_config.json of a local folder) —
+ * the library transformers.js tokenizes with (its `PreTrainedTokenizer.encode` is this library's
+ * `encode(...).ids`), without transformers.js's ONNX runtimes — wrapped into the SDK's `Tokenizer`, with the
+ * special tokens resolved from tokenizer_config.json as transformers.js resolves them. Only local files are
+ * read here; downloading is hub.ts's job. Both files are checked first, so a truncated or hand-broken file
+ * fails with `FILE[:LINE:COL]: what is wrong, what was expected` rather than with a bare JSON.parse message.
  */
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -25,18 +27,20 @@ export const TOKENIZER_FILES = [
   'added_tokens.json',
 ];
 
-interface HFTokenizer {
-  encode(text: string, options?: { add_special_tokens?: boolean }): number[];
-  decode(ids: number[], options?: { skip_special_tokens?: boolean }): string;
-  get_vocab(): Map<string, number>;
-  eos_token_id?: number;
-  bos_token_id?: number;
-  pad_token_id?: number;
-  eos_token?: string;
-  bos_token?: string;
-  pad_token?: string;
-  unk_token?: string;
-  chat_template?: unknown;
+/**
+ * A special token of tokenizer_config.json (a string, or an AddedToken object) under the first of `keys` that
+ * has one, as transformers.js's getTokenFromConfig reads it.
+ */
+function configToken(config: Record<string, unknown>, ...keys: string[]): string | undefined {
+  for (const key of keys) {
+    const item = config[key];
+    if (!item) continue;
+    if (typeof item === 'string') return item;
+    if (typeof item === 'object' && (item as { content?: unknown }).content !== undefined) {
+      return String((item as { content: unknown }).content);
+    }
+  }
+  return undefined;
 }
 
 export async function loadTokenizer(dir: string): Promise<EngineTokenizer> {
@@ -47,12 +51,13 @@ export async function loadTokenizer(dir: string): Promise<EngineTokenizer> {
       `${abs}: no tokenizer.json (a Hugging Face tokenizer folder has tokenizer.json and tokenizer_config.json)`,
     );
   }
-  // transformers.js would read both files itself, but its errors ("Unexpected end of JSON input", "Tokenizer
-  // must contain a \"decoder\" property", "Cannot convert undefined or null to object") name neither the file
-  // nor the field: check them here first, so a broken download or a hand-edited file is named.
-  checkTokenizerJson(readJsonFile(tokenizerFile), tokenizerFile);
+  // The library's own errors ("Unexpected end of JSON input", "Tokenizer must contain a \"decoder\"
+  // property", "Cannot convert undefined or null to object") name neither the file nor the field: check them
+  // here first, so a broken download or a hand-edited file is named.
+  const tokenizerJson = readJsonFile(tokenizerFile);
+  checkTokenizerJson(tokenizerJson, tokenizerFile);
   const configFile = path.join(abs, 'tokenizer_config.json');
-  // Without it transformers.js reads neither file and fails on `undefined.tokenizer_class`.
+  // A Hugging Face tokenizer folder has both: the special tokens and the chat template live in this one.
   if (!existsSync(configFile)) {
     throw new Error(
       `${abs}: no tokenizer_config.json beside tokenizer.json (a Hugging Face tokenizer folder has both; {} will do)`,
@@ -62,42 +67,40 @@ export async function loadTokenizer(dir: string): Promise<EngineTokenizer> {
   if (!isPlainObject(config)) {
     throw new Error(`${configFile}: expected a JSON object (the tokenizer's settings), got ${describeJson(config)}`);
   }
-  const { AutoTokenizer, env } = await import('@huggingface/transformers');
-  env.allowRemoteModels = false;
-  env.allowLocalModels = true;
-  env.localModelPath = path.dirname(abs) + path.sep;
-  let hf: HFTokenizer;
+  const { Tokenizer } = await import('@huggingface/tokenizers');
+  let tok: InstanceType<typeof Tokenizer>;
   try {
-    hf = (await AutoTokenizer.from_pretrained(path.basename(abs), {
-      local_files_only: true,
-    })) as unknown as HFTokenizer;
+    tok = new Tokenizer(tokenizerJson as object, config);
   } catch (error) {
     // What the checks above do not cover (an unknown pre-tokenizer type, say): still say which file.
     throw new Error(
-      `${tokenizerFile}: transformers.js cannot build a tokenizer from it (and tokenizer_config.json beside it): ${errorMessage(error)}`,
+      `${tokenizerFile}: cannot build a tokenizer from it (and tokenizer_config.json beside it): ${errorMessage(error)}`,
       { cause: error },
     );
   }
-  const vocabSize = hf.get_vocab().size;
+  // The special tokens and their ids, as transformers.js resolves them (a missing pad token is the EOS token).
+  const roles = {
+    bos_token: configToken(config, 'bos_token'),
+    eos_token: configToken(config, 'eos_token'),
+    pad_token: configToken(config, 'pad_token', 'eos_token'),
+    unk_token: configToken(config, 'unk_token'),
+  };
   const specialTokens: Record<string, string> = {};
-  for (const role of ['bos_token', 'eos_token', 'pad_token', 'unk_token'] as const) {
-    const t = hf[role];
-    if (typeof t === 'string') specialTokens[role] = t;
-  }
-  const id = (v: unknown) => (typeof v === 'number' && v >= 0 ? v : undefined);
+  for (const [role, t] of Object.entries(roles)) if (t !== undefined) specialTokens[role] = t;
+  const id = (token: string | undefined) => (token === undefined ? undefined : tok.token_to_id(token));
   return {
     sourceDir: abs,
     files: TOKENIZER_FILES.filter((f) => existsSync(path.join(abs, f))),
-    vocabSize,
-    encode: (text, options) => hf.encode(text, { add_special_tokens: options?.addSpecialTokens ?? true }),
-    // transformers.js throws on an empty list; nothing decodes to nothing.
+    vocabSize: tok.get_vocab().size,
+    encode: (text, options) => tok.encode(text, { add_special_tokens: options?.addSpecialTokens ?? true }).ids,
+    // Nothing decodes to nothing (transformers.js refuses an empty list).
     decode: (ids, options) =>
-      ids.length === 0 ? '' : hf.decode(ids, { skip_special_tokens: options?.skipSpecialTokens ?? false }),
-    eosTokenId: id(hf.eos_token_id),
-    bosTokenId: id(hf.bos_token_id),
-    padTokenId: id(hf.pad_token_id),
+      ids.length === 0 ? '' : tok.decode(ids, { skip_special_tokens: options?.skipSpecialTokens ?? false }),
+    eosTokenId: id(roles.eos_token),
+    bosTokenId: id(roles.bos_token),
+    padTokenId: id(roles.pad_token),
     specialTokens,
-    chatTemplate: typeof hf.chat_template === 'string' ? hf.chat_template : undefined,
+    chatTemplate: typeof config.chat_template === 'string' ? config.chat_template : undefined,
   };
 }
 
@@ -205,11 +208,11 @@ function syntaxErrorOffset(text: string): number | undefined {
 }
 
 const MODEL_TYPES = ['BPE', 'WordPiece', 'Unigram'];
-/** Keys transformers.js requires in tokenizer.json; Hugging Face's tokenizers writes each (null when unused). */
+/** Keys the tokenizers library requires in tokenizer.json; Hugging Face's tokenizers writes each (null when unused). */
 const COMPONENTS = ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder'];
 
 /**
- * The structure transformers.js relies on, as Hugging Face's `tokenizers` writes it: a JSON object with
+ * The structure the tokenizers library relies on, as Hugging Face's `tokenizers` writes it: a JSON object with
  * `model` (its `type` and `vocab`, and `merges` for BPE), `added_tokens`, and the four pipeline components.
  * Throws `FILE: field: expected ..., got ...` at the first thing that does not fit.
  */
@@ -227,7 +230,7 @@ function checkTokenizerJson(json: unknown, file: string): void {
   const m = model as Record<string, unknown>;
   const type = m.type;
   if (type !== undefined && !MODEL_TYPES.includes(type as string)) {
-    fail('model.type', `one of ${MODEL_TYPES.join(', ')} (what transformers.js reads)`, type);
+    fail('model.type', `one of ${MODEL_TYPES.join(', ')} (what the tokenizers library reads)`, type);
   }
   if (type === 'Unigram' || (type === undefined && Array.isArray(m.vocab))) {
     if (!Array.isArray(m.vocab))

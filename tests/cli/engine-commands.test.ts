@@ -4,7 +4,7 @@
 // model.safetensors itself) and the same token ids (tokenized here with transformers.js), windowed as the
 // command documents. Skipped, with a note, where PyTorch is not installed.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -50,14 +50,14 @@ interface ScoreJson {
   perplexity: number;
 }
 
-/** Token ids exactly as the command gets them: transformers.js `encode(text)` with its default options. */
+/**
+ * Token ids exactly as transformers.js's `tokenizer.encode(text)` gets them with its default options: the
+ * tokenizers library it encodes with, called directly (not through the engine's wrapper).
+ */
 async function encodeWithTransformersJs(dir: string, text: string): Promise<number[]> {
-  const { AutoTokenizer, env } = await import('@huggingface/transformers');
-  env.allowRemoteModels = false;
-  env.allowLocalModels = true;
-  env.localModelPath = path.dirname(dir) + path.sep;
-  const tok = await AutoTokenizer.from_pretrained(path.basename(dir), { local_files_only: true });
-  return tok.encode(text);
+  const { Tokenizer } = await import('@huggingface/tokenizers');
+  const read = (f: string) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as object;
+  return new Tokenizer(read('tokenizer.json'), read('tokenizer_config.json')).encode(text).ids;
 }
 
 /** A random tiny GPT-2 over a tokenizer's vocabulary, saved with that tokenizer as a Hugging Face folder. */

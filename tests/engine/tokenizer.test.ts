@@ -1,6 +1,6 @@
 // Loading a tokenizer folder: a corrupt tokenizer.json (truncated, not JSON, or JSON of the wrong shape) and
 // a corrupt tokenizer_config.json fail with `FILE[:LINE:COL]: message` naming the file, the field and what
-// was expected — not with transformers.js's bare "Unexpected end of JSON input".
+// was expected — not with the library's bare "Unexpected end of JSON input".
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -91,7 +91,7 @@ describe('loadTokenizer', () => {
     [
       'a model type transformers.js cannot read',
       (j) => (j.model.type = 'WordLevel'),
-      'model.type: expected one of BPE, WordPiece, Unigram (what transformers.js reads), got "WordLevel"',
+      'model.type: expected one of BPE, WordPiece, Unigram (what the tokenizers library reads), got "WordLevel"',
     ],
     [
       'no vocabulary',
@@ -139,14 +139,14 @@ describe('loadTokenizer', () => {
     expect(await loadError(path.dirname(file))).toBe(`${file}: ${message}`);
   });
 
-  it('what only transformers.js rejects (an unknown decoder type) still names tokenizer.json', async () => {
+  it('what only the tokenizers library rejects (an unknown decoder type) still names tokenizer.json', async () => {
     const file = folderWithEdited((j) => (j.decoder = { type: 'Bogus' }));
     expect(await loadError(path.dirname(file))).toBe(
-      `${file}: transformers.js cannot build a tokenizer from it (and tokenizer_config.json beside it): Unknown Decoder type: Bogus`,
+      `${file}: cannot build a tokenizer from it (and tokenizer_config.json beside it): Unknown Decoder type: Bogus`,
     );
   });
 
-  it('a folder without tokenizer_config.json says so (transformers.js reads neither file without it)', async () => {
+  it('a folder without tokenizer_config.json says so', async () => {
     const dir = tempDir('dumbo-tokenizer-');
     writeFileSync(path.join(dir, 'tokenizer.json'), validText);
     expect(await loadError(dir)).toBe(

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Interpreter, Template } from '@huggingface/jinja';
 import { Ajv } from 'ajv';
@@ -501,17 +501,17 @@ describe('jinja_formatter: GPT-2 tokenizer', () => {
   it.skipIf(!haveGpt2)(
     `masks the prompt with real BPE ids${haveGpt2 ? '' : ` (skipped: ${sharedData}/gpt2-tokenizer is missing)`}`,
     async () => {
-      const { AutoTokenizer, env } = await import('@huggingface/transformers');
-      env.allowRemoteModels = false;
-      env.allowLocalModels = true;
-      env.localModelPath = sharedData + path.sep;
-      const hf = (await AutoTokenizer.from_pretrained('gpt2-tokenizer', { local_files_only: true })) as unknown as {
-        encode(text: string, options?: { add_special_tokens?: boolean }): number[];
-        decode(ids: number[], options?: { skip_special_tokens?: boolean }): string;
-        get_vocab(): Map<string, number>;
+      // The tokenizers library directly (what transformers.js encodes with), not the engine's wrapper.
+      const { Tokenizer: HFTokenizer } = await import('@huggingface/tokenizers');
+      const read = (f: string) =>
+        JSON.parse(readFileSync(path.join(sharedData, 'gpt2-tokenizer', f), 'utf8')) as object;
+      const tok = new HFTokenizer(read('tokenizer.json'), read('tokenizer_config.json'));
+      const hf = {
+        encode: (text: string, o?: { add_special_tokens?: boolean }) => tok.encode(text, o).ids,
+        decode: (ids: number[], o?: { skip_special_tokens?: boolean }) => tok.decode(ids, o),
       };
       const gpt2: Tokenizer = {
-        vocabSize: hf.get_vocab().size,
+        vocabSize: tok.get_vocab().size,
         encode: (text, o) => hf.encode(text, { add_special_tokens: o?.addSpecialTokens ?? true }),
         decode: (ids, o) => hf.decode(ids, { skip_special_tokens: o?.skipSpecialTokens ?? false }),
         eosTokenId: 50256,

@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { loadTokenizer as loadEngineTokenizer, type EngineTokenizer } from '../../src/engine/tokenizer.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeEncoder } from '../../scripts/make-quickstart.mjs';
 import { repoRoot, tempDir } from '../helpers.js';
@@ -12,22 +13,9 @@ const quickstart = path.join(repoRoot, 'resources', 'quickstart');
 const script = path.join(repoRoot, 'scripts', 'make-quickstart.mjs');
 const EOT = '<|endoftext|>';
 
-interface HFTokenizer {
-  encode(text: string, options?: { add_special_tokens?: boolean }): number[];
-  decode(ids: number[], options?: { skip_special_tokens?: boolean }): string;
-  get_vocab(): Map<string, number>;
-  eos_token?: string;
-  eos_token_id?: number;
-  bos_token_id?: number;
-  model_max_length: number;
-}
-
-async function loadTokenizer(folder: string): Promise<HFTokenizer> {
-  const { AutoTokenizer, env } = await import('@huggingface/transformers');
-  env.allowRemoteModels = false;
-  env.allowLocalModels = true;
-  env.localModelPath = quickstart + path.sep;
-  return (await AutoTokenizer.from_pretrained(folder, { local_files_only: true })) as unknown as HFTokenizer;
+/** The tokenizer as the engine loads it (the tokenizers library, as transformers.js uses it). */
+async function loadTokenizer(folder: string): Promise<EngineTokenizer> {
+  return loadEngineTokenizer(path.join(quickstart, folder));
 }
 
 function readJsonl(file: string): { text: string }[] {
@@ -89,21 +77,22 @@ function randomStrings(count: number, seed: number): string[] {
 }
 
 describe('the quickstart tokenizer', () => {
-  let tok: HFTokenizer;
+  let tok: EngineTokenizer;
   beforeAll(async () => {
     tok = await loadTokenizer('tokenizer');
   });
 
-  it('loads through transformers.js with 512 tokens and <|endoftext|> (id 511) as eos and bos', async () => {
-    expect(tok.get_vocab().size).toBe(512);
-    expect(tok.get_vocab().get(EOT)).toBe(511);
-    expect(tok.eos_token).toBe(EOT);
-    expect(tok.eos_token_id).toBe(511);
-    expect(tok.bos_token_id).toBe(511);
-    expect(tok.model_max_length).toBe(128);
+  it('loads with 512 tokens and <|endoftext|> (id 511) as eos and bos, and a context of 128', async () => {
+    expect(tok.vocabSize).toBe(512);
+    expect(tok.encode(EOT)).toEqual([511]);
+    expect(tok.specialTokens?.eos_token).toBe(EOT);
+    expect(tok.eosTokenId).toBe(511);
+    expect(tok.bosTokenId).toBe(511);
+    const config = JSON.parse(readFileSync(path.join(quickstart, 'tokenizer', 'tokenizer_config.json'), 'utf8'));
+    expect(config.model_max_length).toBe(128);
     // The model folder carries the same tokenizer, so it loads the same way.
     const fromModel = await loadTokenizer('model');
-    expect(fromModel.get_vocab()).toEqual(tok.get_vocab());
+    expect(fromModel.vocabSize).toBe(tok.vocabSize);
     expect(fromModel.encode(stories[0]!)).toEqual(tok.encode(stories[0]!));
   });
 
