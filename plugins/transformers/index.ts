@@ -23,6 +23,7 @@ import {
   isRepoId,
   loadPretrained,
   loadTokenizer,
+  MODEL_COUNT_FIELDS,
   modelFromConfig,
   readConfig,
   type HFConfig,
@@ -44,6 +45,8 @@ const schema = {
     config: {
       type: 'object',
       description: 'config.json fields: the whole config for from_config without base_model, else overrides.',
+      // Sizes and counts are checked here, so `dumbo validate` says `model.config.n_layer` at its line.
+      properties: Object.fromEntries(MODEL_COUNT_FIELDS.map((k) => [k, { type: ['integer', 'null'], minimum: 1 }])),
     },
     tokenizer: { type: 'string', minLength: 1, description: 'Tokenizer folder or repo id (default: base_model).' },
     revision: { type: 'string', default: 'main', description: 'Hub revision (branch, tag or commit).' },
@@ -65,10 +68,10 @@ function configDir(): string {
 }
 
 /** A local folder (relative to the config file) or, failing that, a hub repo id resolved through the cache. */
-async function resolveFolder(ref: string, config: PluginConfig): Promise<string> {
+async function resolveFolder(ref: string, config: PluginConfig, key = 'base_model'): Promise<string> {
   const local = path.resolve(configDir(), ref);
   if (existsSync(local)) return local;
-  if (!isRepoId(ref)) throw new Error(`model.base_model: no folder ${local}`);
+  if (!isRepoId(ref)) throw new Error(`model.${key}: no folder ${local}`);
   return downloadModel(ref, {
     revision: config.revision as string | undefined,
     allowDownload: config.allow_download === true,
@@ -107,6 +110,11 @@ export class TransformersModelLoader extends ModelLoaderPlugin {
       log.info(`loaded ${model.architecture} from ${dir}`);
       return Ok(model);
     } catch (error) {
+      // A bad value the config's overrides gave (model.config.n_layer: 0) is named where it was written.
+      const m = /^config\.json: (\w+) ([\s\S]*)$/.exec((error as Error).message);
+      if (m && config.init === 'from_config' && Object.hasOwn(overrides, m[1]!)) {
+        return Err(new Error(`model.config.${m[1]}: ${m[2]}`, { cause: error }));
+      }
       return Err(error as Error);
     }
   }
@@ -120,11 +128,18 @@ export class TransformersTokenizerLoader extends TokenizerLoaderPlugin {
   static configSchema = schema;
 
   async loadTokenizer(config: PluginConfig, model?: Model) {
+    const key = config.tokenizer !== undefined ? 'tokenizer' : 'base_model';
     const ref = (config.tokenizer ?? config.base_model) as string | undefined;
     try {
-      const dir = ref ? await resolveFolder(ref, config) : isEngineModel(model) ? model.sourceDir : undefined;
+      const dir = ref ? await resolveFolder(ref, config, key) : isEngineModel(model) ? model.sourceDir : undefined;
       if (!dir) return Err(new Error('model.tokenizer (or model.base_model) must name a folder with tokenizer.json'));
-      const tok = await loadTokenizer(dir);
+      let tok;
+      try {
+        tok = await loadTokenizer(dir);
+      } catch (error) {
+        // Said at the field that named the folder; the message keeps the file (and line) that is wrong.
+        throw ref ? new Error(`model.${key}: ${(error as Error).message}`, { cause: error }) : error;
+      }
       const vocab = isEngineModel(model) ? model.lm.vocabSize : undefined;
       if (vocab !== undefined && tok.vocabSize > vocab) {
         return Err(

@@ -34,7 +34,7 @@ interface TrainingSection {
   max_grad_norm: number;
   max_steps?: number;
   epochs: number;
-  max_length: number;
+  max_length?: number;
   shuffle: boolean;
   seed?: number;
   eval_every: number;
@@ -58,7 +58,13 @@ export class TransformersTrainer extends BasePlugin {
   static configSchema = {
     type: 'object',
     properties: {
-      learning_rate: { type: 'number', exclusiveMinimum: 0, default: 5e-4 },
+      learning_rate: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        exclusiveMaximum: 1,
+        default: 5e-4,
+        description: 'Above 0 and below 1 (typical: 1e-5 to 1e-3).',
+      },
       weight_decay: { type: 'number', minimum: 0, default: 0.01 },
       adam_beta1: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.9 },
       adam_beta2: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.999 },
@@ -70,7 +76,12 @@ export class TransformersTrainer extends BasePlugin {
       max_grad_norm: { type: 'number', minimum: 0, default: 1.0, description: '0 turns clipping off.' },
       max_steps: { type: 'integer', minimum: 1, description: 'Optimizer steps; overrides epochs.' },
       epochs: { type: 'integer', minimum: 1, default: 1 },
-      max_length: { type: 'integer', minimum: 2, default: 256, description: 'Longest sequence in a batch.' },
+      max_length: {
+        type: 'integer',
+        minimum: 2,
+        description:
+          "Longest sequence in a batch, at most the model's context (default: 256, or the context if shorter).",
+      },
       shuffle: { type: 'boolean', default: true },
       seed: { type: 'integer', description: 'Default: the config-wide seed.' },
       eval_every: {
@@ -114,6 +125,22 @@ export class TransformersTrainer extends BasePlugin {
         new Error('the dataset rows have no input_ids/labels: add a dataset_formatter (jinja_formatter) to plugins:'),
       );
     }
+    // Numbers that validate alone but not with this model and data: said before the first step, at their line.
+    const context = model.lm.maxPositions;
+    if (c.max_length !== undefined && c.max_length > context) {
+      return Err(
+        new Error(
+          `training.max_length: ${c.max_length} is more than the model's context of ${context} positions (lower it to at most ${context})`,
+        ),
+      );
+    }
+    if (c.batch_size > rows.length) {
+      return Err(
+        new Error(
+          `training.batch_size: ${c.batch_size} is more than the ${rows.length} training row(s): not one full batch (lower it, or add data)`,
+        ),
+      );
+    }
     const seed = c.seed ?? getRunContext().seed ?? 42;
     const resumeFrom = ctx.fullConfig.resume_from as string | undefined;
     const configDir = path.dirname(getRunContext().configFile ?? path.join(process.cwd(), 'x'));
@@ -142,7 +169,7 @@ export class TransformersTrainer extends BasePlugin {
           maxGradNorm: c.max_grad_norm,
           maxSteps: c.max_steps,
           epochs: c.epochs,
-          maxLength: c.max_length,
+          maxLength: c.max_length ?? Math.min(256, context),
           seed,
           shuffle: c.shuffle,
           evalEvery: c.eval_every,

@@ -93,6 +93,18 @@ export function emptyStepTimes(): StepTimes {
 /** Thrown when a loss or gradient is not finite: the run fails and the last good checkpoint stays. */
 export class NonFiniteError extends Error {}
 
+/** How many weights are NaN or infinite: one reduction over all of them, one read. */
+export async function nonFiniteWeights(params: Iterable<tf.Variable>): Promise<number> {
+  const list = [...params];
+  if (list.length === 0) return 0;
+  const bad = tf.tidy(() => tf.addN(list.map((p) => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(p)), 'float32')))));
+  try {
+    return (await readTensor(bad))[0]!;
+  } finally {
+    bad.dispose();
+  }
+}
+
 /** Mean loss over the predicted tokens of the batches, without gradients (one read for all of them). */
 export async function evaluate(lm: CausalLM, batches: Iterable<Batch>): Promise<{ loss: number; tokens: number }> {
   const sums: tf.Scalar[] = [];
@@ -247,6 +259,17 @@ export async function train(ctx: TrainingContext, o: TrainingOptions): Promise<T
       if (!ctx.runFolder) return;
       const existing = listCheckpoints(ctx.runFolder).at(-1);
       if (existing?.step === state.step) return;
+      // The step guard checks the loss and gradients before the update, not the weights the update made: a
+      // checkpoint is only the last good one if they are finite.
+      const bad = await nonFiniteWeights(lm.params.values());
+      if (bad > 0) {
+        const total = [...lm.params.values()].reduce((n, v) => n + v.size, 0);
+        throw new NonFiniteError(
+          `after step ${state.step}, ${bad} of ${total} weights are not finite numbers: training diverged ` +
+            `(lower the learning rate, add warmup or gradient clipping); no checkpoint is saved from them` +
+            (existing ? `, the last good one (step ${existing.step}) is kept` : ''),
+        );
+      }
       const dir = await saveCheckpoint(ctx.runFolder, lm, optimizer, state);
       pruneCheckpoints(ctx.runFolder, o.keepLast);
       log.info(`saved checkpoint ${path.relative(ctx.runFolder, dir)}`);

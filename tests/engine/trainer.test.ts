@@ -235,6 +235,25 @@ describe('train', () => {
     lm.dispose();
   });
 
+  it('saves no checkpoint from weights an update made non-finite, though the loss and gradients were finite', async () => {
+    // lr x weight decay beyond float32: step 1's loss and gradients are finite, the weights it leaves are not
+    // (the guard before the update cannot see this; the check before a checkpoint does).
+    const lm = createModel(gpt2(), { seed: 4 });
+    const total = [...lm.params.values()].reduce((n, v) => n + v.size, 0);
+    const matrices = [...lm.params.values()].filter((v) => v.rank >= 2).reduce((n, v) => n + v.size, 0);
+    const folder = tempDir();
+    const rec = context(lm, countingRows(8, 10, 12), { runFolder: folder });
+    const run = train(rec.ctx, options({ maxSteps: 3, saveEvery: 1, learningRate: 0.5, weightDecay: 1e39 }));
+    await expect(run).rejects.toBeInstanceOf(NonFiniteError);
+    await expect(run).rejects.toThrow(
+      new RegExp(`^after step 1, ${matrices} of ${total} weights are not finite numbers: training diverged`),
+    );
+    expect(rec.values('loss').every(Number.isFinite)).toBe(true);
+    expect(rec.steps.map((s) => s.step)).toEqual([1]);
+    expect(listCheckpoints(folder)).toEqual([]);
+    lm.dispose();
+  });
+
   it('stops early when the eval loss has not improved for `patience` evaluations, reporting eval loss and perplexity', async () => {
     const lm = createModel(gpt2(), { seed: 5 });
     const rec = context(lm, countingRows(8, 10, 12), { eval: countingRows(4, 12, 12) });

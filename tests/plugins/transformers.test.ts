@@ -166,10 +166,23 @@ describe('model loader: init from_config', () => {
     useConfigDir(quickstart);
     const model = await loadModelOk({
       init: 'from_config',
-      config: { model_type: 'llama', vocab_size: 32, hidden_size: 8, intermediate_size: 16, num_hidden_layers: 1 },
+      config: {
+        model_type: 'llama',
+        vocab_size: 32,
+        hidden_size: 8,
+        num_attention_heads: 2,
+        intermediate_size: 16,
+        num_hidden_layers: 1,
+      },
     });
     expect(model.architecture).toBe('LlamaForCausalLM');
     model.lm.dispose();
+    // Without num_attention_heads (default 32) 8 dimensions make heads of width 0.
+    const narrow = { model_type: 'llama', vocab_size: 32, hidden_size: 8, num_hidden_layers: 1 };
+    expect(errorOf(await loadModel({ init: 'from_config', config: narrow }))).toBe(
+      'model.config.hidden_size: 8 is smaller than num_attention_heads 32, so heads would have no width: ' +
+        'set num_attention_heads (default 32) or head_dim',
+    );
     expect(errorOf(await loadModel({ init: 'from_config' }))).toBe(
       'model: init: from_config needs base_model (a folder with config.json) or config',
     );
@@ -288,7 +301,7 @@ describe('tokenizer loader', () => {
     const dir = tempDir();
     useConfigDir(dir);
     expect(errorOf(await loadTok({ tokenizer: dir }))).toBe(
-      `${dir}: no tokenizer.json (a Hugging Face tokenizer folder has tokenizer.json and tokenizer_config.json)`,
+      `model.tokenizer: ${dir}: no tokenizer.json (a Hugging Face tokenizer folder has tokenizer.json and tokenizer_config.json)`,
     );
   });
 });

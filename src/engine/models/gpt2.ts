@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   activation,
+  count,
   assert,
   attention,
   BaseCausalLM,
@@ -45,14 +46,14 @@ export interface GPT2Config {
 }
 
 export function gpt2Config(c: HFConfig): GPT2Config {
-  const nEmbd = num(c, 'n_embd', 768);
+  const nEmbd = count(c, 'n_embd', 768);
   const cfg: GPT2Config = {
-    vocabSize: num(c, 'vocab_size', 50257),
-    nPositions: num(c, 'n_positions', 1024),
+    vocabSize: count(c, 'vocab_size', 50257),
+    nPositions: count(c, 'n_positions', 1024),
     nEmbd,
-    nLayer: num(c, 'n_layer', 12),
-    nHead: num(c, 'n_head', 12),
-    nInner: num(c, 'n_inner', 4 * nEmbd),
+    nLayer: count(c, 'n_layer', 12),
+    nHead: count(c, 'n_head', 12),
+    nInner: count(c, 'n_inner', 4 * nEmbd),
     activation: str(c, 'activation_function', 'gelu_new'),
     residPdrop: num(c, 'resid_pdrop', 0.1),
     embdPdrop: num(c, 'embd_pdrop', 0.1),

@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   activation,
+  count,
   assert,
   attention,
   BaseCausalLM,
@@ -62,21 +63,21 @@ export function expandAttentionTypes(types: unknown): AttentionType[] {
 }
 
 export function gptNeoConfig(c: HFConfig): GPTNeoConfig {
-  const hiddenSize = num(c, 'hidden_size', 2048);
-  const numLayers = num(c, 'num_layers', 24);
+  const hiddenSize = count(c, 'hidden_size', 2048);
+  const numLayers = count(c, 'num_layers', 24);
   // config.json may carry the expanded list too (HF then uses it as saved).
   const attentionLayers = Array.isArray(c.attention_layers)
     ? (c.attention_layers as AttentionType[])
     : expandAttentionTypes(c.attention_types ?? [[['global', 'local'], 12]]);
   const cfg: GPTNeoConfig = {
-    vocabSize: num(c, 'vocab_size', 50257),
-    maxPositions: num(c, 'max_position_embeddings', 2048),
+    vocabSize: count(c, 'vocab_size', 50257),
+    maxPositions: count(c, 'max_position_embeddings', 2048),
     hiddenSize,
     numLayers,
-    numHeads: num(c, 'num_heads', 16),
+    numHeads: count(c, 'num_heads', 16),
     attentionLayers,
-    intermediateSize: num(c, 'intermediate_size', 4 * hiddenSize),
-    windowSize: num(c, 'window_size', 256),
+    intermediateSize: count(c, 'intermediate_size', 4 * hiddenSize),
+    windowSize: count(c, 'window_size', 256),
     activation: str(c, 'activation_function', 'gelu_new'),
     residDropout: num(c, 'resid_dropout', 0),
     embedDropout: num(c, 'embed_dropout', 0),

@@ -16,6 +16,7 @@ import { BaseCausalLM } from './layers.js';
 import { Llama } from './llama.js';
 import type { Architecture, CausalLM, HFConfig, HostTensor } from './types.js';
 
+export { MODEL_COUNT_FIELDS } from './layers.js';
 export { GPT2 } from './gpt2.js';
 export { GPTNeo } from './gpt_neo.js';
 export { Llama } from './llama.js';

@@ -26,6 +26,40 @@ export function num(config: HFConfig, key: string, fallback: number): number {
   return v;
 }
 
+/**
+ * The config.json fields that are sizes or counts in the architectures this engine builds (GPT-2, GPT-Neo,
+ * Llama). `count` reads them; the transformers plugin's schema checks overrides of them (`model.config:
+ * {n_layer: 0}`) when the config is validated, before any weights exist.
+ */
+export const MODEL_COUNT_FIELDS = [
+  'vocab_size',
+  'n_positions',
+  'n_embd',
+  'n_layer',
+  'n_head',
+  'n_inner',
+  'max_position_embeddings',
+  'hidden_size',
+  'num_layers',
+  'num_heads',
+  'window_size',
+  'intermediate_size',
+  'num_hidden_layers',
+  'num_attention_heads',
+  'num_key_value_heads',
+  'head_dim',
+] as const;
+
+/** A size or count (layers, heads, widths, vocabulary, positions): a whole number, at least 1. */
+export function count(config: HFConfig, key: string, fallback: number): number {
+  const v = num(config, key, fallback);
+  assert(
+    Number.isInteger(v) && v >= 1,
+    `config.json: ${key} must be a whole number, at least 1, got ${JSON.stringify(v)}`,
+  );
+  return v;
+}
+
 /** A numeric field that has no default: the config must give it. */
 export function required(config: HFConfig, key: string): number {
   assert(config[key] !== undefined && config[key] !== null, `config.json: ${key} is required`);

@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   activation,
+  count,
   assert,
   attention,
   BaseCausalLM,
@@ -49,18 +50,23 @@ export interface LlamaConfig {
 }
 
 export function llamaConfig(c: HFConfig): LlamaConfig {
-  const hiddenSize = num(c, 'hidden_size', 4096);
-  const numHeads = num(c, 'num_attention_heads', 32);
+  const hiddenSize = count(c, 'hidden_size', 4096);
+  const numHeads = count(c, 'num_attention_heads', 32);
+  assert(
+    (c.head_dim !== undefined && c.head_dim !== null) || hiddenSize >= numHeads,
+    `config.json: hidden_size ${hiddenSize} is smaller than num_attention_heads ${numHeads}, so heads ` +
+      'would have no width: set num_attention_heads (default 32) or head_dim',
+  );
   const cfg: LlamaConfig = {
-    vocabSize: num(c, 'vocab_size', 32000),
+    vocabSize: count(c, 'vocab_size', 32000),
     hiddenSize,
-    intermediateSize: num(c, 'intermediate_size', 11008),
-    numLayers: num(c, 'num_hidden_layers', 32),
+    intermediateSize: count(c, 'intermediate_size', 11008),
+    numLayers: count(c, 'num_hidden_layers', 32),
     numHeads,
-    numKVHeads: num(c, 'num_key_value_heads', numHeads),
-    headDim: num(c, 'head_dim', Math.floor(hiddenSize / numHeads)),
+    numKVHeads: count(c, 'num_key_value_heads', numHeads),
+    headDim: count(c, 'head_dim', Math.floor(hiddenSize / numHeads)),
     activation: str(c, 'hidden_act', 'silu'),
-    maxPositions: num(c, 'max_position_embeddings', 2048),
+    maxPositions: count(c, 'max_position_embeddings', 2048),
     eps: num(c, 'rms_norm_eps', 1e-6),
     ropeTheta: num(c, 'rope_theta', 10000),
     ropeScaling: (c.rope_scaling as Record<string, unknown> | null | undefined) ?? null,
