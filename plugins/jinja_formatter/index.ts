@@ -101,6 +101,27 @@ function fieldsOf(row: Row): string {
   return keys.length ? keys.join(', ') : 'no fields';
 }
 
+/** The options a message can be about; a message `KEY: ...` or `KEY must ...` is about that option. */
+const OPTION_KEYS = new Set([
+  'template',
+  'use_chat_template',
+  'text_field',
+  'prompt_field',
+  'response_field',
+  'messages_field',
+  'mask_prompt',
+  'add_bos',
+  'add_eos',
+  'max_length',
+  'truncation',
+  'packing',
+]);
+
+/** `text` about option `key`, when there is one: `key: text` (the row's index goes after the key). */
+function about(key: string | undefined, text: string): string {
+  return key ? `${key}: ${text}` : text;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Templates
 
@@ -382,9 +403,20 @@ export class RowFormatter {
     }
     if (f.chatMode) {
       const c = f.needChatTemplate();
-      if (!c.ok) return Err(c.error);
+      if (!c.ok) return fail(about(o.template === 'chat' ? 'template' : 'use_chat_template', c.error.message));
     }
     return Ok(f);
+  }
+
+  /**
+   * The option the config set to name field `f` (`text_field: story`), or undefined where `f` is a default
+   * name: a message about a field the user named points at the line that named it.
+   */
+  private fieldOption(f: string): string | undefined {
+    for (const k of ['text_field', 'prompt_field', 'response_field', 'messages_field'] as const) {
+      if (this.o[k] === f && f !== DEFAULTS[k]) return k;
+    }
+    return undefined;
   }
 
   /** Chat formatting asked for in the config (rows with a messages field use it even when not). */
@@ -425,7 +457,11 @@ export class RowFormatter {
         return fail(`${where}: a row must be an object of fields, got ${describeType(row)}`);
       }
       const segments = this.segments(row);
-      if (!segments.ok) return fail(`${where}: ${segments.error}`);
+      if (!segments.ok) {
+        // `text_field: no 'story' field ...` stays about its option, with the row after it.
+        const m = /^(\w+): ([\s\S]*)$/.exec(segments.error);
+        return fail(m && OPTION_KEYS.has(m[1]!) ? `${m[1]}: ${where}: ${m[2]}` : `${where}: ${segments.error}`);
+      }
       const ex = this.tokenize(segments.value.segments, segments.value.kind);
       if (ex.ids.length === 0) {
         stats.empty++;
@@ -452,9 +488,10 @@ export class RowFormatter {
     const o = this.o;
     const has = (f: string) => Object.hasOwn(row, f) && row[f] !== undefined;
     const str = (f: string): Result<string, string> => {
-      if (!has(f)) return Err(`missing field '${f}' (the row has: ${fieldsOf(row)})`);
+      const key = this.fieldOption(f);
+      if (!has(f)) return Err(about(key, `missing field '${f}' (the row has: ${fieldsOf(row)})`));
       const v = row[f];
-      return typeof v === 'string' ? Ok(v) : Err(`field '${f}' must be a string, got ${describeType(v)}`);
+      return typeof v === 'string' ? Ok(v) : Err(about(key, `field '${f}' must be a string, got ${describeType(v)}`));
     };
     let kind: Kind;
     if (this.chatMode) kind = 'chat';
@@ -463,9 +500,15 @@ export class RowFormatter {
     else if (has(o.prompt_field) || has(o.response_field)) kind = 'prompt_response';
     else if (has(o.messages_field)) kind = 'chat';
     else {
+      const set = (['text_field', 'prompt_field', 'response_field', 'messages_field'] as const).find(
+        (k) => this.fieldOption(o[k]) === k,
+      );
       return Err(
-        `no '${o.text_field}', '${o.prompt_field}'/'${o.response_field}' or '${o.messages_field}' field ` +
-          `(the row has: ${fieldsOf(row)})`,
+        about(
+          set,
+          `no '${o.text_field}', '${o.prompt_field}'/'${o.response_field}' or '${o.messages_field}' field ` +
+            `(the row has: ${fieldsOf(row)})`,
+        ),
       );
     }
     this.kinds.add(kind);
@@ -481,7 +524,8 @@ export class RowFormatter {
       if (this.promptTemplate) {
         const context: Record<string, unknown> = { ...this.tok.specialTokens };
         for (const [k, v] of Object.entries(row)) if (k !== o.response_field) context[k] = v;
-        prompt = this.promptTemplate.render(context, o.response_field, fieldsOf(row));
+        const rendered = this.promptTemplate.render(context, o.response_field, fieldsOf(row));
+        prompt = rendered.ok ? rendered : Err(about('template', rendered.error));
       } else {
         prompt = str(o.prompt_field);
       }
@@ -502,6 +546,11 @@ export class RowFormatter {
 
   /** The row's conversation: its messages field, or a user/assistant pair built from prompt and response. */
   private messages(row: Row): Result<Row[], string> {
+    const r = this.messagesOf(row);
+    return r.ok ? r : Err(about(this.fieldOption(this.o.messages_field), r.error));
+  }
+
+  private messagesOf(row: Row): Result<Row[], string> {
     const o = this.o;
     const f = o.messages_field;
     if (!Object.hasOwn(row, f) || row[f] === undefined) {
@@ -531,6 +580,13 @@ export class RowFormatter {
   }
 
   private renderChat(messages: readonly Row[], addGenerationPrompt: boolean): Result<string, string> {
+    const r = this.renderChatOf(messages, addGenerationPrompt);
+    if (r.ok) return r;
+    const key = this.o.template === 'chat' ? 'template' : this.o.use_chat_template ? 'use_chat_template' : undefined;
+    return Err(about(key, r.error));
+  }
+
+  private renderChatOf(messages: readonly Row[], addGenerationPrompt: boolean): Result<string, string> {
     const t = this.needChatTemplate();
     if (!t.ok) return Err(t.error.message);
     const special = this.tok.specialTokens ?? {};
@@ -804,8 +860,17 @@ export class JinjaFormatter extends BasePlugin {
     additionalProperties: false,
   };
 
+  /**
+   * The formatting, with a message about an option said as `formatter.OPTION: ...`: the run and `dumbo
+   * validate` point at that option's line of the config, not at the section.
+   */
   formatDataset(dataset: Dataset, config: PluginConfig, tokenizer?: Tokenizer): Result<Dataset> {
-    return formatDataset(dataset, config, tokenizer);
+    const r = formatDataset(dataset, config, tokenizer);
+    if (r.ok) return r;
+    const m = /^(\w+)(?::| (?=must ))([\s\S]*)$/.exec(r.error.message);
+    if (!m || !OPTION_KEYS.has(m[1]!)) return r;
+    const key = (this.constructor as typeof JinjaFormatter).configKey;
+    return Err(new Error(`${key}.${m[1]}: ${m[2]!.trimStart()}`, { cause: r.error }));
   }
 
   hooks() {

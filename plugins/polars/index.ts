@@ -812,6 +812,9 @@ export class PolarsDatasetLoader extends BasePlugin {
       skipped += ev.value.skipped;
       for (const f of ev.value.formats) if (!formats.includes(f)) formats.push(f);
     }
+    // A dry run (dumbo validate) formats only the first rows: every file was read and checked above.
+    const dryRun = getRunContext().dryRunRows;
+    if (dryRun !== undefined) [train, evalRows] = [train.slice(0, dryRun), evalRows.slice(0, dryRun)];
 
     const columns =
       options.fields.kind === 'text'

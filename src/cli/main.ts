@@ -11,19 +11,14 @@
  */
 
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   BACKEND_CHOICES,
   ConfigErrors,
   exitCodeFor,
   formatError,
-  prepareRun,
-  scanCatalog,
   userPluginDir,
   type BackendChoice,
-  type CatalogEntry,
-  type LoadedPlugin,
 } from '../core/index.js';
 import { dumboVersion } from '../host/info.js';
 
@@ -33,7 +28,7 @@ Usage:
   dumbo run CONFIG [--output DIR]   run a config (also: dumbo CONFIG)
   dumbo run CONFIG --resume RUN     continue the run in folder RUN from its newest checkpoint
   dumbo resume RUN                  the same, with the config the run folder keeps (RUN/config.yaml)
-  dumbo validate CONFIG [--json]    load and resolve a config without running it
+  dumbo validate CONFIG [--json]    load and resolve a config, and read its data's first rows, without training
   dumbo plugins [CONFIG] [--json]   list the plugin catalog (and the config's plugins)
   dumbo generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S]
   dumbo score --model DIR --text FILE [--json]   mean cross-entropy (nats/token) and perplexity of a text
@@ -136,11 +131,15 @@ export async function main(argv: string[]): Promise<number> {
         const { runCommand } = await import('./run-command.js');
         return await runCommand(undefined, { resume: rest[0], userPluginDir: pluginPath, verbose });
       }
-      case 'validate':
-        return await validateCommand(oneConfig(rest, 'validate'), pluginPath, values.json === true, verbose);
-      case 'plugins':
+      case 'validate': {
+        const { validateCommand } = await import('./catalog-commands.js');
+        return await validateCommand(oneConfig(rest, 'validate'), pluginPath, values.json === true);
+      }
+      case 'plugins': {
         if (rest.length > 1) throw new UsageError('plugins takes at most one CONFIG');
+        const { pluginsCommand } = await import('./catalog-commands.js');
         return await pluginsCommand(rest[0], pluginPath, values.json === true);
+      }
       case 'help':
         process.stdout.write(HELP);
         return 0;
@@ -224,119 +223,4 @@ function backendOption(value: string | undefined): BackendChoice {
 function oneConfig(rest: string[], command: string): string {
   if (rest.length !== 1) throw new UsageError(`${command} needs exactly one CONFIG file`);
   return rest[0]!;
-}
-
-function sourceLabel(p: LoadedPlugin): string {
-  return p.source.kind === 'builtin' ? 'built-in' : p.source.kind === 'user' ? 'user' : p.source.kind;
-}
-
-function describePlugin(p: LoadedPlugin) {
-  return {
-    name: p.meta.name,
-    configKey: p.meta.configKey,
-    source: p.source.kind,
-    location: p.source.location,
-    provides: p.meta.provides,
-    requires: p.meta.requires,
-    conflicts: p.meta.conflicts,
-    description: p.meta.description,
-    version: p.meta.version,
-  };
-}
-
-async function validateCommand(
-  configFile: string,
-  pluginPath: string | undefined,
-  json: boolean,
-  verbose: boolean,
-): Promise<number> {
-  let prepared;
-  try {
-    prepared = await prepareRun(configFile, { userPluginDir: pluginPath });
-  } catch (error) {
-    const code = printError(error, verbose);
-    if (json) process.stdout.write(JSON.stringify({ valid: false, errors: errorLines(error) }) + '\n');
-    return code;
-  }
-  const { config, plugins } = prepared;
-  process.stdout.write(`${config.file}: valid; plugins in the order they run:\n`);
-  plugins.forEach((p, i) => {
-    const provides = p.meta.provides.length ? p.meta.provides.join(', ') : '(nothing)';
-    process.stdout.write(
-      `  ${i + 1}. ${p.meta.name} [${p.meta.configKey}] (${sourceLabel(p)}) provides: ${provides}` +
-        (p.meta.requires.length ? `; requires: ${p.meta.requires.join(', ')}` : '') +
-        '\n',
-    );
-  });
-  const hasTrainer = plugins.some((p) => p.meta.provides.includes('trainer'));
-  if (!hasTrainer) process.stdout.write('  note: no plugin provides a trainer; a run will not train.\n');
-  if (json) process.stdout.write(JSON.stringify({ valid: true, plugins: plugins.map(describePlugin) }) + '\n');
-  return 0;
-}
-
-function errorLines(error: unknown): string[] {
-  return error instanceof ConfigErrors ? error.errors.map((e) => formatError(e)) : [formatError(error)];
-}
-
-async function pluginsCommand(
-  configFile: string | undefined,
-  pluginPath: string | undefined,
-  json: boolean,
-): Promise<number> {
-  const catalog: CatalogEntry[] = await scanCatalog({ userPluginDir: pluginPath });
-  let used: LoadedPlugin[] = [];
-  let configError: string[] | undefined;
-  if (configFile) {
-    try {
-      used = (await prepareRun(configFile, { userPluginDir: pluginPath })).plugins;
-    } catch (error) {
-      configError = errorLines(error);
-    }
-  }
-  const usedClasses = new Set(used.map((p) => p.cls));
-  type Row = Partial<ReturnType<typeof describePlugin>> & {
-    name: string;
-    source: string;
-    location: string;
-    folder: string;
-    used: boolean;
-    error?: string;
-  };
-  const rows: Row[] = catalog.flatMap((entry): Row[] =>
-    entry.plugins.length > 0
-      ? entry.plugins.map((p) => ({ ...describePlugin(p), folder: entry.id, used: usedClasses.has(p.cls) }))
-      : [
-          {
-            folder: entry.id,
-            name: entry.id,
-            source: entry.source.kind,
-            location: entry.source.location,
-            error: entry.error,
-            used: false,
-          },
-        ],
-  );
-  // Plugins the config names by path or package are part of its catalog too.
-  const inCatalog = new Set(catalog.flatMap((e) => e.plugins.map((p) => p.cls)));
-  for (const p of used) {
-    if (!inCatalog.has(p.cls))
-      rows.push({ ...describePlugin(p), folder: path.basename(p.source.location), used: true });
-  }
-  process.stdout.write(`user plugin folder: ${userPluginDir(pluginPath)}\n`);
-  for (const r of rows) {
-    if (r.error === undefined) {
-      const list = (xs: string[] | undefined) => (xs && xs.length ? xs.join(', ') : '-');
-      process.stdout.write(
-        `${r.used ? '*' : ' '} ${r.name} [${r.configKey}] (${r.source}: ${r.location})\n` +
-          `    provides: ${list(r.provides)}; requires: ${list(r.requires)}; conflicts: ${list(r.conflicts)}\n` +
-          (r.description ? `    ${r.description}\n` : ''),
-      );
-    } else {
-      process.stdout.write(`! ${r.name} (${r.source}: ${r.location})\n    load error: ${r.error}\n`);
-    }
-  }
-  if (configFile) process.stdout.write(`* = used by ${configFile}\n`);
-  for (const line of configError ?? []) process.stderr.write(line + '\n');
-  if (json) process.stdout.write(JSON.stringify({ plugins: rows, configErrors: configError ?? [] }) + '\n');
-  return configError ? 2 : 0;
 }

@@ -125,6 +125,12 @@ export function parseConfig(source: string, file: string, options: ParseOptions 
   if (config.seed !== undefined && !Number.isInteger(config.seed)) {
     throw new DumboError(`'seed' must be an integer, got ${typeName(config.seed)}`, { location: locate(['seed']) });
   }
+  const infinite = nonFiniteNumber(config);
+  if (infinite) {
+    throw new DumboError(`${infinite.path.join('.')}: expected a finite number, got ${String(infinite.value)}`, {
+      location: locate(infinite.path),
+    });
+  }
   if (config.backend !== undefined && !(BACKEND_CHOICES as readonly string[]).includes(config.backend as string)) {
     throw new DumboError(`backend: expected one of ${BACKEND_CHOICES.join(', ')}, got '${String(config.backend)}'`, {
       location: locate(['backend']),
@@ -154,6 +160,71 @@ export function parseConfig(source: string, file: string, options: ParseOptions 
     if (!validate(config.webgpu)) throw schemaError(loaded, 'webgpu', false, 0, validate.errors![0]!);
   }
   return loaded;
+}
+
+/** The first number in the config that is not finite (YAML's .inf, -.inf, .nan), with where it is. */
+function nonFiniteNumber(
+  value: unknown,
+  at: (string | number)[] = [],
+): { path: (string | number)[]; value: number } | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : { path: at, value };
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = nonFiniteNumber(value[i], [...at, i]);
+      if (found) return found;
+    }
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      const found = nonFiniteNumber(v, [...at, k]);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/** Edit distance (insertions, deletions, substitutions), for "did you mean". */
+export function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/** The closest of `candidates` to `word`, when it is close enough to be a typo of it. */
+export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? best : undefined;
+}
+
+/**
+ * Every top-level key is the run's own (plugins, name, seed, ...) or the section of a loaded plugin: a typo
+ * (`trainng:`) would otherwise be ignored and the section's defaults used without a word. Each unknown key is
+ * an error at its line, with the nearest known key.
+ */
+export function checkTopLevelKeys(config: LoadedConfig, plugins: readonly { meta: PluginMeta }[]): DumboError[] {
+  const sections = [...new Set(plugins.map((p) => p.meta.configKey))];
+  const known = new Set<string>([...RUN_KEYS, ...sections]);
+  return Object.keys(config.data)
+    .filter((k) => !known.has(k))
+    .map((k) => {
+      const guess = didYouMean(k, [...known]);
+      return new DumboError(
+        `unknown top-level key '${k}'${guess ? ` (did you mean '${guess}'?)` : ''}: a config holds the run's keys ` +
+          `(${RUN_KEYS.join(', ')}) and a section for each plugin in plugins:` +
+          (sections.length > 0 ? ` (${sections.join(', ')})` : ''),
+        { location: config.locate([k], { key: true }) },
+      );
+    });
 }
 
 function findNode(doc: Document, where: readonly (string | number)[], wantKey: boolean): YamlNode | undefined {
@@ -239,7 +310,14 @@ export function validatePluginSections(
       errors.push(schemaError(config, key, raw === undefined || raw === null, entryIndex, e, meta.name));
     }
   }
-  return errors;
+  // Plugins that share a section (the model and tokenizer loaders both read `model:`) report a bad field once.
+  const said = new Set<string>();
+  return errors.filter((e) => {
+    const id = `${e.message}|${JSON.stringify(e.location)}`;
+    if (said.has(id)) return false;
+    said.add(id);
+    return true;
+  });
 }
 
 /** `anyOf`/`oneOf` report every branch; keep the most specific error at each place. */
@@ -295,7 +373,8 @@ function schemaError(
         (v, s) => (v as Record<string | number, unknown> | undefined)?.[s],
         config.data[key],
       );
-      return new DumboError(`${dotted}: expected ${String(p.type)}, got ${typeName(value)}`, {
+      const expected = Array.isArray(p.type) ? (p.type as unknown[]).join(' or ') : String(p.type);
+      return new DumboError(`${dotted}: expected ${expected}, got ${typeName(value)}`, {
         location: loc(where),
         plugin,
       });

@@ -62,6 +62,8 @@ export {
   loadConfig,
   parseConfig,
   validatePluginSections,
+  checkTopLevelKeys,
+  didYouMean,
   displayPath,
   RUN_KEYS,
   BACKEND_CHOICES,
@@ -85,6 +87,7 @@ export { resolvePlugins } from './resolver.js';
 export { HookBus, activatePlugins, type ActivePlugin, type TraceEntry, type HookFailure } from './bus.js';
 export {
   prepareRun,
+  pluginLocator,
   runLifecycle,
   flattenConfig,
   ConfigErrors,

@@ -19,7 +19,7 @@ import { DumboError, type ErrorLocation } from './errors.js';
 import { nativeImport } from './native-import.mjs';
 import { readPluginMeta, type PluginClass, type PluginMeta } from './plugin.js';
 import { builtinPluginDir, engineEntryUrl, sdkEntryUrl, userPluginDir } from './paths.js';
-import { withActivity } from './activity.js';
+import { ProcessExitCalled, withActivity } from './activity.js';
 
 export type PluginSourceKind = 'builtin' | 'user' | 'path' | 'package';
 
@@ -153,6 +153,13 @@ export async function importPluginModule(
 
 /** An import failure, located in the plugin's own file where the error says where. */
 function importError(entry: string, error: unknown): DumboError {
+  if (error instanceof ProcessExitCalled) {
+    return new DumboError(
+      `cannot load plugin: its module called process.exit(${error.code ?? ''}) while being imported; ` +
+        'a plugin must throw an error instead of ending the process',
+      { location: { file: displayPath(entry) }, cause: error },
+    );
+  }
   const message = error instanceof Error ? error.message : String(error);
   // Our load hook says `FILE:LINE:COL: text` for TypeScript syntax errors.
   const m = /^(.*):(\d+):(\d+): ([\s\S]*)$/.exec(message);

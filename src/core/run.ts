@@ -9,8 +9,8 @@
  */
 
 import { HookBus, activatePlugins, type ActivePlugin, type HookFailure, type TraceEntry } from './bus.js';
-import { loadConfig, validatePluginSections, type LoadedConfig } from './config.js';
-import { DumboError } from './errors.js';
+import { checkTopLevelKeys, loadConfig, validatePluginSections, type LoadedConfig } from './config.js';
+import { DumboError, type ErrorLocation } from './errors.js';
 import { getLogger, type Logger } from './logger.js';
 import { loadConfiguredPlugins, type LoadedPlugin, type LoaderOptions } from './loader.js';
 import { getMetricsRegistry, isMetricsCollector, type MetricEvent } from './metrics.js';
@@ -31,7 +31,11 @@ export interface PrepareOptions extends LoaderOptions {
 export async function prepareRun(configFile: string, options: PrepareOptions = {}): Promise<PreparedRun> {
   const config = await loadConfig(configFile, { dir: options.configDir });
   const plugins = await loadConfiguredPlugins(config, options);
-  const errors = [...validatePluginSections(config, plugins), ...resolvePlugins(plugins, config)];
+  const errors = [
+    ...checkTopLevelKeys(config, plugins),
+    ...validatePluginSections(config, plugins),
+    ...resolvePlugins(plugins, config),
+  ];
   if (errors.length > 0) throw errors.length === 1 ? errors[0]! : new ConfigErrors(errors);
   return { config, plugins };
 }
@@ -81,6 +85,20 @@ export function flattenConfig(value: Record<string, unknown>, prefix = ''): Reco
 
 class StopRequested extends Error {}
 
+/**
+ * Where a plugin's failure points in the config: the field its message names (`training.batch_size: 16 is
+ * more than ...` points at batch_size), else the plugin's section, else its entry in `plugins:`.
+ */
+export function pluginLocator(config: LoadedConfig): (p: ActivePlugin, message?: string) => ErrorLocation {
+  return (p, message) => {
+    const key = p.meta.configKey;
+    const field =
+      message && new RegExp(`(?:^|[\\s:(])${escapeRegExp(key)}\\.([A-Za-z_]\\w*(?:\\.[A-Za-z_]\\w*)*)`).exec(message);
+    if (field && config.data[key] !== undefined) return config.locate([key, ...field[1]!.split('.')]);
+    return config.locate(config.data[key] !== undefined ? [key] : ['plugins', p.entryIndex], { key: true });
+  };
+}
+
 export async function runLifecycle(prepared: PreparedRun, options: RunOptions = {}): Promise<RunOutcome> {
   const { config } = prepared;
   const logger = options.logger ?? getLogger('dumbo');
@@ -91,14 +109,7 @@ export async function runLifecycle(prepared: PreparedRun, options: RunOptions = 
     onTrace: options.onTrace,
     onCallStart: options.onCallStart,
     logger,
-    locate: (p, message) => {
-      const key = p.meta.configKey;
-      // A message that names a field of the plugin's section (`training.batch_size: ...`) points at it.
-      const field =
-        message && new RegExp(`(?:^|[\\s:(])${escapeRegExp(key)}\\.([A-Za-z_]\\w*(?:\\.[A-Za-z_]\\w*)*)`).exec(message);
-      if (field && config.data[key] !== undefined) return config.locate([key, ...field[1]!.split('.')]);
-      return config.locate(config.data[key] !== undefined ? [key] : ['plugins', p.entryIndex], { key: true });
-    },
+    locate: pluginLocator(config),
   });
   const section = (p: ActivePlugin) => config.section(p.meta.configKey);
   const checkStop = () => {

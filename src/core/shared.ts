@@ -35,6 +35,11 @@ export interface RunContext {
   configFile?: string;
   /** The run's seed (top-level `seed` of the config, 42 when absent): plugins derive their randomness from it. */
   seed?: number;
+  /**
+   * Set when hooks run as a dry run (`dumbo validate` checking the data path): a dataset loader may keep only
+   * this many rows after reading, since nothing will train on them.
+   */
+  dryRunRows?: number;
 }
 
 /** The current run's context, shared by every SDK copy. */

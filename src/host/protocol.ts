@@ -139,8 +139,15 @@ export interface WorkerCalls {
     params: { userPluginDir: string; configText?: string; configPath?: string };
     result: { cards: PluginCard[]; used: string[] };
   };
-  /** `dumbo validate` on unsaved text, located in the file at `path`. */
-  validate: { params: { text: string; path: string; userPluginDir: string }; result: ValidationResult };
+  /**
+   * `dumbo validate` on unsaved text, located in the file at `path`. With `dataCheck`, the data path also runs
+   * on the first rows — the tokenizer loads, the dataset files and columns are read, the template renders — so
+   * that what would fail in a run's first seconds fails here.
+   */
+  validate: {
+    params: { text: string; path: string; userPluginDir: string; dataCheck?: boolean };
+    result: ValidationResult;
+  };
   estimate: {
     params: { text: string; path: string; userPluginDir: string; defaultBackend?: BackendChoice };
     result: RunEstimate;

@@ -24,6 +24,8 @@ import {
   resolvePlugins,
   scanCatalog,
   setRunContext,
+  checkTopLevelKeys,
+  pluginLocator,
   validatePluginSections,
   type ActivePlugin,
   type CatalogEntry,
@@ -122,7 +124,11 @@ export async function prepareText(
   const config = parseConfig(text, path.resolve(file));
   const plugins = await loadConfiguredPlugins(config, { userPluginDir });
   loaded.add(plugins);
-  const errors = [...validatePluginSections(config, plugins), ...resolvePlugins(plugins, config)];
+  const errors = [
+    ...checkTopLevelKeys(config, plugins),
+    ...validatePluginSections(config, plugins),
+    ...resolvePlugins(plugins, config),
+  ];
   if (errors.length > 0) throw errors.length === 1 ? errors[0]! : new ConfigErrors(errors);
   return { config, plugins };
 }
@@ -189,11 +195,14 @@ async function validate(
   loaded: LoadedSet,
 ): Promise<WorkerCalls['validate']['result']> {
   try {
-    const { plugins } = await prepareText(p.text, p.path, p.userPluginDir, loaded);
+    const prepared = await prepareText(p.text, p.path, p.userPluginDir, loaded);
+    if (p.dataCheck && prepared.plugins.some((q) => q.meta.provides.includes('dataset_loader'))) {
+      await formattedDataset(prepared, { dryRunRows: DRY_RUN_ROWS });
+    }
     return {
       valid: true,
       problems: [],
-      plugins: plugins.map((q) => ({ name: q.meta.name, configKey: q.meta.configKey, provides: [...q.meta.provides] })),
+      plugins: prepared.plugins.map((q) => pluginCard(q, path.basename(q.source.location))),
     };
   } catch (error) {
     return { valid: false, problems: toProblems(error), plugins: [] };
@@ -208,16 +217,24 @@ function section(prepared: PreparedRun, p: ActivePlugin): Record<string, unknown
   return prepared.config.section(p.meta.configKey);
 }
 
-/** Runs tokenizer_loader (model_loader only when the tokenizer needs the model), dataset_loader, formatter. */
+/** Rows `dumbo validate` runs through the data path. */
+const DRY_RUN_ROWS = 64;
+
+/**
+ * Runs tokenizer_loader (model_loader only when the tokenizer needs the model), dataset_loader, formatter.
+ * A failure points at the field its message names (`dataset.path: no file matches ...`).
+ */
 async function formattedDataset(
   prepared: PreparedRun,
+  options: { dryRunRows?: number } = {},
 ): Promise<{ rows: readonly TokenizedRow[]; tokenizer?: Tokenizer; evalRows: number }> {
   const { config } = prepared;
   setRunContext({
     configFile: path.resolve(config.dir, path.basename(config.file)),
     seed: typeof config.data.seed === 'number' ? config.data.seed : 42,
+    dryRunRows: options.dryRunRows,
   });
-  const bus = new HookBus(activatePlugins(prepared.plugins), { logger: log });
+  const bus = new HookBus(activatePlugins(prepared.plugins), { logger: log, locate: pluginLocator(config) });
   let tokenizer: Tokenizer | undefined;
   try {
     tokenizer = (await bus.first('tokenizer_loader', (p) => [section(prepared, p), undefined]))?.value;

@@ -9,6 +9,7 @@
  * (Electron). Nothing imports this file.
  */
 
+import { guardProcessExit } from '../core/index.js';
 import { isWorkerRequest, type WorkerReady, type WorkerResponse } from './protocol.js';
 import { LoadedSet, toWorkerError, WORKER_TASKS } from './worker-tasks.js';
 
@@ -24,14 +25,17 @@ function send(message: WorkerResponse | WorkerReady): void {
   else if (process.send && process.connected) process.send(message);
 }
 
+// Plugin code runs here: its process.exit() becomes an error naming the plugin (or the module being loaded).
+const exit = guardProcessExit();
+
 if (!parentPort && !process.send) {
   process.stderr.write('the dumbo worker is started by the app or dumbo serve, not directly\n');
-  process.exit(2);
+  exit(2);
 }
 
 // Ctrl-C in a terminal reaches the whole process group: the parent decides when this process ends.
 process.on('SIGINT', () => {});
-process.on('disconnect', () => process.exit(0));
+process.on('disconnect', () => exit(0));
 // A plugin's stray promise must not take the worker down with the request that is being served.
 process.on('unhandledRejection', (reason) => {
   process.stderr.write(`dumbo worker: unhandled rejection: ${String((reason as Error)?.stack ?? reason)}\n`);

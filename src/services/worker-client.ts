@@ -5,7 +5,8 @@
  * and the worker is restarted for the next one. The worker is also restarted when plugin files it has
  * imported change on disk, because Node's module cache would otherwise keep serving the old code.
  *
- * Who may import it: src/services only. Imports core (errors), host (protocol types) and node.
+ * Who may import it: src/services and src/cli (validate, plugins). Imports core (errors), host (protocol
+ * types and the process launcher) and node.
  */
 
 import { DumboError } from '../core/errors.js';

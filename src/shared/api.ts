@@ -76,7 +76,7 @@ export interface ValidationResult {
   valid: boolean;
   problems: ConfigProblem[];
   /** The resolved plugins, in order (empty when invalid). */
-  plugins: { name: string; configKey: string; provides: string[] }[];
+  plugins: PluginCard[];
 }
 
 export interface Example {

@@ -383,23 +383,23 @@ describe('jinja_formatter: errors', () => {
         { template },
       ),
     ).toBe(
-      "train row 1: missing field 'context' used by the template (the row has: prompt, response); " +
+      "formatter.template: train row 1: missing field 'context' used by the template (the row has: prompt, response); " +
         "write {{ context | default('') }} for an optional field",
     );
     expect(await errorOf([{ prompt: 'p', response: 'r' }], { template: '{{ prompt }} {{ response }}' })).toBe(
-      "train row 0: the template uses 'response', the response field: the template renders the prompt only and the response is appended after it",
+      "formatter.template: train row 0: the template uses 'response', the response field: the template renders the prompt only and the response is appended after it",
     );
   });
 
   it('reports a template syntax error with its line', async () => {
     expect(await errorOf([{ prompt: 'p', response: 'r' }], { template: 'Q: {{ prompt }}\nA: {{ prompt + }}\n' })).toBe(
-      'template: syntax error at line 2: Unexpected token: CloseExpression',
+      'formatter.template: syntax error at line 2: Unexpected token: CloseExpression',
     );
     expect(await errorOf([{ prompt: 'p', response: 'r' }], { template: 'x\n{% if prompt %}\n{{ prompt }}\n' })).toBe(
-      'template: syntax error at line 2: unexpected end of template (a block or expression is not closed)',
+      'formatter.template: syntax error at line 2: unexpected end of template (a block or expression is not closed)',
     );
     expect(await errorOf([{ prompt: 'p', response: 'r' }], { template: 'a\nb\n{{ prompt @ }}' })).toBe(
-      'template: syntax error at line 3: Unexpected character: @',
+      'formatter.template: syntax error at line 3: Unexpected character: @',
     );
     expect(
       await errorOf(
@@ -416,10 +416,10 @@ describe('jinja_formatter: errors', () => {
   it('reports errors raised while rendering, and a render that is not a string', async () => {
     expect(
       await errorOf([{ prompt: 'p', response: 'r' }], { template: '{{ raise_exception("prompt too short") }}' }),
-    ).toBe('train row 0: template error: prompt too short');
+    ).toBe('formatter.template: train row 0: template error: prompt too short');
     vi.spyOn(Interpreter.prototype, 'run').mockReturnValueOnce({ type: 'IntegerValue', value: 5 } as never);
     expect(await errorOf([{ prompt: 'p', response: 'r' }], { template: '{{ prompt }}' })).toBe(
-      'train row 0: the template rendered IntegerValue, not a string',
+      'formatter.template: train row 0: the template rendered IntegerValue, not a string',
     );
     vi.spyOn(Template.prototype, 'render').mockReturnValueOnce(5 as never);
     expect(
@@ -428,14 +428,14 @@ describe('jinja_formatter: errors', () => {
         { template: 'chat', mask_prompt: false },
         fakeTokenizer({ chatTemplate: CHATML }),
       ),
-    ).toBe('train row 0: the chat template rendered a number, not a string');
+    ).toBe('formatter.template: train row 0: the chat template rendered a number, not a string');
   });
 
   it('reports chat problems: no chat template, bad messages, a template that is not prefix-stable', async () => {
     const noChat =
       "chat formatting needs the tokenizer's chat template, and this tokenizer has none " +
       '(tokenizer_config.json chat_template); set template to a Jinja string for the prompt instead';
-    expect(await errorOf([{ prompt: 'p', response: 'r' }], { template: 'chat' })).toBe(noChat);
+    expect(await errorOf([{ prompt: 'p', response: 'r' }], { template: 'chat' })).toBe(`formatter.template: ${noChat}`);
     expect(await errorOf([{ messages: [{ role: 'user', content: 'x' }] }])).toBe(`train row 0: ${noChat}`);
     const tok = fakeTokenizer({ chatTemplate: CHATML });
     expect(await errorOf([{ messages: 'hi' }], {}, tok)).toBe(
@@ -447,6 +447,16 @@ describe('jinja_formatter: errors', () => {
     );
     expect(await errorOf([{ text: 'x' }], { use_chat_template: true }, tok)).toBe(
       "train row 0: missing field 'messages' (the row has: text)",
+    );
+    // A field the config named is said at that option: the config's line that named it.
+    expect(await errorOf([{ text: 'x' }], { text_field: 'story' })).toBe(
+      "formatter.text_field: train row 0: no 'story', 'prompt'/'response' or 'messages' field (the row has: text)",
+    );
+    expect(await errorOf([{ question: 'q', answer: 4 }], { prompt_field: 'question', response_field: 'answer' })).toBe(
+      "formatter.response_field: train row 0: field 'answer' must be a string, got a number",
+    );
+    expect(await errorOf([{ text: 'x' }], { use_chat_template: true, messages_field: 'turns' }, tok)).toBe(
+      "formatter.messages_field: train row 0: missing field 'turns' (the row has: text)",
     );
     // Renders the last message differently from the earlier ones: prefixes do not line up.
     const unstable = fakeTokenizer({
@@ -480,15 +490,17 @@ describe('jinja_formatter: errors', () => {
   });
 
   it('reports bad options and impossible requests', async () => {
-    expect(await errorOf([{ text: 'x' }], { max_length: 0 })).toBe('max_length must be a positive integer, got 0');
+    expect(await errorOf([{ text: 'x' }], { max_length: 0 })).toBe(
+      'formatter.max_length: must be a positive integer, got 0',
+    );
     expect(await errorOf([{ text: 'x' }], { truncation: 'cut' })).toBe(
-      "truncation must be 'truncate' or 'drop', got cut",
+      "formatter.truncation: must be 'truncate' or 'drop', got cut",
     );
     expect(await errorOf([{ text: 'x' }], { add_eos: true }, fakeTokenizer({ eos: false }))).toBe(
-      'add_eos: the tokenizer has no EOS token',
+      'formatter.add_eos: the tokenizer has no EOS token',
     );
     expect(await errorOf([{ text: 'abc' }], { max_length: 8, packing: true })).toBe(
-      'packing: the train split has 4 tokens in all, fewer than max_length 8, so no full sequence; lower max_length or set packing: false',
+      'formatter.packing: the train split has 4 tokens in all, fewer than max_length 8, so no full sequence; lower max_length or set packing: false',
     );
   });
 });

@@ -69,7 +69,14 @@ describe('services: plugin catalog and validation', () => {
     expect(ok).toEqual({
       valid: true,
       problems: [],
-      plugins: [{ name: 'file_logging_plugin', configKey: 'file_logger', provides: ['logging', 'metrics_collector'] }],
+      plugins: [
+        expect.objectContaining({
+          name: 'file_logging_plugin',
+          configKey: 'file_logger',
+          source: 'builtin',
+          provides: ['logging', 'metrics_collector'],
+        }),
+      ],
     });
   });
 
@@ -96,7 +103,9 @@ describe('services: a user plugin that ends the worker when imported', () => {
     const { cards } = await h.services.calls.listPlugins();
     expect(cards.find((c) => c.folder === 'killer')).toMatchObject({
       source: 'user',
-      error: expect.stringMatching(/exited with code 5/),
+      error: expect.stringMatching(
+        /killer.index\.js: cannot load plugin: its module called process\.exit\(5\) while being imported/,
+      ),
     });
     expect(cards.find((c) => c.folder === 'fine')).toMatchObject({ className: 'Fine' });
     expect(cards.filter((c) => c.source === 'builtin').length).toBeGreaterThanOrEqual(builtins.length);
@@ -149,7 +158,11 @@ describe('services: plugin install and removal', () => {
     const noPlugins = writeFiles(path.join(tempDir(), 'empty_plugin'), { 'index.js': 'export const x = 1;\n' });
     await expect(h.services.calls.installPlugin(noPlugins)).rejects.toThrow(/AVAILABLE_PLUGINS/);
     const exits = writeFiles(path.join(tempDir(), 'exits'), { 'index.js': 'process.exit(3);\n' });
-    await expect(h.services.calls.installPlugin(exits)).rejects.toThrow(/plugin worker exited with code 3/);
+    await expect(h.services.calls.installPlugin(exits)).rejects.toThrow(
+      /called process\.exit\(3\) while being imported/,
+    );
+    const kills = writeFiles(path.join(tempDir(), 'kills'), { 'index.js': "process.kill(process.pid, 'SIGKILL');\n" });
+    await expect(h.services.calls.installPlugin(kills)).rejects.toThrow(/plugin worker .*SIGKILL/);
     expect(readdirSync(h.pluginFolder).filter((n) => n !== 'my_probe' && n !== PLUGIN_FOLDER_MARKER)).toEqual([]);
     // The worker came back for the next request.
     const { cards } = await h.services.calls.listPlugins();
