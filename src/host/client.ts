@@ -11,6 +11,7 @@
 
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { getHookSpec } from '../core/index.js';
 import { STOP_FILE } from './info.js';
 import { crashLine, type ForkHost, type HostProcess } from './process.js';
 import {
@@ -132,9 +133,15 @@ export class RunHostClient {
     this.o.onMessage?.(m);
   }
 
-  /** A hook call started: if it has not returned within the watch period, say so (and again each period). */
+  /**
+   * A hook call started: if it has not returned within its watch period, say so (and again each period).
+   * Observers (loggers, `finish`) get the period; loaders, patchers and formatters, whose real work on a big
+   * model or dataset can take minutes, ten times it; `trainer` runs the whole training and is not watched.
+   */
   private watch(call: { hook: string; plugin: string; start: number }): void {
-    const period = this.o.hookWatchMs ?? 60_000;
+    if (call.hook === 'trainer') return;
+    const observer = getHookSpec(call.hook)?.mode === 'observe';
+    const period = (this.o.hookWatchMs ?? 60_000) * (observer ? 1 : 10);
     const key = `${call.plugin}\0${call.hook}`;
     this.unwatch(call.plugin, call.hook);
     const arm = (): NodeJS.Timeout =>
