@@ -18,6 +18,7 @@ import { open, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { writeAll, writeFileAtomic } from '../core/index.js';
 import type { HostTensor } from './models/types.js';
+import { describeJson, isNonNegativeInteger, isPlainObject } from './json-values.js';
 
 /** A file (or folder) that is not a valid safetensors file (or model folder); `tensor` names the culprit. */
 export class SafetensorsError extends Error {
@@ -670,18 +671,4 @@ function swapBytes(bytes: Uint8Array, size: number): void {
 /** Code-unit order: the same on every machine and locale (unlike localeCompare). */
 function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isNonNegativeInteger(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
-
-/** A JSON value for an error message, kept short. */
-function describeJson(value: unknown): string {
-  const text = value === undefined ? 'missing' : JSON.stringify(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

@@ -10,6 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { errorMessage, type Tokenizer } from '../core/index.js';
+import { describeJson, isNonNegativeInteger, isPlainObject } from './json-values.js';
 
 /** The loaded tokenizer, and the folder its files came from (copied into a run's final/ folder). */
 export interface EngineTokenizer extends Tokenizer {
@@ -271,18 +272,4 @@ function checkTokenizerJson(json: unknown, file: string): void {
       fail(key, 'null or an object with a "type"', value);
     }
   }
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isNonNegativeInteger(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
-
-/** A JSON value for an error message, kept short ("missing" for an absent key). */
-function describeJson(value: unknown): string {
-  const text = value === undefined ? 'missing' : JSON.stringify(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startServer, type RunningServer } from '../../src/cli/serve.js';
 import type { AppEvent } from '../../src/shared/api.js';
-import { toyTrainerJs } from '../fixtures/plugins.js';
+import { deafTrainerJs, toyTrainerJs } from '../fixtures/plugins.js';
 import { dumboBin, tempDir, writeFiles } from '../helpers.js';
 import { harness } from '../services/harness.js';
 
@@ -266,22 +266,6 @@ export class SlowTrainer extends BasePlugin {
 export const AVAILABLE_PLUGINS = [SlowTrainer];
 `;
 
-/** A trainer that reports one step and then blocks for good, never looking at stopRequested(). */
-const deafTrainerJs = `import { BasePlugin, MetricEvent } from 'dumbo';
-export class Deaf extends BasePlugin {
-  static provides = ['trainer'];
-  hooks() {
-    return {
-      trainer: async (ctx) => {
-        await ctx.reportStep({ step: 1 }, [new MetricEvent('loss', 1, 1)]);
-        for (;;) {}
-      },
-    };
-  }
-}
-export const AVAILABLE_PLUGINS = [Deaf];
-`;
-
 /** The token of a URL `dumbo serve` printed (in its fragment). */
 function tokenOf(url: string): string {
   return new URLSearchParams(new URL(url).hash.slice(1)).get('token')!;
@@ -319,6 +303,28 @@ async function serveProcess(home: string, args: string[] = []): Promise<ServePro
   return { url, origin: parsed.origin, port: Number(parsed.port), child, exited, stderr: () => stderr };
 }
 
+/** Starts a run of `config` through the API of `served` and resolves with its folder once a step is reported. */
+async function startRunAndWaitForStep(served: ServeProcess, config: string): Promise<{ runFolder: string }> {
+  const auth = { authorization: `Bearer ${tokenOf(served.url)}` };
+  const events = await socket(`ws://127.0.0.1:${served.port}/api/events`, auth);
+  const firstStep = new Promise<void>((resolve) =>
+    events.ws!.on('message', (data: Buffer) => {
+      if ((JSON.parse(data.toString()) as AppEvent).type === 'run-metrics') resolve();
+    }),
+  );
+  const started = await request(`${served.origin}/api/call/startRun`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ args: [config] }),
+  });
+  const run = (JSON.parse(started.body) as { ok: boolean; result: { runFolder: string } }).result;
+  expect(run.runFolder).toBeTruthy();
+  // The trainer is in its loop: a step has been reported.
+  await firstStep;
+  events.ws!.close();
+  return run;
+}
+
 describe('dumbo serve (the command)', () => {
   it('prints the URL on stdout, serves, and stops on Ctrl-C', async () => {
     const served = await serveProcess(tempDir());
@@ -347,24 +353,7 @@ describe('dumbo serve (the command)', () => {
       'slow.yaml': `name: slow\nplugins: [./slow]\nslow_trainer: {stop_record: ${JSON.stringify(seen)}}\n`,
     });
     const served = await serveProcess(home, [path.join(home, 'slow.yaml')]);
-    const token = tokenOf(served.url);
-    const auth = { authorization: `Bearer ${token}` };
-    const events = await socket(`ws://127.0.0.1:${served.port}/api/events`, auth);
-    const firstStep = new Promise<void>((resolve) =>
-      events.ws!.on('message', (data: Buffer) => {
-        if ((JSON.parse(data.toString()) as AppEvent).type === 'run-metrics') resolve();
-      }),
-    );
-    const started = await request(`${served.origin}/api/call/startRun`, {
-      method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ args: [path.join(home, 'slow.yaml')] }),
-    });
-    const run = (JSON.parse(started.body) as { ok: boolean; result: { runFolder: string } }).result;
-    expect(run.runFolder).toBeTruthy();
-    // The trainer is in its loop: a step has been reported.
-    await firstStep;
-    events.ws!.close();
+    const run = await startRunAndWaitForStep(served, path.join(home, 'slow.yaml'));
 
     served.child.kill('SIGTERM');
     expect(await served.exited).toBe(0);
@@ -383,21 +372,7 @@ describe('dumbo serve (the command)', () => {
       'deaf.yaml': 'name: deaf\nplugins: [./deaf]\n',
     });
     const served = await serveProcess(home, [path.join(home, 'deaf.yaml')]);
-    const auth = { authorization: `Bearer ${tokenOf(served.url)}` };
-    const events = await socket(`ws://127.0.0.1:${served.port}/api/events`, auth);
-    const firstStep = new Promise<void>((resolve) =>
-      events.ws!.on('message', (data: Buffer) => {
-        if ((JSON.parse(data.toString()) as AppEvent).type === 'run-metrics') resolve();
-      }),
-    );
-    const started = await request(`${served.origin}/api/call/startRun`, {
-      method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ args: [path.join(home, 'deaf.yaml')] }),
-    });
-    const run = (JSON.parse(started.body) as { result: { runFolder: string } }).result;
-    await firstStep;
-    events.ws!.close();
+    const run = await startRunAndWaitForStep(served, path.join(home, 'deaf.yaml'));
 
     const stopping = new Promise<void>((resolve) =>
       served.child.stderr!.on('data', () => {

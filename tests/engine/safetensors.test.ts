@@ -510,9 +510,7 @@ describe('atomic writes', () => {
 
     fault.writesBeforeFailure = 1; // the header is written, then the disk is "full"
     try {
-      expect(() => writeSafetensors(file, next)).toThrow(
-        `${file}: could not write: no space left on device (ENOSPC)`,
-      );
+      expect(() => writeSafetensors(file, next)).toThrow(`${file}: could not write: no space left on device (ENOSPC)`);
     } finally {
       fault.writesBeforeFailure = Infinity;
     }

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import type { AppEvent, MetricPoint, RunSummary } from '../../src/shared/api.js';
-import { toyTrainerJs } from '../fixtures/plugins.js';
+import { deafTrainerJs, toyTrainerJs } from '../fixtures/plugins.js';
 import { writeFiles } from '../helpers.js';
 import { harness, statuses } from './harness.js';
 
@@ -23,22 +23,6 @@ export class Killer extends BasePlugin {
   hooks() { return { trainer: () => new Promise(() => setTimeout(() => { throw new Error('boom in a timer'); }, 10)) }; }
 }
 export const AVAILABLE_PLUGINS = [Killer];
-`;
-
-// A trainer that never looks at stopRequested(): only the kill after the grace period ends it.
-const stubbornJs = `import { BasePlugin, MetricEvent } from 'dumbo';
-export class Stubborn extends BasePlugin {
-  static provides = ['trainer'];
-  hooks() {
-    return {
-      trainer: async (ctx) => {
-        await ctx.reportStep({ step: 1 }, [new MetricEvent('loss', 1, 1)]);
-        for (;;) {}
-      },
-    };
-  }
-}
-export const AVAILABLE_PLUGINS = [Stubborn];
 `;
 
 // A model loader whose model reports its info (what log_model and the app's model panel get).
@@ -65,7 +49,7 @@ describe('services: runs', () => {
       'm/index.js': toyModelJs,
       'c/index.js': crasherJs,
       'k/index.js': killerJs,
-      's/index.js': stubbornJs,
+      's/index.js': deafTrainerJs,
       'toy.yaml': 'name: toy\nplugins: [./m, ./t]\ntoy_trainer: {steps: 3}\n',
       'busy.yaml': 'name: busy\nplugins: [./t]\ntoy_trainer: {steps: 500, busy_ms: 20}\n',
       'crash.yaml': 'name: crash\nplugins: [./c]\n',
@@ -150,6 +134,12 @@ describe('services: runs', () => {
     const summary = runs.find((r) => r.id === toy.id)!;
     expect(summary).toMatchObject({ status: 'completed', steps: 3, finalLoss: expect.closeTo(4 * 0.8 ** 3, 6) });
     expect(summary.durationS).toBeGreaterThan(0);
+    // A run that failed before its first step keeps its folder (config, log, the reason), marked failed,
+    // and is listed once.
+    const crashed = runs.filter((r) => r.name === 'crash');
+    expect(crashed).toHaveLength(1);
+    expect(crashed[0]).toMatchObject({ status: 'failed', exitReason: expect.stringMatching(/process\.exit\(7\)/) });
+    expect(crashed[0]!.steps ?? 0).toBe(0);
 
     const detail = await h.services.calls.getRun(toy.id);
     expect(detail.summary.id).toBe(toy.id);
