@@ -95,15 +95,15 @@ export class ProgressLines {
     }
     if (m.type !== 'step') return;
     const t = this.now();
-    if (this.firstStepAt === undefined) [this.firstStepAt, this.firstStep] = [t, m.step - 1];
+    // Time is measured from the end of the first step seen: steps after it are what that time covers.
+    if (this.firstStepAt === undefined) [this.firstStepAt, this.firstStep] = [t, m.step];
     const total = m.totalSteps;
     const every = this.every > 0 ? this.every : Math.max(1, Math.round((total ?? 100) / 20));
     const due = m.step === total || m.step % every === 0 || t - this.lastLine >= this.intervalMs;
     if (!due) return;
     this.lastLine = t;
     const perStep = (t - this.firstStepAt) / 1000 / Math.max(1, m.step - this.firstStep);
-    const eta =
-      total !== undefined && m.step > this.firstStep + 1 ? ` ETA ${duration((total - m.step) * perStep)}` : '';
+    const eta = total !== undefined && m.step > this.firstStep ? ` ETA ${duration((total - m.step) * perStep)}` : '';
     const loss = this.loss === undefined ? '' : ` loss ${this.loss.toFixed(4)}`;
     const rate =
       this.tokensPerS === undefined
@@ -142,6 +142,11 @@ export async function runCommand(configFile: string | undefined, options: RunCom
     onMessage: (m) => progress?.onMessage(m),
     onHung: (message) => process.stderr.write(`warning: ${message}\n`),
   });
+
+  // A closed terminal (SIGHUP) makes writes to it fail (EIO) as an 'error' event: that must not end this
+  // process before the run is stopped, checkpointed and recorded — there is only nobody left to tell.
+  const ignore = () => {};
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', ignore);
 
   let interrupts = 0;
   const onSignal = (signal: StopSignal) => {

@@ -92,7 +92,7 @@ export class RunHostClient {
     this.stopRequested = true;
     this.stopSignal = signal;
     this.proc.send(signal ? { type: 'stop', signal } : { type: 'stop' });
-    if (this.runFolder) writeStopFile(this.runFolder);
+    if (this.runFolder) writeStopFile(this.runFolder, signal);
     const graceMs = Math.max(this.o.stopGraceMs ?? 30_000, 2 * this.stepTimeS * 1000);
     this.killTimer = setTimeout(() => {
       this.killedAfterMs = graceMs;
@@ -111,7 +111,7 @@ export class RunHostClient {
       case 'status':
         if (m.runFolder && !this.runFolder) {
           this.runFolder = m.runFolder;
-          if (this.stopRequested) writeStopFile(m.runFolder);
+          if (this.stopRequested) writeStopFile(m.runFolder, this.stopSignal);
         }
         break;
       case 'metrics':
@@ -167,12 +167,11 @@ export class RunHostClient {
     const stoppedCode = 128 + STOP_SIGNALS[this.stopSignal ?? 'SIGINT'];
     const base = { runFolder: this.runFolder, code, signal, beforeStart: !this.runFolder };
     if (this.outcome) {
-      const exitCode = this.outcome.status === 'stopped' ? stoppedCode : this.outcome.exitCode;
       return {
         ...base,
         outcome: this.outcome,
         status: this.outcome.status,
-        exitCode,
+        exitCode: this.outcome.exitCode,
         reason: this.outcome.error?.message,
       };
     }
@@ -193,16 +192,18 @@ export class RunHostClient {
         recorded === 'completed' || recorded === 'failed' || recorded === 'stopped' || recorded === 'crashed'
           ? recorded
           : status,
-      exitCode,
+      // A record the host ended before dying (its 'done' lost) keeps the host's code.
+      exitCode: record?.exitCode ?? exitCode,
       reason: record?.exitReason ?? reason,
     };
   }
 }
 
 /** The stop file a host polls in its run folder (for hosts this process did not start, and as a backup). */
-export function writeStopFile(folder: string): void {
+export function writeStopFile(folder: string, signal?: StopSignal): void {
   try {
-    writeFileSync(path.join(folder, STOP_FILE), String(Date.now()));
+    // The signal goes in the file too: a host that sees the file before the message records the same reason.
+    writeFileSync(path.join(folder, STOP_FILE), JSON.stringify({ at: Date.now(), ...(signal ? { signal } : {}) }));
   } catch {
     // the stop message still reaches a host of ours
   }

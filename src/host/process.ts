@@ -9,6 +9,7 @@
 
 import { fork } from 'node:child_process';
 import path from 'node:path';
+import { isatty } from 'node:tty';
 import { appRoot } from '../core/paths.js';
 
 /** A forked helper process, as the services need it. */
@@ -86,4 +87,21 @@ export function crashLine(stderrTail: string): string {
     .filter(Boolean);
   const error = [...lines].reverse().find((l) => /^[\w.]*Error\b.*:/.test(l));
   return (error ?? lines[lines.length - 1] ?? '').slice(0, 300);
+}
+
+// Whether this process started with a terminal for its stdio: Node saved its settings then, to restore them
+// at exit (read at load: once the terminal hangs up, isatty says false).
+const startedOnTerminal = [0, 1, 2].some((fd) => isatty(fd));
+
+/**
+ * Ends this process the way a hangup does, when its terminal is gone: Node 20, exiting normally, restores the
+ * terminal settings it saved, gets EIO from the closed terminal and aborts (SIGABRT, a core dump where they
+ * are on). Dying of SIGHUP itself skips that, and a shell reports it as 129, the code a SIGHUP stop has.
+ * Returns false (nothing done) where the process did not start on a terminal: exit normally then.
+ */
+export function endAsHangup(): boolean {
+  if (!startedOnTerminal) return false;
+  process.removeAllListeners('SIGHUP');
+  process.kill(process.pid, 'SIGHUP');
+  return true;
 }

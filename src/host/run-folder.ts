@@ -10,10 +10,11 @@
  * final/ folders) and, when resuming, cuts metrics.jsonl and trace.jsonl back to the checkpoint.
  */
 
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
   existsSync,
+  linkSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -21,7 +22,6 @@ import {
   renameSync,
   rmSync,
   statSync,
-  writeFileSync,
   writeSync,
 } from 'node:fs';
 import os from 'node:os';
@@ -255,16 +255,16 @@ export function lockAlive(lock: RunLock): boolean {
 }
 
 export function readLock(dir: string): RunLock | undefined {
-  try {
-    return JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')) as RunLock;
-  } catch {
-    return undefined;
-  }
+  return readLockFile(path.join(dir, LOCK_FILE));
 }
 
 /**
  * Makes this process the owner of the run folder. A lock of a live process refuses, naming it; a stale one
  * (its process is gone) is taken over and returned, so the caller can say so.
+ *
+ * The lock appears whole or not at all: it is written to a file of this process and hard-linked to `.lock`,
+ * which fails when `.lock` exists. A stale lock is first renamed aside, which only one of two processes
+ * taking it over at once can do; the other then finds the winner's live lock and is refused.
  */
 export function acquireRunLock(dir: string): { takenOver?: RunLock } {
   const mine: RunLock = {
@@ -274,22 +274,72 @@ export function acquireRunLock(dir: string): { takenOver?: RunLock } {
     procStart: processStart(process.pid),
   };
   const file = path.join(dir, LOCK_FILE);
+  const own = () => `${LOCK_FILE}.${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = path.join(dir, `${own()}.tmp`);
+  writeFileAtomic(tmp, JSON.stringify(mine) + '\n');
+  let takenOver: RunLock | undefined;
   try {
-    writeFileSync(file, JSON.stringify(mine) + '\n', { flag: 'wx' });
-    return {};
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        linkSync(tmp, file);
+        return takenOver ? { takenOver } : {};
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const held = readLockFile(file);
+      if (held?.pid === process.pid && held.host === mine.host) return {};
+      if (held && lockAlive(held)) throw lockHeld(dir, held);
+      if (!held && !existsSync(file)) continue; // moved aside by another taker just now: link again
+      // Stale (or unreadable: a lock is never written partly). Move it aside under a name of our own.
+      const aside = path.join(dir, `${own()}.stale`);
+      try {
+        renameSync(file, aside);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        // Another process moved the stale lock first: whoever links next owns the folder.
+        takenOver = held;
+        continue;
+      }
+      const moved = readLockFile(aside);
+      if (held && moved && JSON.stringify(moved) !== JSON.stringify(held)) {
+        // Between our read and our rename another process took the folder over: give its lock back.
+        try {
+          linkSync(aside, file);
+        } catch {
+          // it is gone or replaced again: the next attempt reads whatever is there now
+        }
+      } else {
+        takenOver = held;
+      }
+      rmSync(aside, { force: true });
+    }
+    throw new DumboError(`the run folder ${dir}: could not take its lock, other processes keep taking it`, {
+      location: { file: dir },
+    });
+  } finally {
+    rmSync(tmp, { force: true });
   }
-  const held = readLock(dir);
-  if (held && held.pid !== process.pid && lockAlive(held)) {
-    throw new DumboError(
-      `the run folder ${dir} is in use by another run (pid ${held.pid} on ${held.host}, started ${held.startedAt}): ` +
-        'one run host per folder — wait for it to end or stop it first',
-      { location: { file: dir } },
-    );
+}
+
+function lockHeld(dir: string, held: RunLock): DumboError {
+  const elsewhere =
+    held.host !== os.hostname()
+      ? ` If that run has ended (or this machine's name has changed since), delete ${path.join(dir, LOCK_FILE)}.`
+      : '';
+  return new DumboError(
+    `the run folder ${dir} is in use by another run (pid ${held.pid} on ${held.host}, started ${held.startedAt}): ` +
+      `one run host per folder — wait for it to end or stop it first.${elsewhere}`,
+    { location: { file: dir } },
+  );
+}
+
+function readLockFile(file: string): RunLock | undefined {
+  try {
+    const lock = JSON.parse(readFileSync(file, 'utf8')) as RunLock;
+    return typeof lock === 'object' && lock !== null && typeof lock.pid === 'number' ? lock : undefined;
+  } catch {
+    return undefined;
   }
-  writeFileAtomic(file, JSON.stringify(mine) + '\n');
-  return held ? { takenOver: held } : {};
 }
 
 /** Gives the folder up (only a lock of this process). */
@@ -325,8 +375,42 @@ export function recoverRunFolder(dir: string): string[] {
     done.push(`restored final/ from ${olds[0]} (a save of final/ was interrupted)`);
   }
   clean(dir, (n) => n.startsWith('.old-final-') || n.startsWith('.tmp-final-'));
+  // A lock file written or moved aside by a process killed while taking the lock (never `.lock` itself, nor
+  // the file of a process taking it now).
+  clean(dir, (n) => {
+    const m = /^\.lock\.(\d+)-[0-9a-f]+\.(?:tmp|stale)$/.exec(n);
+    return m !== null && !pidAlive(Number(m[1]));
+  });
   clean(path.join(dir, 'checkpoints'), (n) => n.startsWith('.tmp-step-') || n.startsWith('.trash-'));
   return done;
+}
+
+/**
+ * A run that continues from an earlier checkpoint than its newest (`resume_from: checkpoints/step-10` after
+ * step 20 diverged) starts a new history: the newer checkpoints, and `final/` of the old one, are renamed
+ * `abandoned-step-20`, `abandoned-final` (nothing is deleted), so that `resume_from: latest`, pruning and the
+ * app's model list see only this history. Returns the names given.
+ */
+export function setAsideNewerCheckpoints(dir: string, step: number): string[] {
+  const checkpoints = path.join(dir, 'checkpoints');
+  const newer = existsSync(checkpoints)
+    ? readdirSync(checkpoints)
+        .map((n) => ({ n, step: Number(/^step-(\d+)$/.exec(n)?.[1] ?? -1) }))
+        .filter((c) => c.step > step)
+        .sort((a, b) => a.step - b.step)
+        .map((c) => c.n)
+    : [];
+  if (newer.length === 0) return [];
+  const moved: string[] = [];
+  const aside = (from: string, name: string) => {
+    let to = path.join(path.dirname(from), `abandoned-${name}`);
+    for (let k = 2; existsSync(to); k++) to = path.join(path.dirname(from), `abandoned-${name}-${k}`);
+    renameSync(from, to);
+    moved.push(path.relative(dir, to));
+  };
+  for (const n of newer) aside(path.join(checkpoints, n), n);
+  if (existsSync(path.join(dir, 'final'))) aside(path.join(dir, 'final'), 'final');
+  return moved;
 }
 
 /**

@@ -8,7 +8,7 @@
  * layer), which fork entry.ts.
  */
 
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -40,6 +40,7 @@ import {
 } from '../engine/backend.js';
 import { readTrainerState, resolveResume } from '../engine/checkpoint.js';
 import { dumboVersion, STOP_FILE } from './info.js';
+import { endAsHangup } from './process.js';
 import {
   isParentMessage,
   STOP_SIGNALS,
@@ -47,14 +48,17 @@ import {
   type RunOutcomeMessage,
   type SerializedError,
   type StartRunRequest,
+  type StopSignal,
 } from './protocol.js';
 import {
   acquireRunLock,
   chooseRunFolder,
   createRunFolder,
+  endRun,
   readRunRecord,
   recoverRunFolder,
   releaseRunLock,
+  setAsideNewerCheckpoints,
   truncateForResume,
   JsonlMetricsCollector,
   LineWriter,
@@ -179,6 +183,10 @@ export async function executeRun(
       const state = checkpoint ? readTrainerState(checkpoint) : undefined;
       if (checkpoint && state) resumedAt = { checkpoint, step: state.step };
       if (checkpoint && state && path.dirname(path.dirname(checkpoint)) === runFolder) {
+        const abandoned = setAsideNewerCheckpoints(runFolder, state.step);
+        if (abandoned.length > 0) {
+          notes.push(`continuing after step ${state.step}, an earlier checkpoint: set aside ${abandoned.join(', ')}`);
+        }
         const savedAt =
           Date.parse(state.savedAt ?? '') || statSync(path.join(checkpoint, 'trainer_state.json')).mtimeMs;
         const removed = truncateForResume(runFolder, state.step, savedAt);
@@ -198,7 +206,17 @@ export async function executeRun(
   const stopFile = path.join(runFolder, STOP_FILE);
   // A stop file left by an earlier run of this folder (killed before it could remove it) is not a request.
   rmSync(stopFile, { force: true });
-  const stopRequested = () => control.stopFlag.value || existsSync(stopFile);
+  // The stop file (written with the stop message, and by `dumbo serve` for hosts it did not start) may be
+  // seen before the message is read: it says the same signal, so the record says the same reason either way.
+  const stopRequested = () => {
+    if (control.stopFlag.value) return true;
+    if (!existsSync(stopFile)) return false;
+    const signal = stopFileSignal(stopFile);
+    control.stopFlag.value = true;
+    control.stopReason = signal ? `stopped by ${signal}` : 'stopped by the user';
+    control.stopExitCode = 128 + STOP_SIGNALS[signal ?? 'SIGINT'];
+    return true;
+  };
   const logFile = new LineWriter(path.join(runFolder, 'log.txt'));
   const traceFile = new LineWriter(path.join(runFolder, 'trace.jsonl'));
   const metricsFile = new LineWriter(path.join(runFolder, 'metrics.jsonl'));
@@ -339,6 +357,16 @@ export async function executeRun(
   };
 }
 
+/** The signal a stop file names (`{"signal": "SIGTERM"}`), if any. */
+function stopFileSignal(file: string): StopSignal | undefined {
+  try {
+    const signal = (JSON.parse(readFileSync(file, 'utf8')) as { signal?: unknown }).signal;
+    return typeof signal === 'string' && Object.hasOwn(STOP_SIGNALS, signal) ? (signal as StopSignal) : undefined;
+  } catch {
+    return undefined; // an older host's timestamp, or being written: a plain stop
+  }
+}
+
 /** Electron's utilityProcess gives the child `process.parentPort`; Node's fork gives `process.send`. */
 interface ParentPort {
   postMessage(message: unknown): void;
@@ -355,8 +383,14 @@ export function startHost(): void {
   const exit = guardProcessExit();
   const control: RunControl = { stopFlag: { value: false } };
   const port = parentPort();
+  // Logs also go to log.txt: a terminal that closed under us (EIO) or a pipe nobody reads must not end the run.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+  // Read now: once the parent is gone, process.ppid is whoever adopted this process (1, or a subreaper).
+  const parentPid = process.ppid;
   let parentGone = false;
+  let runFolder: string | undefined;
   const send = (m: HostMessage, then?: () => void) => {
+    if (m.type === 'status' && m.runFolder) runFolder = m.runFolder;
     if (port) port.postMessage(m);
     else if (!parentGone && process.send && process.connected) {
       // A parent that dies while a message is in flight makes send fail (EPIPE): that is `disconnect`'s news.
@@ -389,7 +423,9 @@ export function startHost(): void {
       (outcome) => {
         process.exitCode = outcome.exitCode;
         // Dawn (WebGPU) may hold the event loop open: end once the outcome is out.
-        send({ type: 'done', outcome }, () => setTimeout(() => exit(outcome.exitCode), 50));
+        send({ type: 'done', outcome }, () =>
+          setTimeout(() => (outcome.exitCode === 129 && endAsHangup()) || exit(outcome.exitCode), 50),
+        );
       },
       (error: unknown) => {
         process.stderr.write(`run host: ${String((error as Error)?.stack ?? error)}\n`);
@@ -401,10 +437,9 @@ export function startHost(): void {
   else process.on('message', onMessage);
   process.on('disconnect', () => {
     // The parent is gone (killed, or its terminal closed): finish the current step, checkpoint and stop,
-    // saying why in run.json. Nobody reads stdout or stderr any more: writing there must not kill us.
+    // saying why in run.json.
     parentGone = true;
-    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
-    stop(`stopped: the process that started the run (pid ${process.ppid}) went away`, 129);
+    stop(`stopped: the process that started the run (pid ${parentPid}) went away`, 129);
   });
   // An error no hook caught (plugin code in a timer or callback): say who was running, then end.
   const fatal = (error: unknown) => {
@@ -414,6 +449,14 @@ export function startHost(): void {
       process.stderr.write(`run host: ${String((error as Error)?.stack ?? error)}\n`);
     } catch {
       // nobody to tell
+    }
+    if (parentGone && runFolder) {
+      // No parent is left to record how this ended: record it here, in the words the parent would use.
+      try {
+        endRun(runFolder, { status: 'crashed', reason: `the run host exited with code 1: ${reason}`, exitCode: 1 });
+      } catch {
+        // the folder is gone or the disk is full: nothing more to do
+      }
     }
     send({ type: 'exiting', reason }, () => exit(1));
     setTimeout(() => exit(1), 2000).unref();

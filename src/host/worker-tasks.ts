@@ -239,10 +239,19 @@ async function formattedDataset(
   try {
     tokenizer = (await bus.first('tokenizer_loader', (p) => [section(prepared, p), undefined]))?.value;
   } catch (error) {
-    // A tokenizer that comes with the model (no folder of its own): load the model first.
-    const model = (await bus.first('model_loader', (p) => [section(prepared, p)]))?.value;
+    // A tokenizer that comes with the model (no folder of its own): load the model first. If that fails too,
+    // the tokenizer's own error is the one to show (it names the tokenizer's field).
+    const model = await bus
+      .first('model_loader', (p) => [section(prepared, p)])
+      .then((r) => r?.value)
+      .catch(() => undefined);
     if (!model) throw error;
-    tokenizer = (await bus.first('tokenizer_loader', (p) => [section(prepared, p), model]))?.value;
+    try {
+      tokenizer = (await bus.first('tokenizer_loader', (p) => [section(prepared, p), model]))?.value;
+    } finally {
+      // Only the tokenizer was wanted: the worker lives on, its weights must not.
+      (model as { lm?: { dispose?: () => void } }).lm?.dispose?.();
+    }
   }
   let dataset = (await bus.first('dataset_loader', (p) => [section(prepared, p), tokenizer]))?.value;
   if (!dataset) throw new DumboError('no plugin provides a dataset_loader: there is no dataset to preview');

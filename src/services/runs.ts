@@ -85,6 +85,8 @@ interface LiveRun {
 export class RunManager {
   private readonly live = new Map<string, LiveRun>();
   private readonly starting = new Set<RunHostClient>();
+  /** Runs being resumed whose host has not yet said it started (a second Resume click waits for no one). */
+  private readonly resuming = new Set<string>();
   private readonly stopGraceMs: number;
   private readonly flushMs: number;
   private readonly runsRoot: string;
@@ -115,6 +117,8 @@ export class RunManager {
       const running = this.live.get(resume);
       if (running && ACTIVE.includes(running.status)) throw new DumboError(`run ${resume} is still running`);
       // Its host has said how the run ended but may still be closing its files: one host per folder.
+      if (this.resuming.has(resume)) throw new DumboError(`run ${resume} is being resumed already`);
+      this.resuming.add(resume);
       if (running) await running.exited;
       request.outputDir = folder;
       request.resumeFrom = 'latest';
@@ -127,6 +131,7 @@ export class RunManager {
         settled = true;
         clearTimeout(timer);
         this.starting.delete(client);
+        if (resume !== undefined) this.resuming.delete(resume);
         f();
       };
       const client: RunHostClient = new RunHostClient(request, {

@@ -2,7 +2,7 @@
 // that did not checkpoint, a parent killed under a running host, two hosts in one folder, `--output .` over
 // the user's files, resuming by hand, silent progress in a log file, a hook that hangs. Waits are on
 // events (files, output), never on the machine's speed.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -36,6 +36,10 @@ function stepsLogged(folder: string): number {
     return 0;
   }
 }
+
+// A pseudo-terminal for the hangup test: Python's pty module (python3 is installed with PyTorch in CI).
+const havePty = spawnSync('python3', ['-c', 'import pty'], { stdio: 'ignore' }).status === 0;
+if (!havePty) console.warn('skipping the terminal hangup test: python3 with its pty module is not installed');
 
 describe('dumbo run: signals', () => {
   it('SIGTERM stops like Ctrl-C: the step finishes, a checkpoint is saved, status stopped, exit 143', async () => {
@@ -79,6 +83,45 @@ describe('dumbo run: signals', () => {
     expect(runJson(path.join(dir, 'out'))).toMatchObject({ status: 'stopped', exitReason: 'stopped by SIGHUP' });
   }, 60_000);
 
+  it.skipIf(!havePty)(
+    'a terminal that closes under the run (a real hangup): checkpoint, stopped, ended by SIGHUP, no abort',
+    async () => {
+      // In a pseudo-terminal, as in an SSH session: closing it sends SIGHUP, and the terminal is gone for
+      // both processes' writes (EIO) and for Node's restoring of its settings at exit (an abort before).
+      const dir = writeFiles(tempDir(), {
+        'run.yaml': engineConfig({ steps: 400, saveEvery: 1000 }),
+        'hangup.py': `import json, os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+while '"name":"loss"' not in (open('out/metrics.jsonl').read() if os.path.exists('out/metrics.jsonl') else ''):
+    if select.select([fd], [], [], 0.05)[0]:
+        try:
+            os.read(fd, 65536)
+        except OSError:
+            break
+os.close(fd)
+_, status = os.waitpid(pid, 0)
+print(json.dumps({'signal': os.WTERMSIG(status) if os.WIFSIGNALED(status) else None, 'code': os.WEXITSTATUS(status) if os.WIFEXITED(status) else None}))
+`,
+      });
+      const out = path.join(dir, 'out');
+      const py = spawnSync('python3', ['hangup.py', process.execPath, dumboBin, 'run', 'run.yaml', '--output', 'out'], {
+        cwd: dir,
+        encoding: 'utf8',
+      });
+      expect(py.status, py.stderr).toBe(0);
+      // Killed by SIGHUP (1), which a shell reports as 129; not SIGABRT (6).
+      expect(JSON.parse(py.stdout)).toEqual({ signal: 1, code: null });
+      await until(() => existsSync(path.join(out, 'run.json')) && runJson(out).status !== 'running');
+      const run = runJson(out);
+      expect(run).toMatchObject({ status: 'stopped', exitReason: 'stopped by SIGHUP', exitCode: 129 });
+      expect(readdirSync(path.join(out, 'checkpoints'))).toEqual([`step-${run.steps}`]);
+      await until(() => !existsSync(path.join(out, '.lock')));
+    },
+    120_000,
+  );
+
   it('when `dumbo run` is killed (SIGKILL), its run host checkpoints and records why it stopped', async () => {
     const dir = writeFiles(tempDir(), { 'run.yaml': engineConfig({ steps: 400, saveEvery: 50 }) });
     const out = path.join(dir, 'out');
@@ -92,7 +135,8 @@ describe('dumbo run: signals', () => {
     await until(() => existsSync(path.join(out, 'run.json')) && runJson(out).status !== 'running');
     const run = runJson(out);
     expect(run.status).toBe('stopped');
-    expect(run.exitReason).toMatch(/^stopped: the process that started the run \(pid \d+\) went away$/);
+    // The pid of the `dumbo` that was killed (not of whoever adopted the orphan).
+    expect(run.exitReason).toBe(`stopped: the process that started the run (pid ${child.pid}) went away`);
     expect(readdirSync(path.join(out, 'checkpoints'))).toEqual([`step-${run.steps}`]);
     await until(() => !existsSync(path.join(out, '.lock'))); // and it has let the folder go
   }, 120_000);

@@ -1,6 +1,7 @@
 // The run folder's rules, each from a way a run lost work or lied: one owner (the lock), nothing of the
 // user's overwritten, a killed prune or final/ swap repaired at the next start, a resumed run's metrics
 // cut back to its checkpoint, one function that ends run.json, and a full disk while rewriting it.
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,12 +17,13 @@ import {
   readRunRecord,
   recoverRunFolder,
   releaseRunLock,
+  setAsideNewerCheckpoints,
   truncateForResume,
   writeRunRecord,
   type RunRecord,
 } from '../../src/host/run-folder.js';
 import type { HostMessage } from '../../src/host/protocol.js';
-import { tempDir, writeFiles } from '../helpers.js';
+import { repoRoot, tempDir, writeFiles } from '../helpers.js';
 
 // Fault injection: writes to a file whose name contains `failWritesTo` fail with ENOSPC (a full disk), and
 // removing a folder whose name contains `failRemoveOf` fails (a kill in the middle of a delete).
@@ -123,6 +125,72 @@ describe('the lock: one run host per folder', () => {
   });
 });
 
+describe('the lock under a race', () => {
+  it('of several processes taking over one stale lock at once, exactly one wins; the others are refused', async () => {
+    const dir = tempDir();
+    const dead = { pid: 2 ** 22 + 4242, host: os.hostname(), startedAt: '2026-01-01T00:00:00.000Z' };
+    writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify(dead));
+    const go = path.join(dir, 'go');
+    // Each waits for `go`, takes the lock (or is refused), says which, and — the winner — holds it until killed.
+    const script = `
+      const { existsSync } = await import('node:fs');
+      const { acquireRunLock } = await import(${JSON.stringify(path.join(repoRoot, 'dist', 'host', 'run-folder.js'))});
+      process.stdout.write('ready\\n');
+      while (!existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 5));
+      try {
+        const r = acquireRunLock(${JSON.stringify(dir)});
+        process.stdout.write('won ' + JSON.stringify(r) + '\\n');
+        setInterval(() => {}, 1000);
+      } catch (error) {
+        process.stdout.write('refused ' + error.message + '\\n');
+      }`;
+    const children = Array.from({ length: 6 }, () => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let out = '';
+      const ready = new Promise<void>((resolve) =>
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('ready')) resolve();
+        }),
+      );
+      const said = new Promise<string>((resolve) =>
+        child.stdout.on('data', () => {
+          const line = out.split('\n').find((l) => l.startsWith('won') || l.startsWith('refused'));
+          if (line) resolve(line);
+        }),
+      );
+      return { child, ready, said };
+    });
+    try {
+      await Promise.all(children.map((c) => c.ready));
+      writeFileSync(go, '');
+      const lines = await Promise.all(children.map((c) => c.said));
+      const won = lines.filter((l) => l.startsWith('won'));
+      expect(won).toHaveLength(1);
+      // The winner says whose lock it replaced, unless another taker had already moved it aside.
+      expect([`won ${JSON.stringify({ takenOver: dead })}`, 'won {}']).toContain(won[0]);
+      for (const l of lines.filter((x) => !x.startsWith('won')))
+        expect(l).toMatch(/^refused .*is in use by another run \(pid \d+/);
+      const winner = children[lines.findIndex((l) => l.startsWith('won'))]!.child;
+      expect(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid).toBe(winner.pid);
+      // Nothing left of the takers' own files but the lock.
+      expect(readdirSync(dir).sort()).toEqual([LOCK_FILE, 'go']);
+    } finally {
+      for (const c of children) c.child.kill('SIGKILL');
+    }
+  });
+
+  it('a lock file a killed taker left behind is cleaned at the next start', () => {
+    const dir = tempDir();
+    const leftover = `${LOCK_FILE}.${2 ** 22 + 7}-0a1b2c3d.tmp`;
+    writeFiles(dir, { [leftover]: '{}', 'run.json': '{}' });
+    recoverRunFolder(dir);
+    expect(readdirSync(dir)).toEqual(['run.json']);
+  });
+});
+
 describe('housekeeping after a kill', () => {
   it('a prune killed mid-delete leaves a trash folder, never a step-N that looks complete; the next start removes it', () => {
     const run = tempDir();
@@ -158,6 +226,24 @@ describe('housekeeping after a kill', () => {
     ]);
     expect(readFileSync(path.join(run, 'final', 'model.safetensors'), 'utf8')).toBe('the saved model');
     expect(readdirSync(run).sort()).toEqual(['checkpoints', 'final']);
+  });
+
+  it('resuming from an earlier checkpoint sets the newer ones and final/ aside, so latest and pruning see one history', () => {
+    const run = tempDir();
+    for (const step of [10, 20, 30]) {
+      writeFiles(path.join(run, 'checkpoints', `step-${step}`), { 'trainer_state.json': `{"step":${step}}` });
+    }
+    writeFiles(path.join(run, 'final'), { 'model.safetensors': 'x' });
+    mkdirSync(path.join(run, 'checkpoints', 'abandoned-step-20')); // from an earlier rewind
+    expect(setAsideNewerCheckpoints(run, 10)).toEqual([
+      path.join('checkpoints', 'abandoned-step-20-2'),
+      path.join('checkpoints', 'abandoned-step-30'),
+      'abandoned-final',
+    ]);
+    expect(listCheckpoints(run).map((c) => c.step)).toEqual([10]);
+    expect(readFileSync(path.join(run, 'abandoned-final', 'model.safetensors'), 'utf8')).toBe('x');
+    // From the newest: nothing to set aside.
+    expect(setAsideNewerCheckpoints(run, 10)).toEqual([]);
   });
 
   it('a resume cuts metrics.jsonl (by step) and trace.jsonl (by time) back to the checkpoint', () => {

@@ -157,7 +157,12 @@ describe('services: runs', () => {
 
   it('startRun with a run id resumes it in its own folder (resume_from: latest)', async () => {
     const from = h.events.length;
-    const again = await h.services.calls.startRun('busy.yaml', busy.id);
+    const starting = h.services.calls.startRun('busy.yaml', busy.id);
+    // A second Resume before the first host has started: refused, not a second host in the folder.
+    await expect(h.services.calls.startRun('busy.yaml', busy.id)).rejects.toThrow(
+      `run ${busy.id} is being resumed already`,
+    );
+    const again = await starting;
     expect(again.id).toBe(busy.id);
     expect(again.runFolder).toBe(busy.runFolder);
     await h.waitFor((e) => e.type === 'run-metrics' && e.runId === busy.id, { from });
