@@ -11,7 +11,7 @@
 
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { DumboError } from '../core/index.js';
+import { displayPath, DumboError } from '../core/index.js';
 import { RunHostClient } from '../host/client.js';
 import { defaultEntries, nodeForkHost } from '../host/process.js';
 import { STOP_SIGNALS, type HostMessage, type StartRunRequest, type StopSignal } from '../host/protocol.js';
@@ -46,8 +46,7 @@ export function resumeRequest(runFolder: string): StartRunRequest {
 
 /** How a path is best shown in a command to type: relative to the working directory when inside it. */
 function shown(p: string): string {
-  const rel = path.relative(process.cwd(), p);
-  const s = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
+  const s = displayPath(p);
   return /\s/.test(s) ? JSON.stringify(s) : s;
 }
 

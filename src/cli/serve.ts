@@ -22,7 +22,7 @@
  */
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -30,6 +30,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { appRoot } from '../core/paths.js';
+import { statOrUndefined } from '../core/fs.js';
 import { createServices, nodeForkHost, type Services } from '../services/index.js';
 import {
   ARGS_VALID,
@@ -365,14 +366,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       });
     },
   };
-}
-
-function statOrUndefined(file: string) {
-  try {
-    return statSync(file);
-  } catch {
-    return undefined;
-  }
 }
 
 export interface ServeCommandOptions {

@@ -15,6 +15,7 @@ import type { LoadedPlugin } from './loader.js';
 import type { PluginMeta } from './plugin.js';
 import { Err, errorMessage, isResult, Ok, type Result } from './result.js';
 import { withActivity } from './activity.js';
+import { didYouMean } from './suggest.js';
 
 /** One hook call, as kept in the run's trace.jsonl and shown in the app's trace panel. */
 export interface TraceEntry {
@@ -72,7 +73,7 @@ export function activatePlugins(loaded: readonly LoadedPlugin[]): ActivePlugin[]
     }
     for (const [name, fn] of Object.entries(hooks)) {
       if (!getHookSpec(name)) {
-        const hint = closest(name, hookNames());
+        const hint = didYouMean(name, hookNames());
         throw new DumboError(
           `plugin ${p.meta.name} has hook '${name}', which is not a known hook` +
             (hint ? ` (did you mean '${hint}'?)` : ' (see docs/plugins.md for the hook table)'),
@@ -88,30 +89,6 @@ export function activatePlugins(loaded: readonly LoadedPlugin[]): ActivePlugin[]
     }
     return { meta: p.meta, instance, hooks: hooks as PluginHooks, entryIndex: p.entryIndex, entry: p.source.entry };
   });
-}
-
-function closest(name: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = editDistance(name, c);
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  return bestD <= Math.max(2, Math.floor(name.length / 4)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
 }
 
 type Args<H extends HookName> = Parameters<HookSpecs[H]>;

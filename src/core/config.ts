@@ -9,6 +9,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Document, isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { DumboError, type ErrorLocation } from './errors.js';
 import type { JSONSchema, PluginMeta } from './plugin.js';
+import { didYouMean } from './suggest.js';
 import type { DumboConfig, PluginConfig } from './types.js';
 
 export interface LoadedConfig {
@@ -180,30 +181,6 @@ function nonFiniteNumber(
     }
   }
   return undefined;
-}
-
-/** Edit distance (insertions, deletions, substitutions), for "did you mean". */
-export function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    row = next;
-  }
-  return row[b.length]!;
-}
-
-/** The closest of `candidates` to `word`, when it is close enough to be a typo of it. */
-export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [c, d];
-  }
-  return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? best : undefined;
 }
 
 /**

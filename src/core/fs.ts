@@ -6,7 +6,18 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync, existsSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  lstatSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import path from 'node:path';
 import { DumboError } from './errors.js';
 
@@ -87,4 +98,22 @@ export function replaceDir(staged: string, dir: string): void {
   if (existsSync(dir)) renameSync(dir, old);
   renameSync(staged, dir);
   rmSync(old, { recursive: true, force: true });
+}
+
+/** The file's stat, or undefined where there is none (or it cannot be read). */
+export function statOrUndefined(file: string): Stats | undefined {
+  try {
+    return statSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+/** As statOrUndefined, of a link itself rather than what it points to. */
+export function lstatOrUndefined(file: string): Stats | undefined {
+  try {
+    return lstatSync(file);
+  } catch {
+    return undefined;
+  }
 }

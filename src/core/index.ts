@@ -58,12 +58,12 @@ export {
   type ErrorKind,
   type ErrorLocation,
 } from './errors.js';
+export { didYouMean, editDistance } from './suggest.js';
 export {
   loadConfig,
   parseConfig,
   validatePluginSections,
   checkTopLevelKeys,
-  didYouMean,
   displayPath,
   RUN_KEYS,
   BACKEND_CHOICES,
@@ -100,5 +100,13 @@ export { builtinPluginDir, userPluginDir, userDataDir, appRoot } from './paths.j
 export { getRunContext, setRunContext, type RunContext } from './shared.js';
 export { mulberry32, seededPermutation } from './random.js';
 export type * from './types.js';
-export { writeFileAtomic, writeAll, replaceDir, oldName, describeFsError } from './fs.js';
+export {
+  writeFileAtomic,
+  writeAll,
+  replaceDir,
+  oldName,
+  describeFsError,
+  statOrUndefined,
+  lstatOrUndefined,
+} from './fs.js';
 export { withActivity, currentActivity, guardProcessExit, ProcessExitCalled } from './activity.js';

@@ -12,7 +12,6 @@ import {
   copyFileSync,
   existsSync,
   linkSync,
-  lstatSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -23,6 +22,7 @@ import {
 import path from 'node:path';
 import { DumboError } from '../core/errors.js';
 import { appRoot } from '../core/paths.js';
+import { lstatOrUndefined, statOrUndefined } from '../core/fs.js';
 import { listCachedModels } from '../engine/hub.js';
 import type { ConfigFile, Example, ModelChoice, RunSummary } from '../shared/api.js';
 
@@ -105,22 +105,6 @@ function createExclusive(tmp: string, abs: string): void {
     }
     // A file system without hard links: copy, still refusing a name that is taken.
     copyFileSync(tmp, abs, constants.COPYFILE_EXCL);
-  }
-}
-
-function lstatOrUndefined(p: string) {
-  try {
-    return lstatSync(p);
-  } catch {
-    return undefined;
-  }
-}
-
-function statOrUndefined(p: string) {
-  try {
-    return statSync(p);
-  } catch {
-    return undefined;
   }
 }
 

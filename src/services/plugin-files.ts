@@ -25,6 +25,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { DumboError } from '../core/errors.js';
+import { lstatOrUndefined } from '../core/fs.js';
 import type { PluginFolderPreview } from '../shared/api.js';
 
 /** Limits of a plugin folder that is previewed or installed. */
@@ -130,14 +131,6 @@ export const PLUGIN_FOLDER_MARKER = '.dumbo-plugin-folder';
 const MARKER_TEXT =
   'This folder is a Dumbo plugin folder: Dumbo may install plugin folders into it and remove them from it.\n' +
   'Delete this file to keep Dumbo from changing anything here.\n';
-
-function lstatOrUndefined(p: string) {
-  try {
-    return lstatSync(p);
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Called when `folder` is chosen as the plugin folder: a folder that does not exist is created, and an empty
