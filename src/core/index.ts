@@ -110,3 +110,4 @@ export {
   lstatOrUndefined,
 } from './fs.js';
 export { withActivity, currentActivity, guardProcessExit, ProcessExitCalled } from './activity.js';
+export { defineSchema, type FromSchema, type SchemaDef, type SchemaType } from './schema.js';
