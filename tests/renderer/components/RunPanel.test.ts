@@ -106,6 +106,16 @@ describe('RunPanel', () => {
     expect(wrapper.get('[data-testid="run-estimate"]').text()).toContain('3 min 0 s');
   });
 
+  it('shows why the estimate failed instead of an estimate', async () => {
+    api.estimateRun.mockRejectedValueOnce(new Error('q.yaml:4:3: unknown plugin trainer_x'));
+    const wrapper = mountPanel();
+    await wrapper.get('[data-testid="estimate-button"]').trigger('click');
+    await flushPromises();
+    expect(wrapper.get('[data-testid="estimate-error"]').text()).toBe('q.yaml:4:3: unknown plugin trainer_x');
+    expect(wrapper.find('[data-testid="run-estimate"]').exists()).toBe(false);
+    expect(wrapper.get('[data-testid="estimate-button"]').attributes('disabled')).toBeUndefined();
+  });
+
   it('shows progress, the log tail and the hook trace of the run', async () => {
     await useConfigStore().open('/c/q.yaml');
     const wrapper = mountPanel();

@@ -8,6 +8,7 @@ import { computed, ref, shallowRef } from 'vue';
 import type { AppEvent, GenerateOptions, MetricPoint, RunDetail, RunSummary } from '../../../shared/api.js';
 import { useClient } from '../client.js';
 import { messageOf } from '../lib/format.js';
+import { useRequest } from '../lib/request.js';
 import { seriesOf, type SeriesMap } from '../lib/series.js';
 
 /** Runs whose final model can generate text. */
@@ -21,9 +22,9 @@ export const useRunHistoryStore = defineStore('runHistory', () => {
   /** Up to two run ids whose loss curves are drawn together. */
   const overlayIds = ref<string[]>([]);
   const details = shallowRef(new Map<string, RunDetail>());
-  const generated = ref<string>();
-  const generating = ref(false);
-  const generateError = ref<string>();
+  const generation = useRequest((runId: string, prompt: string, options: GenerateOptions) =>
+    useClient().generate(runId, prompt, options),
+  );
 
   const selectedSeries = computed<SeriesMap>(() => seriesOf(selected.value?.metrics ?? []));
   /** The overlaid runs' loss curves, labelled by run name. */
@@ -56,8 +57,8 @@ export const useRunHistoryStore = defineStore('runHistory', () => {
   async function openRun(id: string): Promise<void> {
     try {
       selected.value = await detailOf(id);
-      generated.value = undefined;
-      generateError.value = undefined;
+      generation.answer.value = undefined;
+      generation.error.value = undefined;
       error.value = undefined;
     } catch (e) {
       error.value = `Cannot open run ${id}: ${messageOf(e)}`;
@@ -82,18 +83,10 @@ export const useRunHistoryStore = defineStore('runHistory', () => {
   async function generate(prompt: string, options: GenerateOptions): Promise<void> {
     const run = selected.value?.summary;
     if (!run || !canGenerate(run)) {
-      generateError.value = 'Open a completed run to generate text with its model.';
+      generation.error.value = 'Open a completed run to generate text with its model.';
       return;
     }
-    generating.value = true;
-    try {
-      generated.value = await useClient().generate(run.id, prompt, options);
-      generateError.value = undefined;
-    } catch (e) {
-      generateError.value = messageOf(e);
-    } finally {
-      generating.value = false;
-    }
+    await generation.send(run.id, prompt, options);
   }
 
   /** Keeps the list current as runs start, change status and end. */
@@ -111,9 +104,9 @@ export const useRunHistoryStore = defineStore('runHistory', () => {
     error,
     selected,
     overlayIds,
-    generated,
-    generating,
-    generateError,
+    generated: generation.answer,
+    generating: generation.busy,
+    generateError: generation.error,
     selectedSeries,
     overlay,
     loadRuns,

@@ -10,20 +10,12 @@
 
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
-import type {
-  AppEvent,
-  DatasetPreview,
-  MetricPoint,
-  ModelInfoView,
-  RunEstimate,
-  RunStatus,
-  RunSummary,
-  TraceRow,
-} from '../../../shared/api.js';
+import type { AppEvent, MetricPoint, ModelInfoView, RunStatus, RunSummary, TraceRow } from '../../../shared/api.js';
 import { useClient } from '../client.js';
 import { addSample, secondsLeft, type ProgressSample } from '../lib/eta.js';
 import { messageOf } from '../lib/format.js';
 import { frameScheduler } from '../lib/frame.js';
+import { useRequest } from '../lib/request.js';
 import { appendPoints, mergeHistory, type SeriesMap } from '../lib/series.js';
 import { UNTITLED, useConfigStore } from './config.js';
 
@@ -45,12 +37,13 @@ export const useRunsStore = defineStore('runs', () => {
   const etaSeconds = ref<number>();
   const starting = ref(false);
   const error = ref<string>();
-  const estimate = shallowRef<RunEstimate>();
-  const estimating = ref(false);
-  const estimateError = ref<string>();
-  const datasetPreview = shallowRef<DatasetPreview>();
-  const previewing = ref(false);
-  const previewError = ref<string>();
+  // Before Run, on the user's request: both read the editor's text, saved or not.
+  const editorConfig = (): [text: string, path: string] => {
+    const config = useConfigStore();
+    return [config.text, config.path || UNTITLED];
+  };
+  const estimateRequest = useRequest(() => useClient().estimateRun(...editorConfig()));
+  const previewRequest = useRequest(() => useClient().previewDataset(...editorConfig()));
 
   const status = computed<RunStatus | undefined>(() => run.value?.status);
   const active = computed(() => status.value !== undefined && ACTIVE_STATUSES.includes(status.value));
@@ -211,32 +204,6 @@ export const useRunsStore = defineStore('runs', () => {
     frame.request();
   }
 
-  async function estimateCost(): Promise<void> {
-    const config = useConfigStore();
-    estimating.value = true;
-    try {
-      estimate.value = await useClient().estimateRun(config.text, config.path || UNTITLED);
-      estimateError.value = undefined;
-    } catch (e) {
-      estimateError.value = messageOf(e);
-    } finally {
-      estimating.value = false;
-    }
-  }
-
-  async function previewData(): Promise<void> {
-    const config = useConfigStore();
-    previewing.value = true;
-    try {
-      datasetPreview.value = await useClient().previewDataset(config.text, config.path || UNTITLED);
-      previewError.value = undefined;
-    } catch (e) {
-      previewError.value = messageOf(e);
-    } finally {
-      previewing.value = false;
-    }
-  }
-
   function dismissError(): void {
     error.value = undefined;
   }
@@ -252,12 +219,12 @@ export const useRunsStore = defineStore('runs', () => {
     etaSeconds,
     starting,
     error,
-    estimate,
-    estimating,
-    estimateError,
-    datasetPreview,
-    previewing,
-    previewError,
+    estimate: estimateRequest.answer,
+    estimating: estimateRequest.busy,
+    estimateError: estimateRequest.error,
+    datasetPreview: previewRequest.answer,
+    previewing: previewRequest.busy,
+    previewError: previewRequest.error,
     status,
     active,
     canResume,
@@ -267,8 +234,8 @@ export const useRunsStore = defineStore('runs', () => {
     follow,
     receive,
     flush,
-    estimateCost,
-    previewData,
+    estimateCost: estimateRequest.send,
+    previewData: previewRequest.send,
     dismissError,
   };
 });
