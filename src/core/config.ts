@@ -50,9 +50,10 @@ export const WEBGPU_SCHEMA: JSONSchema = {
   additionalProperties: false,
 };
 
-export function displayPath(file: string): string {
+/** `file` as messages show it: relative to `base` (the working directory) when inside it, else absolute. */
+export function displayPath(file: string, base = process.cwd()): string {
   const abs = path.resolve(file);
-  const rel = path.relative(process.cwd(), abs);
+  const rel = path.relative(base, abs);
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
 }
 

@@ -10,10 +10,12 @@ import {
   setRunContext,
   type Dataset,
   type PluginConfig,
+  type Result,
   type Tokenizer,
 } from '../../src/core/index.js';
 import { globFiles, lengthStats, PolarsDatasetLoader } from '../../plugins/polars/index.js';
 import { repoRoot, tempDir, writeFiles } from '../helpers.js';
+import { validSection } from './section.js';
 
 type Polars = typeof import('nodejs-polars').default;
 
@@ -43,8 +45,10 @@ function project(files: Record<string, string>, seed?: number): string {
   return dir;
 }
 
-async function load(config: PluginConfig, tokenizer?: Tokenizer) {
-  return new PolarsDatasetLoader().hooks().dataset_loader(config, tokenizer);
+async function load(config: PluginConfig, tokenizer?: Tokenizer): Promise<Result<Dataset>> {
+  const section = validSection(PolarsDatasetLoader, config);
+  if (!section.ok) return section;
+  return new PolarsDatasetLoader().hooks().dataset_loader(section.value, tokenizer);
 }
 
 async function loadOk(config: PluginConfig, tokenizer?: Tokenizer): Promise<Dataset> {
@@ -246,7 +250,6 @@ describe('text files and globs (no polars needed)', () => {
 
   it('reports what a user can fix', async () => {
     const dir = project({ 'data/a.txt': 'x\n', 'data/empty.txt': '\n\n', 'data/odd.dat': 'x\n' });
-    expect(await loadErr({})).toBe('dataset.path is required: name a file or glob, e.g. data/train.jsonl');
     expect(await loadErr({ path: 'data/*.jsonl' })).toBe(
       `dataset.path: no file matches 'data/*.jsonl' (looked in ${dir})`,
     );
@@ -277,15 +280,18 @@ describe('text files and globs (no polars needed)', () => {
       "data/a.txt is read as text, which gives only a 'text' column; prompt_field, response_field and " +
         'messages_field need jsonl, json, csv or parquet files',
     );
-    expect(await loadErr({ path: 'data/a.txt', eval_fraction: 0.9 })).toBe(
-      'dataset.eval_fraction must be a number from 0 to 0.5 (got 0.9)',
-    );
-    expect(await loadErr({ path: 'data/a.txt', limit: 0 })).toBe(
-      'dataset.limit must be a whole number of rows, at least 1 (got 0)',
-    );
+  });
+
+  it('refuses, through its schema, what a run refuses before the loader runs', async () => {
+    project({ 'data/a.txt': 'x\n' });
+    expect(await loadErr({})).toBe("dataset: missing required field 'path'");
+    expect(await loadErr({ path: 'data/a.txt', eval_fraction: 0.9 })).toBe('dataset.eval_fraction: must be <= 0.5');
+    expect(await loadErr({ path: 'data/a.txt', limit: 0 })).toBe('dataset.limit: must be >= 1');
+    expect(await loadErr({ path: 'data/a.txt', seed: 1.5 })).toBe('dataset.seed: expected integer, got number 1.5');
     expect(await loadErr({ path: 'data/a.txt', format: 'xlsx' })).toBe(
-      'dataset.format must be auto, jsonl, json, csv, parquet, text (got "xlsx")',
+      'dataset.format: expected one of "auto", "jsonl", "json", "csv", "parquet", "text"',
     );
+    expect(await loadErr({ path: 'data/a.txt', shufle: false })).toMatch(/^dataset: unknown field 'shufle' \(/);
   });
 
   it.skipIf(!existsSync(shakespeare))(
