@@ -8,12 +8,12 @@ import path from 'node:path';
 import {
   Err,
   getLogger,
-  getRunContext,
   ModelLoaderPlugin,
   Ok,
   TokenizerLoaderPlugin,
   type Model,
   type PluginConfig,
+  type PluginContext,
 } from 'dumbo';
 import {
   backendLabel,
@@ -62,20 +62,20 @@ const schema = {
 
 const log = getLogger('transformers');
 
-function configDir(): string {
-  const f = getRunContext().configFile;
-  return f ? path.dirname(f) : process.cwd();
-}
-
 /** A local folder (relative to the config file) or, failing that, a hub repo id resolved through the cache. */
-async function resolveFolder(ref: string, config: PluginConfig, key = 'base_model'): Promise<string> {
-  const local = path.resolve(configDir(), ref);
+async function resolveFolder(
+  ref: string,
+  config: PluginConfig,
+  ctx: PluginContext,
+  key = 'base_model',
+): Promise<string> {
+  const local = path.resolve(ctx.configDir, ref);
   if (existsSync(local)) return local;
   if (!isRepoId(ref)) throw new Error(`model.${key}: no folder ${local}`);
   return downloadModel(ref, {
     revision: config.revision as string | undefined,
     allowDownload: config.allow_download === true,
-    cacheDir: config.cache_dir ? path.resolve(configDir(), config.cache_dir as string) : undefined,
+    cacheDir: config.cache_dir ? path.resolve(ctx.configDir, config.cache_dir as string) : undefined,
     log: (m) => log.info(m),
   });
 }
@@ -88,14 +88,14 @@ export class TransformersModelLoader extends ModelLoaderPlugin {
   static version = '1.0.0';
   static configSchema = schema;
 
-  async loadModel(config: PluginConfig) {
+  async loadModel(config: PluginConfig, ctx: PluginContext) {
     const backend = backendLabel(await ensureBackend());
-    const seed = getRunContext().seed ?? 42;
+    const seed = ctx.seed;
     const overrides = (config.config ?? {}) as HFConfig;
     const base = config.base_model as string | undefined;
     try {
       if (config.init === 'from_config') {
-        const baseConfig = base ? readConfig(await resolveFolder(base, config)) : {};
+        const baseConfig = base ? readConfig(await resolveFolder(base, config, ctx)) : {};
         const merged = { ...baseConfig, ...overrides } as HFConfig;
         if (Object.keys(merged).length === 0) {
           return Err(new Error('model: init: from_config needs base_model (a folder with config.json) or config'));
@@ -104,7 +104,7 @@ export class TransformersModelLoader extends ModelLoaderPlugin {
         return Ok(modelFromConfig(merged, seed, backend));
       }
       if (!base) return Err(new Error('model.base_model is required to load a pretrained model'));
-      const dir = await resolveFolder(base, config);
+      const dir = await resolveFolder(base, config, ctx);
       if (Object.keys(overrides).length > 0) log.warn('model.config is ignored for init: pretrained');
       const model = await loadPretrained(dir, seed, backend);
       log.info(`loaded ${model.architecture} from ${dir}`);
@@ -127,11 +127,11 @@ export class TransformersTokenizerLoader extends TokenizerLoaderPlugin {
   static version = '1.0.0';
   static configSchema = schema;
 
-  async loadTokenizer(config: PluginConfig, model?: Model) {
+  async loadTokenizer(config: PluginConfig, model: Model | undefined, ctx: PluginContext) {
     const key = config.tokenizer !== undefined ? 'tokenizer' : 'base_model';
     const ref = (config.tokenizer ?? config.base_model) as string | undefined;
     try {
-      const dir = ref ? await resolveFolder(ref, config, key) : isEngineModel(model) ? model.sourceDir : undefined;
+      const dir = ref ? await resolveFolder(ref, config, ctx, key) : isEngineModel(model) ? model.sourceDir : undefined;
       if (!dir) return Err(new Error('model.tokenizer (or model.base_model) must name a folder with tokenizer.json'));
       let tok;
       try {

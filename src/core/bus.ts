@@ -6,11 +6,29 @@
  * - `pipe`      each implementer in order gets the previous Ok value; an Err stops.
  * - `observe`   everyone is called; failures are logged, counted and returned, never thrown.
  * - `exclusive` the single implementer is called; an Err stops.
+ *
+ * Each method takes only hooks of its rule (the compiler checks it, and the bus again at run time for plain
+ * JS callers). Every call passes the plugin's context (context.ts) after the hook's own arguments.
  */
 
 import { DumboError, type ErrorLocation } from './errors.js';
-import { getHookSpec, hookNames, type HookName, type HookSpecs, type PluginHooks } from './hooks.js';
+import type { PluginContext, RunInfo } from './context.js';
+import {
+  getHookSpec,
+  hookNames,
+  type ExclusiveHook,
+  type FirstHook,
+  type HookArgs,
+  type HookMode,
+  type HookName,
+  type HookValue,
+  type ModeOf,
+  type ObserveHook,
+  type PipeHook,
+  type PluginHooks,
+} from './hooks.js';
 import { getLogger, type Logger } from './logger.js';
+import { getMetricsRegistry } from './metrics.js';
 import type { LoadedPlugin } from './loader.js';
 import type { PluginMeta } from './plugin.js';
 import { Err, errorMessage, isResult, Ok, type Result } from './result.js';
@@ -91,23 +109,29 @@ export function activatePlugins(loaded: readonly LoadedPlugin[]): ActivePlugin[]
   });
 }
 
-type Args<H extends HookName> = Parameters<HookSpecs[H]>;
-type Value<H extends HookName> = Awaited<ReturnType<HookSpecs[H]>> extends Result<infer T> ? T : never;
+type Args<H extends HookName> = HookArgs<H>;
+type Value<H extends HookName> = HookValue<H>;
+
+/** What `emit` returns, by the hook's rule. */
+export type EmitResult<H extends HookName> =
+  ModeOf<H> extends 'observe' ? Value<H>[] : ModeOf<H> extends 'pipe' ? Value<H> : Value<H> | undefined;
 
 export interface HookBusOptions {
   onTrace?: (entry: TraceEntry) => void;
   /** Called as each hook call starts (its trace entry comes when it ends): a watchdog's start signal. */
   onCallStart?: (call: { hook: string; plugin: string; start: number }) => void;
   logger?: Logger;
-  /** Where to point a user at when a plugin's hook fails (its config section). */
   /** Where a plugin's failure points in the config: the field its message names, else its section. */
   locate?: (plugin: ActivePlugin, message?: string) => ErrorLocation;
+  /** The run the calls belong to: what each plugin's context says (default: no run folder, seed 42). */
+  run?: RunInfo;
 }
 
 export class HookBus {
   /** Observer failures so far, in order. */
   readonly failures: HookFailure[] = [];
   private readonly logger: Logger;
+  private readonly contexts = new Map<ActivePlugin, PluginContext>();
 
   constructor(
     readonly plugins: readonly ActivePlugin[],
@@ -120,11 +144,30 @@ export class HookBus {
     return plugins.filter((p) => typeof p.hooks[hook] === 'function');
   }
 
+  /** The context `p`'s hooks receive (one per plugin and bus). */
+  context(p: ActivePlugin): PluginContext {
+    let ctx = this.contexts.get(p);
+    if (!ctx) {
+      ctx = {
+        configDir: process.cwd(),
+        seed: 42,
+        ...this.options.run,
+        plugin: p.meta.name,
+        logger: getLogger(p.meta.name),
+        metrics: getMetricsRegistry(),
+        emit: (hook: HookName, ...args: unknown[]) => this.emit(p, hook, args),
+      };
+      this.contexts.set(p, ctx);
+    }
+    return ctx;
+  }
+
   /** First Ok wins. `undefined` when no plugin implements the hook; throws when all of them fail. */
-  async first<H extends HookName>(
+  async first<H extends FirstHook>(
     hook: H,
     args: (p: ActivePlugin) => Args<H>,
   ): Promise<{ plugin: ActivePlugin; value: Value<H> } | undefined> {
+    this.checkMode(hook, 'first');
     const impl = this.implementers(hook);
     if (impl.length === 0) return undefined;
     const errors: string[] = [];
@@ -136,14 +179,16 @@ export class HookBus {
     throw this.failure(impl[impl.length - 1]!, hook, impl.length === 1 ? errors[0]! : errors.join('; '));
   }
 
-  /** Each implementer transforms the value in turn; an Err stops the run. */
-  async pipe<H extends HookName>(
+  /** Each implementer (of `plugins`, default all, in order) transforms the value in turn; an Err stops the run. */
+  async pipe<H extends PipeHook>(
     hook: H,
     initial: Value<H>,
     args: (p: ActivePlugin, value: Value<H>) => Args<H>,
+    plugins: readonly ActivePlugin[] = this.plugins,
   ): Promise<Value<H>> {
+    this.checkMode(hook, 'pipe');
     let value = initial;
-    for (const p of this.implementers(hook)) {
+    for (const p of this.implementers(hook, plugins)) {
       const r = await this.call(p, hook, args(p, value));
       if (!r.ok) throw this.failure(p, hook, `${p.meta.name}: ${errorMessage(r.error)}`);
       value = r.value as Value<H>;
@@ -152,10 +197,11 @@ export class HookBus {
   }
 
   /** The one implementer (resolution guarantees at most one); `undefined` when none. An Err stops the run. */
-  async exclusive<H extends HookName>(
+  async exclusive<H extends ExclusiveHook>(
     hook: H,
     args: (p: ActivePlugin) => Args<H>,
   ): Promise<{ plugin: ActivePlugin; value: Value<H> } | undefined> {
+    this.checkMode(hook, 'exclusive');
     const [p] = this.implementers(hook);
     if (!p) return undefined;
     const r = await this.call(p, hook, args(p));
@@ -164,11 +210,12 @@ export class HookBus {
   }
 
   /** Everyone is called; failures are logged and counted, never thrown. Returns the Ok values. */
-  async observe<H extends HookName>(
+  async observe<H extends ObserveHook>(
     hook: H,
     args: (p: ActivePlugin) => Args<H>,
     plugins: readonly ActivePlugin[] = this.plugins,
   ): Promise<{ plugin: ActivePlugin; value: Value<H> }[]> {
+    this.checkMode(hook, 'observe');
     const values: { plugin: ActivePlugin; value: Value<H> }[] = [];
     for (const p of this.implementers(hook, plugins)) {
       const r = await this.call(p, hook, args(p), true);
@@ -181,6 +228,55 @@ export class HookBus {
       }
     }
     return values;
+  }
+
+  /**
+   * A hook called by a plugin (`context.emit`), by its registered rule, with the same arguments for every
+   * implementer: `observe` -> the Ok values; `first`/`exclusive` -> the winning value or undefined; `pipe` ->
+   * the first argument transformed by each implementer in turn. The hooks the run calls are refused: a
+   * plugin calling `model_loader` or `finish` would run the lifecycle out of order.
+   */
+  async emit<H extends HookName>(from: ActivePlugin, hook: H, args: unknown[]): Promise<EmitResult<H>> {
+    const spec = getHookSpec(hook);
+    if (!spec) {
+      const hint = didYouMean(hook, hookNames());
+      throw new DumboError(
+        `plugin ${from.meta.name} emitted '${hook}', which is not a known hook` +
+          (hint ? ` (did you mean '${hint}'?)` : ' (register it with defineHook first)'),
+        { plugin: from.meta.name, hook },
+      );
+    }
+    if ((spec.caller ?? 'plugin') === 'run') {
+      throw new DumboError(`plugin ${from.meta.name} emitted '${hook}': that hook is called by the run itself`, {
+        plugin: from.meta.name,
+        hook,
+      });
+    }
+    // The typed methods take only hooks of their rule; here the rule is known at run time.
+    type AnyHook = FirstHook & PipeHook & ObserveHook & ExclusiveHook;
+    const h = hook as unknown as AnyHook;
+    const fixed = () => args as Args<AnyHook>;
+    switch (spec.mode) {
+      case 'observe':
+        return (await this.observe(h, fixed)).map((r) => r.value) as EmitResult<H>;
+      case 'first':
+        return (await this.first(h, fixed))?.value as EmitResult<H>;
+      case 'exclusive':
+        return (await this.exclusive(h, fixed))?.value as EmitResult<H>;
+      case 'pipe':
+        return (await this.pipe(
+          h,
+          args[0] as Value<AnyHook>,
+          (_p, v) => [v, ...args.slice(1)] as Args<AnyHook>,
+        )) as EmitResult<H>;
+    }
+  }
+
+  private checkMode(hook: HookName, mode: HookMode): void {
+    const spec = getHookSpec(hook);
+    if (spec && spec.mode !== mode) {
+      throw new DumboError(`hook '${hook}' is called by rule '${spec.mode}', not '${mode}'`, { hook });
+    }
   }
 
   /** The one place a hook is called: a throw becomes Err, the call is traced. */
@@ -196,7 +292,8 @@ export class HookBus {
     this.options.onCallStart?.({ hook, plugin: p.meta.name, start });
     let result: Result<unknown, unknown>;
     try {
-      const out = await withActivity(`plugin ${p.meta.name}, hook ${hook}`, () => fn.apply(p.instance, args));
+      const ctx = this.context(p);
+      const out = await withActivity(`plugin ${p.meta.name}, hook ${hook}`, () => fn.apply(p.instance, [...args, ctx]));
       if (isResult(out)) {
         result = out.ok ? Ok((out as { value: unknown }).value) : Err((out as { error: unknown }).error);
       } else if (out === undefined && observer) {

@@ -30,7 +30,17 @@ export {
   type HookSpec,
   type HookReturn,
   type PluginHooks,
+  type HookModes,
+  type HookArgs,
+  type HookValue,
+  type HookCaller,
+  type ModeOf,
+  type FirstHook,
+  type PipeHook,
+  type ObserveHook,
+  type ExclusiveHook,
 } from './hooks.js';
+export { standaloneContext, type PluginContext, type RunInfo } from './context.js';
 export {
   MetricEvent,
   MetricsCollector,
@@ -84,11 +94,20 @@ export {
   type LoaderOptions,
 } from './loader.js';
 export { resolvePlugins } from './resolver.js';
-export { HookBus, activatePlugins, type ActivePlugin, type TraceEntry, type HookFailure } from './bus.js';
+export {
+  HookBus,
+  activatePlugins,
+  type ActivePlugin,
+  type TraceEntry,
+  type HookFailure,
+  type EmitResult,
+} from './bus.js';
 export {
   prepareRun,
   pluginLocator,
   runLifecycle,
+  runInfoOf,
+  trainerContext,
   flattenConfig,
   ConfigErrors,
   type PreparedRun,
@@ -97,6 +116,7 @@ export {
   type RunStatus,
 } from './run.js';
 export { builtinPluginDir, userPluginDir, userDataDir, appRoot } from './paths.js';
+/** @deprecated Use the plugin context every hook receives as its last argument (`PluginContext`). */
 export { getRunContext, setRunContext, type RunContext } from './shared.js';
 export { mulberry32, seededPermutation } from './random.js';
 export type * from './types.js';

@@ -1,12 +1,15 @@
 /**
  * Plugin base classes and the reading of a plugin's static metadata.
  *
+ * Every hook, and so every kind method, receives the plugin context (context.ts) as its last argument.
+ *
  * Metadata is static (`configKey`, `provides`, `requires`, `conflicts`, `description`, `version`,
  * `configSchema`), never `static name`. The kind base classes wire their methods to hooks by default; a
  * subclass's own `hooks()` replaces that map. Shapes are checked by duck typing, never `instanceof`: a plugin
  * may extend another copy of the SDK.
  */
 
+import type { PluginContext } from './context.js';
 import type { HookReturn, PluginHooks } from './hooks.js';
 import type { MetricEvent, MetricsCollector } from './metrics.js';
 import type { Model, PluginConfig, Tokenizer } from './types.js';
@@ -36,41 +39,41 @@ export abstract class BasePlugin {
 
 export abstract class ModelLoaderPlugin extends BasePlugin {
   static provides = ['model_loader'];
-  abstract loadModel(config: PluginConfig): HookReturn<Model>;
+  abstract loadModel(config: PluginConfig, context: PluginContext): HookReturn<Model>;
   hooks(): PluginHooks {
-    return { model_loader: (config) => this.loadModel(config) };
+    return { model_loader: (config, ctx) => this.loadModel(config, ctx) };
   }
 }
 
 export abstract class TokenizerLoaderPlugin extends BasePlugin {
   static provides = ['tokenizer_loader'];
-  abstract loadTokenizer(config: PluginConfig, model?: Model): HookReturn<Tokenizer>;
+  abstract loadTokenizer(config: PluginConfig, model: Model | undefined, context: PluginContext): HookReturn<Tokenizer>;
   hooks(): PluginHooks {
-    return { tokenizer_loader: (config, model) => this.loadTokenizer(config, model) };
+    return { tokenizer_loader: (config, model, ctx) => this.loadTokenizer(config, model, ctx) };
   }
 }
 
 export abstract class ModelPatcherPlugin extends BasePlugin {
   static provides = ['model_patcher'];
-  abstract patchModel(model: Model, config: PluginConfig): HookReturn<Model>;
+  abstract patchModel(model: Model, config: PluginConfig, context: PluginContext): HookReturn<Model>;
   hooks(): PluginHooks {
-    return { model_patcher: (model, config) => this.patchModel(model, config) };
+    return { model_patcher: (model, config, ctx) => this.patchModel(model, config, ctx) };
   }
 }
 
 /** A logger: each of its methods that exists is wired to its hook. */
 export abstract class LoggingPlugin extends BasePlugin {
   static provides = ['logging'];
-  initialize?(config: PluginConfig): HookReturn<void>;
-  logMetrics?(metrics: MetricEvent[], step: number): HookReturn<void>;
-  getMetricsCollector?(): HookReturn<MetricsCollector>;
-  finish?(): HookReturn<void>;
+  initialize?(config: PluginConfig, context: PluginContext): HookReturn<void>;
+  logMetrics?(metrics: MetricEvent[], step: number, context: PluginContext): HookReturn<void>;
+  getMetricsCollector?(context: PluginContext): HookReturn<MetricsCollector>;
+  finish?(context: PluginContext): HookReturn<void>;
   hooks(): PluginHooks {
     const h: PluginHooks = {};
-    if (this.initialize) h.log_init = (config) => this.initialize!(config);
-    if (this.logMetrics) h.log_metrics = (metrics, step) => this.logMetrics!(metrics, step);
-    if (this.getMetricsCollector) h.metrics_collector = () => this.getMetricsCollector!();
-    if (this.finish) h.finish = () => this.finish!();
+    if (this.initialize) h.log_init = (config, ctx) => this.initialize!(config, ctx);
+    if (this.logMetrics) h.log_metrics = (metrics, step, ctx) => this.logMetrics!(metrics, step, ctx);
+    if (this.getMetricsCollector) h.metrics_collector = (ctx) => this.getMetricsCollector!(ctx);
+    if (this.finish) h.finish = (ctx) => this.finish!(ctx);
     return h;
   }
 }

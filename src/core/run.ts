@@ -1,21 +1,35 @@
 /**
  * One run, in order (DESIGN.md section 2):
- * log_init (each) -> metrics_collector -> model_loader -> tokenizer_loader -> model_patcher (each) ->
+ * log_init (each) -> metrics_collector -> kernels -> model_loader -> tokenizer_loader -> model_patcher (each) ->
  * log_model -> dataset_loader -> dataset_formatter -> log_dataset -> log_hyperparameters ->
- * log_training_start -> trainer [per step: log_step, log_metrics] -> log_training_end ->
- * finish (each initialized plugin, reverse order, also after a failure) -> collectors finalized.
+ * log_training_start -> trainer [trainable_parameters, compute_loss; per step: on_step_end, (on_evaluate),
+ * log_step, log_metrics, (on_save)] -> log_training_end -> finish (each initialized plugin, reverse order, also
+ * after a failure) -> collectors finalized.
  *
  * Also: `prepareRun`, which loads, validates and resolves a config without calling any hook.
  */
 
+import path from 'node:path';
 import { HookBus, activatePlugins, type ActivePlugin, type HookFailure, type TraceEntry } from './bus.js';
 import { checkTopLevelKeys, loadConfig, validatePluginSections, type LoadedConfig } from './config.js';
 import { DumboError, type ErrorLocation } from './errors.js';
 import { getLogger, type Logger } from './logger.js';
 import { loadConfiguredPlugins, type LoadedPlugin, type LoaderOptions } from './loader.js';
-import { getMetricsRegistry, isMetricsCollector, type MetricEvent } from './metrics.js';
+import type { RunInfo } from './context.js';
+import { getMetricsRegistry, isMetricsCollector } from './metrics.js';
 import { resolvePlugins } from './resolver.js';
-import type { Dataset, DatasetInfo, Model, ModelInfo, StepInfo, Tokenizer, TrainingSummary } from './types.js';
+import type {
+  Dataset,
+  DatasetInfo,
+  KernelRegistry,
+  Model,
+  ModelInfo,
+  StepInfo,
+  Tokenizer,
+  TrainerContext,
+  TrainerControl,
+  TrainingSummary,
+} from './types.js';
 
 export interface PreparedRun {
   config: LoadedConfig;
@@ -60,6 +74,10 @@ export interface RunOptions {
   logger?: Logger;
   /** Called after each optimizer step's `log_step` (the run host streams progress to its parent with it). */
   onStep?: (step: StepInfo) => void;
+  /** What every plugin's context says beyond what the config says (`runInfoOf`): the backend, a dry run. */
+  run?: Partial<Omit<RunInfo, 'runFolder'>>;
+  /** The engine's kernel table: when given, the `kernels` hook fills it before the model is loaded. */
+  kernels?: KernelRegistry;
 }
 
 export interface RunOutcome {
@@ -69,6 +87,15 @@ export interface RunOutcome {
   /** Observer hooks that failed; they never change the status or the exit code. */
   failures: HookFailure[];
   hasTrainer: boolean;
+}
+
+/** What a config says about its run: its file and folder, and its seed (top-level `seed:`, default 42). */
+export function runInfoOf(config: LoadedConfig): RunInfo {
+  return {
+    configFile: path.resolve(config.dir, path.basename(config.file)),
+    configDir: config.dir,
+    seed: typeof config.data.seed === 'number' ? config.data.seed : 42,
+  };
 }
 
 /** Flattens nested sections into dotted keys, as TensorBoard and W&B show hyperparameters. */
@@ -110,6 +137,7 @@ export async function runLifecycle(prepared: PreparedRun, options: RunOptions = 
     onCallStart: options.onCallStart,
     logger,
     locate: pluginLocator(config),
+    run: { ...runInfoOf(config), ...options.run, runFolder: options.runFolder },
   });
   const section = (p: ActivePlugin) => config.section(p.meta.configKey);
   const checkStop = () => {
@@ -132,6 +160,7 @@ export async function runLifecycle(prepared: PreparedRun, options: RunOptions = 
     }
     checkStop();
 
+    if (options.kernels) await bus.pipe('kernels', options.kernels, (_p, k) => [k]);
     let model: Model | undefined = (await bus.first('model_loader', (p) => [section(p)]))?.value;
     const tokenizer: Tokenizer | undefined = (await bus.first('tokenizer_loader', (p) => [section(p), model]))?.value;
     if (model) {
@@ -161,7 +190,7 @@ export async function runLifecycle(prepared: PreparedRun, options: RunOptions = 
     } else {
       await bus.observe('log_training_start', () => [config.data]);
       const trained = await bus.exclusive('trainer', (p) => [
-        {
+        trainerContext(bus, {
           model,
           tokenizer,
           dataset,
@@ -169,16 +198,18 @@ export async function runLifecycle(prepared: PreparedRun, options: RunOptions = 
           fullConfig: config.data,
           runFolder: options.runFolder,
           stopRequested,
-          reportStep: async (step: StepInfo, metrics: MetricEvent[]) => {
+          reportStep: async (step, metrics, { log = true } = {}) => {
             await bus.observe('log_step', () => [step]);
             options.onStep?.(step);
-            await bus.observe('log_metrics', () => [metrics, step.step]);
-            await registry.logMetrics(metrics);
+            if (log) {
+              await bus.observe('log_metrics', () => [metrics, step.step]);
+              await registry.logMetrics(metrics);
+            }
             // A training step keeps the event loop busy; yielding once per step lets the host read a stop
             // request (or any message) between steps. The trainer also polls stopRequested() itself.
             await new Promise((resolve) => setImmediate(resolve));
           },
-        },
+        }),
       ]);
       summary = trained?.value;
       if (summary) await bus.observe('log_training_end', () => [summary!]);
@@ -198,6 +229,32 @@ export async function runLifecycle(prepared: PreparedRun, options: RunOptions = 
     registry.clear();
   }
   return { status, error, summary, failures: bus.failures, hasTrainer };
+}
+
+/** The training-time hooks a trainer calls, on top of what it is given. */
+type TrainerHooks = Pick<TrainerContext, 'trainableParameters' | 'computeLoss' | 'onStepEnd' | 'onEvaluate' | 'onSave'>;
+
+/** A trainer's context: the given pieces plus its hooks, called through `bus` (as `context.emit` would). */
+export function trainerContext(bus: HookBus, base: Omit<TrainerContext, keyof TrainerHooks>): TrainerContext {
+  const controls = async (values: { value: TrainerControl | void }[]): Promise<TrainerControl> => {
+    const out: TrainerControl = {};
+    for (const { value } of values) {
+      if (!value || typeof value !== 'object') continue;
+      for (const key of ['should_stop', 'should_save', 'should_evaluate', 'should_log'] as const) {
+        if (value[key] === true) out[key] = true;
+      }
+    }
+    return out;
+  };
+  return {
+    ...base,
+    trainableParameters: async (params, model) =>
+      (await bus.pipe('trainable_parameters', params, (_p, v) => [v, model])) as typeof params,
+    computeLoss: async (loss) => (await bus.pipe('compute_loss', loss, (_p, v) => [v])) as typeof loss,
+    onStepEnd: async (state) => controls(await bus.observe('on_step_end', () => [state])),
+    onEvaluate: async (report, state) => controls(await bus.observe('on_evaluate', () => [report, state])),
+    onSave: async (checkpoint, state) => controls(await bus.observe('on_save', () => [checkpoint, state])),
+  };
 }
 
 function escapeRegExp(s: string): string {

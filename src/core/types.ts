@@ -106,14 +106,115 @@ export interface TrainerContext {
   runFolder?: string;
   /**
    * Reports one finished optimizer step: calls `log_step` then `log_metrics` on every plugin and sends the
-   * events to every registered collector, in that order.
+   * events to every registered collector, in that order. `{ log: false }` calls `log_step` only (a step the
+   * trainer's logging interval skips).
    */
-  reportStep(step: StepInfo, metrics: MetricEvent[]): Promise<void>;
+  reportStep(step: StepInfo, metrics: MetricEvent[], options?: { log?: boolean }): Promise<void>;
   /** True once the user asked the run to stop; check it between micro-batches. */
   stopRequested(): boolean;
+  /**
+   * The training-time hooks, called by the trainer at its points (the same calls as `context.emit`):
+   * `trainableParameters` and `computeLoss` once before the first step, the callbacks as HF's `TrainerCallback`.
+   * Each callback resolves to the OR of every plugin's control.
+   */
+  trainableParameters<P>(params: ReadonlyMap<string, P>, model: Model): Promise<ReadonlyMap<string, P>>;
+  computeLoss<L extends LossFunction>(defaultLoss: L): Promise<L>;
+  onStepEnd(state: TrainerState): Promise<TrainerControl>;
+  onEvaluate(report: EvalReport, state: TrainerState): Promise<TrainerControl>;
+  onSave(checkpoint: SavedCheckpoint, state: TrainerState): Promise<TrainerControl>;
 }
 
 /** The object a `trainer` hook works with, for plugins that keep a trainer around. */
 export interface Trainer {
   train(context: TrainerContext): HookReturn<TrainingSummary>;
+}
+
+/** What a callback may ask of the training loop after a step, an evaluation or a save (HF `TrainerControl`). */
+export interface TrainerControl {
+  /** Stop after this step (a checkpoint is saved as at the end; the summary says `earlyStopped`). */
+  should_stop?: boolean;
+  /** Save a checkpoint after this step. */
+  should_save?: boolean;
+  /** Evaluate after this step (then `on_evaluate` is called). */
+  should_evaluate?: boolean;
+  /** Send this step's metrics to `log_metrics` even if the logging interval would skip them. */
+  should_log?: boolean;
+}
+
+/** The training loop's state as callbacks see it (HF `TrainerState`). */
+export interface TrainerState {
+  /** Optimizer steps done. */
+  step: number;
+  totalSteps: number;
+  /** Fractional epochs done. */
+  epoch: number;
+  /** The last step's mean loss. */
+  loss?: number;
+  /** The last step's learning rate. */
+  lr?: number;
+  /** Every evaluation so far, oldest first (kept in checkpoints, so a resumed run sees the same history). */
+  evaluations: readonly { step: number; loss: number }[];
+  /** The lowest eval loss so far. */
+  bestEvalLoss?: number;
+}
+
+/** One evaluation, as `on_evaluate` receives it. */
+export interface EvalReport {
+  step: number;
+  /** Eval metrics by name: `eval/loss`, `eval/perplexity`, ... */
+  metrics: Record<string, number>;
+}
+
+/** A checkpoint just written, as `on_save` receives it. */
+export interface SavedCheckpoint {
+  step: number;
+  /** Its folder. */
+  dir: string;
+}
+
+/**
+ * A training step's loss, as the `compute_loss` hook passes it along: `(model, batch, options)` -> the mean
+ * loss as a scalar tensor and the number of units it is the mean over (predicted tokens for the causal LM
+ * loss, preference pairs for DPO). The trainer sums `loss * weight` over micro-batches and divides by the total
+ * weight. Its concrete types (the engine's model, batch and tensors) are `EngineLossFunction` in `dumbo/engine`.
+ */
+export type LossFunction = (
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  model: any,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  batch: any,
+  options: { training: boolean; seed?: number },
+) => { loss: unknown; weight: number };
+
+/** What the `kernels` hook receives: the engine's table of replaceable ops. */
+export interface KernelRegistry {
+  /** The ops a plugin may replace. */
+  names(): string[];
+  /** Replaces op `name` with `impl` (the default's signature) on the listed tfjs backends (absent: all). */
+  register(name: string, impl: (...args: never[]) => unknown, options?: { backends?: string[]; plugin?: string }): void;
+}
+
+/**
+ * What the `estimate` hook passes along: facts about a run that its plugins own. The model loader fills in
+ * `modelConfig`; a formatter its `maxLength`; the trainer `batchSize`, `gradientAccumulation`, `seqLen` and
+ * `steps` (it may call `trainRows()`, which runs the data path, to count steps from the data).
+ */
+export interface EstimateFacts {
+  /** The model's Hugging Face config.json, as it will be built. */
+  modelConfig?: Record<string, unknown>;
+  /** The model's context length, once known from `modelConfig`. */
+  maxPositions?: number;
+  /** The longest sequence the formatter makes. */
+  maxLength?: number;
+  /** Rows in the formatted training set (loads and formats the data; asked only when needed). */
+  trainRows(): Promise<number>;
+  /** Rows per micro-batch. */
+  batchSize?: number;
+  /** Micro-batches per optimizer step. */
+  gradientAccumulation?: number;
+  /** Tokens per row of a batch. */
+  seqLen?: number;
+  /** Optimizer steps the run will take. */
+  steps?: number;
+  [fact: string]: unknown;
 }

@@ -1,7 +1,7 @@
 /**
  * Checkpoints: `checkpoints/step-N/` under the run folder, with the weights (model.safetensors), the
  * optimizer state (optimizer.safetensors), the trainer state (trainer_state.json: step, data position,
- * seed, early-stopping state) and config.json. Each is written into a temporary folder that is renamed
+ * seed, evaluation history) and config.json. Each is written into a temporary folder that is renamed
  * into place, so a crash never leaves a half-written checkpoint that resume would trust.
  */
 
@@ -14,7 +14,8 @@ import type { CausalLM, HostTensor } from './models/types.js';
 import type { AdamW } from './optim.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 
-export interface TrainerState {
+/** The loop's state as a checkpoint keeps it (trainer_state.json). */
+export interface TrainerCheckpointState {
   version: 1;
   /** Optimizer steps done. */
   step: number;
@@ -23,8 +24,8 @@ export interface TrainerState {
   position: DataPosition;
   seed: number;
   bestEvalLoss?: number;
-  /** Evaluations in a row without improvement (early stopping). */
-  evalsWithoutImprovement: number;
+  /** Every evaluation so far (what callbacks such as early stopping read); absent in older checkpoints. */
+  evaluations?: { step: number; loss: number }[];
   /** Loss of the last step, for the record. */
   loss?: number;
   /** When the checkpoint was written (ISO): a resumed run's trace is cut back to it. */
@@ -57,7 +58,7 @@ export async function saveCheckpoint(
   runFolder: string,
   lm: CausalLM,
   optimizer: AdamW,
-  state: TrainerState,
+  state: TrainerCheckpointState,
 ): Promise<string> {
   const root = checkpointsDir(runFolder);
   mkdirSync(root, { recursive: true });
@@ -107,17 +108,17 @@ export function pruneCheckpoints(runFolder: string, keepLast: number): void {
 
 export interface LoadedCheckpoint {
   dir: string;
-  state: TrainerState;
+  state: TrainerCheckpointState;
   weights: Map<string, HostTensor>;
   optimizer: Map<string, HostTensor>;
   optimizerStep: number;
 }
 
 /** A checkpoint's trainer_state.json (its step, data position, when it was saved). */
-export function readTrainerState(dir: string): TrainerState {
+export function readTrainerState(dir: string): TrainerCheckpointState {
   const stateFile = path.join(dir, 'trainer_state.json');
   if (!existsSync(stateFile)) throw new Error(`${dir} is not a complete checkpoint (no trainer_state.json)`);
-  return JSON.parse(readFileSync(stateFile, 'utf8')) as TrainerState;
+  return JSON.parse(readFileSync(stateFile, 'utf8')) as TrainerCheckpointState;
 }
 
 export async function readCheckpoint(dir: string): Promise<LoadedCheckpoint> {

@@ -107,3 +107,51 @@ export async function generate(model: CausalLM, promptIds: number[], options: Ge
   }
   return out;
 }
+
+/** What `sampleText` needs of a tokenizer. */
+export interface SampleTokenizer {
+  encode(text: string): number[];
+  decode(ids: number[], options?: { skipSpecialTokens?: boolean }): string;
+  readonly bosTokenId?: number;
+  readonly eosTokenId?: number;
+}
+
+export interface SampledText {
+  /** The prompt followed by the continuation. */
+  text: string;
+  /** The new text alone (special tokens skipped). */
+  continuation: string;
+  /** The token ids generation started from. */
+  promptIds: number[];
+}
+
+/**
+ * The one way a prompt becomes a sample (the trainer's samples, the CLI's `generate`, the app's Generate):
+ * the prompt is encoded as the tokenizer's config says (Llama adds BOS); an empty prompt starts from the BOS
+ * token, else from EOS (GPT-2's `<|endoftext|>` is both), and is an error only for a tokenizer with neither.
+ * New tokens stop at the model's context; a prompt longer than the context is an error.
+ */
+export async function sampleText(
+  lm: CausalLM,
+  tokenizer: SampleTokenizer,
+  prompt: string,
+  options: Omit<GenerateOptions, 'eosTokenId'>,
+): Promise<SampledText> {
+  let ids = tokenizer.encode(prompt);
+  if (ids.length === 0) {
+    const start = tokenizer.bosTokenId ?? tokenizer.eosTokenId;
+    if (start === undefined) {
+      throw new Error('the prompt is empty and the tokenizer has no BOS or EOS token to start from: give some text');
+    }
+    ids = [start];
+  }
+  const room = Math.max(0, lm.maxPositions - ids.length);
+  const out = await generate(lm, ids, {
+    ...options,
+    maxNewTokens: Math.min(options.maxNewTokens, room),
+    eosTokenId: tokenizer.eosTokenId,
+  });
+  // No new token (max 0, or a prompt that fills the context): decode([]) is '' for every tokenizer here.
+  const continuation = out.length > 0 ? tokenizer.decode(out, { skipSpecialTokens: true }) : '';
+  return { text: prompt + continuation, continuation, promptIds: ids };
+}

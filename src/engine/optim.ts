@@ -28,7 +28,8 @@ export class AdamW {
   private readonly v = new Map<string, tf.Variable>();
 
   constructor(
-    private readonly params: Map<string, tf.Variable>,
+    /** The parameters it trains, by name. */
+    readonly params: Map<string, tf.Variable>,
     readonly options: AdamWOptions,
   ) {
     // Unnamed: tfjs variable names are process-global, and two optimizers may live side by side. Made in a

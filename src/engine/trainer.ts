@@ -1,297 +1,202 @@
 /**
  * The training loop: AdamW steps over shuffled batches with gradient accumulation, global-norm clipping,
  * warmup + schedule, evaluation, checkpoints (save every N, keep the last K), resume, stop on request,
- * early stopping, samples, and the metrics of every step. It reports each step through the trainer
- * context (log_step, log_metrics, collectors) and knows nothing of plugins otherwise.
+ * samples, and the metrics of every step. What plugins may change comes in through `TrainingRun.hooks`, the
+ * trainer plugin's context: the parameters to train and the loss (once, before the first step), and the
+ * callbacks after each step, evaluation and save, whose controls may stop, save, evaluate or log (early
+ * stopping is such a callback: `earlyStopping` below). It knows nothing of plugins otherwise.
  *
  * Determinism: batches come from a seeded stream whose position is checkpointed, and dropout masks are
- * seeded by (seed, step, micro-batch), so a resumed run reproduces an uninterrupted run's losses.
- *
- * Reads: a step records its forward, backward and gradient norm, then reads the micro-batch losses and the
- * norm in ONE asynchronous read (the NaN guard needs them before the update), then records the update and
- * returns without waiting for it: on WebGPU the GPU runs the update while the host records the next step.
- * Evaluation reads once per evaluation, generation once per token.
+ * seeded by (seed, step, micro-batch), so a resumed run reproduces an uninterrupted run's losses. The
+ * evaluation history is checkpointed too, so callbacks see the same state after a resume.
  */
 
 import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { MetricEvent, type Logger, type StepInfo, type TokenizedRow, type TrainingSummary } from '../core/index.js';
+import {
+  MetricEvent,
+  type EvalReport,
+  type Logger,
+  type Model,
+  type StepInfo,
+  type TokenizedRow,
+  type Tokenizer,
+  type TrainerContext,
+  type TrainerControl,
+  type TrainerState,
+  type TrainingSummary,
+} from '../core/index.js';
 import {
   listCheckpoints,
   pruneCheckpoints,
   readCheckpoint,
   restoreCheckpoint,
   saveCheckpoint,
-  type TrainerState,
+  type TrainerCheckpointState,
 } from './checkpoint.js';
-import { currentBackend, readTensor } from './backend.js';
-import { BatchStream, evalBatches, type Batch } from './data.js';
-import { generate } from './generate.js';
-import { causalLMLoss } from './loss.js';
+import { currentBackend } from './backend.js';
+import { BatchStream, evalBatches } from './data.js';
+import { sampleText } from './generate.js';
 import type { CausalLM } from './models/types.js';
-import { AdamW, clipGradients, globalNormTensor, learningRate, type ScheduleKind } from './optim.js';
-import type { Tokenizer } from '../core/index.js';
+import { AdamW, learningRate } from './optim.js';
+import {
+  causalLMLossFunction,
+  emptyStepTimes,
+  evaluate,
+  NonFiniteError,
+  nonFiniteWeights,
+  trainStep,
+} from './train-step.js';
+import type { TrainingConfig } from './training-config.js';
 
-export interface TrainingOptions {
-  learningRate: number;
-  weightDecay: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  warmupSteps: number;
-  schedule: ScheduleKind;
-  batchSize: number;
-  gradAccumulation: number;
-  maxGradNorm: number;
-  /** Optimizer steps; when absent, `epochs` passes over the training set. */
-  maxSteps?: number;
-  epochs: number;
-  maxLength: number;
-  seed: number;
-  shuffle: boolean;
-  evalEvery: number;
-  evalBatches: number;
-  saveEvery: number;
-  keepLast: number;
-  earlyStoppingPatience: number;
-  sampleEvery: number;
-  samplePrompt: string;
-  sampleMaxNewTokens: number;
-  sampleTemperature: number;
-  /** A checkpoint folder to continue from. */
-  resumeFrom?: string;
-}
+export * from './train-step.js';
+export * from './training-config.js';
 
-export interface TrainingContext {
+/** The training-time hooks, as the trainer plugin's context gives them (all optional: tests, scripts). */
+export type TrainingHooks = Partial<
+  Pick<TrainerContext, 'trainableParameters' | 'computeLoss' | 'onStepEnd' | 'onEvaluate' | 'onSave'>
+>;
+
+/** What one call of `train` works on (the trainer plugin's `TrainerContext`, in the engine's types). */
+export interface TrainingRun {
   lm: CausalLM;
+  /** The SDK model `lm` belongs to (what `trainable_parameters` receives); default: a view of `lm`. */
+  model?: Model;
   tokenizer?: Tokenizer;
   train: readonly TokenizedRow[];
   eval?: readonly TokenizedRow[];
   runFolder?: string;
   log: Logger;
-  reportStep(step: StepInfo, metrics: MetricEvent[]): Promise<void>;
+  /** The run's seed; `training.seed` overrides it. */
+  seed: number;
+  /** A checkpoint folder to continue from. */
+  resumeFrom?: string;
+  reportStep(step: StepInfo, metrics: MetricEvent[], options?: { log?: boolean }): Promise<void>;
   stopRequested(): boolean;
+  hooks?: TrainingHooks;
 }
 
 /**
- * Time spent in each phase of the last step, for the benchmark and step_time_s. On WebGPU the first three
- * are the host's time recording the kernels and `waitMs` the time spent waiting for the GPU (the step's one
- * read); on the cpu backend the work happens while recording, and the wait is about zero.
+ * Early stopping as a callback (`on_evaluate`): stop once `patience` evaluations in a row have not improved
+ * on the best eval loss by more than `minDelta`. Reads only the state's evaluation history, so it needs no
+ * state of its own and survives a resume.
  */
-export interface StepTimes {
-  forwardMs: number;
-  backwardMs: number;
-  optimizerMs: number;
-  waitMs: number;
-}
-
-export function emptyStepTimes(): StepTimes {
-  return { forwardMs: 0, backwardMs: 0, optimizerMs: 0, waitMs: 0 };
-}
-
-/** Thrown when a loss or gradient is not finite: the run fails and the last good checkpoint stays. */
-export class NonFiniteError extends Error {}
-
-/** How many weights are NaN or infinite: one reduction over all of them, one read. */
-export async function nonFiniteWeights(params: Iterable<tf.Variable>): Promise<number> {
-  const list = [...params];
-  if (list.length === 0) return 0;
-  const bad = tf.tidy(() => tf.addN(list.map((p) => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(p)), 'float32')))));
-  try {
-    return (await readTensor(bad))[0]!;
-  } finally {
-    bad.dispose();
-  }
-}
-
-/** Mean loss over the predicted tokens of the batches, without gradients (one read for all of them). */
-export async function evaluate(lm: CausalLM, batches: Iterable<Batch>): Promise<{ loss: number; tokens: number }> {
-  const sums: tf.Scalar[] = [];
-  let tokens = 0;
-  for (const b of batches) {
-    sums.push(
-      tf.tidy(() => {
-        const { loss, count } = causalLMLoss(lm.forward(b.inputIds), b.labels);
-        return tf.mul(loss, count) as tf.Scalar;
-      }),
-    );
-    tokens += b.predictedTokens;
-    b.inputIds.dispose();
-    b.labels.dispose();
-  }
-  if (sums.length === 0) return { loss: NaN, tokens };
-  const packed = tf.stack(sums);
-  tf.dispose(sums);
-  const values = await readTensor(packed);
-  packed.dispose();
-  let sum = 0;
-  for (const v of values) sum += v; // in batch order, in double precision
-  return { loss: tokens > 0 ? sum / tokens : NaN, tokens };
-}
-
-/**
- * One optimizer step over `microBatches` (gradients summed over predicted tokens, then averaged, so the
- * step equals one over the concatenated batch). Returns the mean loss and the pre-clip gradient norm, read
- * together in one read before the update (a non-finite one stops the step before it touches the weights).
- */
-export async function trainStep(
-  lm: CausalLM,
-  optimizer: AdamW,
-  microBatches: Batch[],
-  lr: number,
-  maxGradNorm: number,
-  dropoutSeed: number,
-  times?: StepTimes,
-): Promise<{ loss: number; gradNorm: number; tokens: number }> {
-  const vars = [...lm.params.values()].filter((v) => v.trainable);
-  const names = [...lm.params].filter(([, v]) => v.trainable).map(([n]) => n);
-  let grads: Map<string, tf.Tensor> | undefined;
-  const losses: tf.Scalar[] = [];
-  let predicted = 0;
-  let tokens = 0;
-  microBatches.forEach((b, i) => {
-    const t0 = performance.now();
-    let tForward = t0;
-    const { value, grads: g } = tf.variableGrads(() => {
-      const logits = lm.forward(b.inputIds, { training: true, seed: dropoutSeed * 1009 + i });
-      const { loss, count } = causalLMLoss(logits, b.labels);
-      tForward = performance.now();
-      return tf.mul(loss, count) as tf.Scalar;
-    }, vars);
-    const t1 = performance.now();
-    if (times) {
-      times.forwardMs += tForward - t0;
-      times.backwardMs += t1 - tForward;
+export function earlyStopping(patience: number, minDelta = 0): (state: TrainerState) => TrainerControl {
+  return (state) => {
+    if (!(patience > 0)) return {};
+    let best = Infinity;
+    let since = 0;
+    for (const e of state.evaluations) {
+      if (e.loss < best - minDelta || best === Infinity) {
+        best = e.loss;
+        since = 0;
+      } else since += 1;
     }
-    losses.push(value);
-    predicted += b.predictedTokens;
-    tokens += b.tokens;
-    b.inputIds.dispose();
-    b.labels.dispose();
-    if (!grads) {
-      grads = new Map(names.map((n, k) => [n, g[vars[k]!.name]!]));
-    } else {
-      for (const [k, n] of names.entries()) {
-        const sum = tf.add(grads.get(n)!, g[vars[k]!.name]!);
-        grads.get(n)!.dispose();
-        g[vars[k]!.name]!.dispose();
-        grads.set(n, sum);
-      }
-    }
+    return since >= patience ? { should_stop: true } : {};
+  };
+}
+
+function orControls(a: TrainerControl, b: TrainerControl): TrainerControl {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b) as [keyof TrainerControl, boolean | undefined][]) if (v) out[k] = true;
+  return out;
+}
+
+export async function train(run: TrainingRun, c: TrainingConfig): Promise<TrainingSummary> {
+  const { lm, log } = run;
+  const hooks = run.hooks ?? {};
+  const seed = c.seed ?? run.seed;
+  const padId = run.tokenizer?.padTokenId ?? run.tokenizer?.eosTokenId ?? 0;
+  const maxLength = Math.min(c.max_length ?? 256, lm.maxPositions);
+  const accumulation = c.gradient_accumulation_steps;
+  const stream = new BatchStream(run.train, c.batch_size, maxLength, padId, seed, c.shuffle);
+  const stepsPerEpoch = Math.max(1, Math.floor(stream.batchesPerEpoch / accumulation));
+  const totalSteps = c.max_steps ?? stepsPerEpoch * c.epochs;
+  const model: Model = run.model ?? { architecture: lm.architecture, config: lm.config };
+  const params = ((await hooks.trainableParameters?.(lm.params, model)) ?? lm.params) as Map<string, tf.Variable>;
+  const lossFn = (await hooks.computeLoss?.(causalLMLossFunction)) ?? causalLMLossFunction;
+  const optimizer = new AdamW(new Map(params), {
+    beta1: c.adam_beta1,
+    beta2: c.adam_beta2,
+    eps: c.adam_epsilon,
+    weightDecay: c.weight_decay,
   });
-  const t2 = performance.now();
-  const denom = Math.max(1, predicted);
-  const mean = new Map<string, tf.Tensor>();
-  for (const [n, g] of grads!) {
-    mean.set(n, tf.div(g, denom));
-    g.dispose();
-  }
-  // The step's one read: every micro-batch's loss sum and the gradient norm.
-  const norm = globalNormTensor(mean.values());
-  const packed = tf.stack([...losses, norm]);
-  tf.dispose([...losses, norm]);
-  const t3 = performance.now();
-  let values: tf.TypedArray;
-  try {
-    values = await readTensor(packed);
-  } catch (error) {
-    for (const g of mean.values()) g.dispose();
-    throw error;
-  } finally {
-    packed.dispose();
-  }
-  const t4 = performance.now();
-  let lossSum = 0;
-  for (let k = 0; k < microBatches.length; k++) lossSum += values[k]!; // in micro-batch order, in double precision
-  const gradNorm = values[microBatches.length]!;
-  const loss = lossSum / denom;
-  if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-    for (const g of mean.values()) g.dispose();
-    throw new NonFiniteError(
-      `${!Number.isFinite(loss) ? `the loss is ${loss}` : `the gradient norm is ${gradNorm}`}: training diverged ` +
-        '(lower the learning rate, add warmup or gradient clipping); the last good checkpoint is kept',
-    );
-  }
-  const clipped = clipGradients(mean, gradNorm, maxGradNorm);
-  optimizer.step(clipped, lr);
-  for (const g of clipped.values()) g.dispose();
-  if (times) {
-    times.optimizerMs += t3 - t2 + (performance.now() - t4);
-    times.waitMs += t4 - t3;
-  }
-  return { loss, gradNorm, tokens };
-}
-
-export async function train(ctx: TrainingContext, o: TrainingOptions): Promise<TrainingSummary> {
-  const { lm, log } = ctx;
-  const padId = ctx.tokenizer?.padTokenId ?? ctx.tokenizer?.eosTokenId ?? 0;
-  const maxLength = Math.min(o.maxLength, lm.maxPositions);
-  const stream = new BatchStream(ctx.train, o.batchSize, maxLength, padId, o.seed, o.shuffle);
-  const stepsPerEpoch = Math.max(1, Math.floor(stream.batchesPerEpoch / o.gradAccumulation));
-  const totalSteps = o.maxSteps ?? stepsPerEpoch * o.epochs;
-  const optimizer = new AdamW(lm.params, { beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay });
-  let state: TrainerState = {
+  let state: TrainerCheckpointState = {
     version: 1,
     step: 0,
     totalSteps,
     position: { epoch: 0, batch: 0 },
-    seed: o.seed,
-    evalsWithoutImprovement: 0,
+    seed,
+    evaluations: [],
   };
+  const view = (lr?: number): TrainerState => ({
+    step: state.step,
+    totalSteps,
+    epoch: state.position.epoch + state.position.batch / stream.batchesPerEpoch,
+    loss: state.loss,
+    lr,
+    evaluations: state.evaluations ?? [],
+    bestEvalLoss: state.bestEvalLoss,
+  });
   try {
-    if (o.resumeFrom) {
-      const ckpt = await readCheckpoint(o.resumeFrom);
+    if (run.resumeFrom) {
+      const ckpt = await readCheckpoint(run.resumeFrom);
       restoreCheckpoint(ckpt, lm, optimizer);
-      state = { ...ckpt.state, totalSteps };
+      state = { ...ckpt.state, totalSteps, evaluations: ckpt.state.evaluations ?? [] };
       stream.position = { ...ckpt.state.position };
-      log.info(`resumed from ${o.resumeFrom} at step ${state.step}`);
+      log.info(`resumed from ${run.resumeFrom} at step ${state.step}`);
     }
     log.info(
-      `training ${totalSteps} steps: batch ${o.batchSize} x ${o.gradAccumulation} accumulation, ` +
-        `${ctx.train.length} rows (${stepsPerEpoch} steps per epoch), max length ${maxLength}`,
+      `training ${totalSteps} steps: batch ${c.batch_size} x ${accumulation} accumulation, ` +
+        `${run.train.length} rows (${stepsPerEpoch} steps per epoch), max length ${maxLength}`,
     );
+    const trainedCount = [...params.values()].reduce((n, v) => n + v.size, 0);
+    const totalCount = [...lm.params.values()].reduce((n, v) => n + v.size, 0);
+    if (trainedCount !== totalCount) log.info(`training ${trainedCount} of ${totalCount} parameters`);
     let lastLoss: number | undefined = state.loss;
     const speedTags = { backend: currentBackend()?.name ?? tf.getBackend() };
     let stopped = false;
     let earlyStopped = false;
-    const save = async () => {
-      if (!ctx.runFolder) return;
-      const existing = listCheckpoints(ctx.runFolder).at(-1);
-      if (existing?.step === state.step) return;
+    /** Writes a checkpoint of the current step; its folder, or undefined when there is nothing to write. */
+    const save = async (): Promise<string | undefined> => {
+      if (!run.runFolder) return undefined;
+      const existing = listCheckpoints(run.runFolder).at(-1);
+      if (existing?.step === state.step) return undefined;
       // The step guard checks the loss and gradients before the update, not the weights the update made: a
       // checkpoint is only the last good one if they are finite.
       const bad = await nonFiniteWeights(lm.params.values());
       if (bad > 0) {
-        const total = [...lm.params.values()].reduce((n, v) => n + v.size, 0);
         throw new NonFiniteError(
-          `after step ${state.step}, ${bad} of ${total} weights are not finite numbers: training diverged ` +
+          `after step ${state.step}, ${bad} of ${totalCount} weights are not finite numbers: training diverged ` +
             `(lower the learning rate, add warmup or gradient clipping); no checkpoint is saved from them` +
             (existing ? `, the last good one (step ${existing.step}) is kept` : ''),
         );
       }
-      const dir = await saveCheckpoint(ctx.runFolder, lm, optimizer, state);
-      pruneCheckpoints(ctx.runFolder, o.keepLast);
-      log.info(`saved checkpoint ${path.relative(ctx.runFolder, dir)}`);
+      const dir = await saveCheckpoint(run.runFolder, lm, optimizer, state);
+      pruneCheckpoints(run.runFolder, c.keep_last);
+      log.info(`saved checkpoint ${path.relative(run.runFolder, dir)}`);
+      return dir;
     };
 
     while (state.step < totalSteps) {
-      if (ctx.stopRequested()) {
+      if (run.stopRequested()) {
         stopped = true;
         break;
       }
       const times = emptyStepTimes();
       const t0 = performance.now();
-      const lr = learningRate(o.schedule, o.learningRate, state.step, o.warmupSteps, totalSteps);
-      const micro = Array.from({ length: o.gradAccumulation }, () => stream.next());
+      const lr = learningRate(c.lr_scheduler, c.learning_rate, state.step, c.warmup_steps, totalSteps);
+      const micro = Array.from({ length: accumulation }, () => stream.next());
       const { loss, gradNorm, tokens } = await trainStep(
         lm,
         optimizer,
         micro,
         lr,
-        o.maxGradNorm,
-        o.seed * 7919 + state.step,
+        c.max_grad_norm,
+        seed * 7919 + state.step,
         times,
+        lossFn,
       );
       const stepTime = (performance.now() - t0) / 1000;
       state = { ...state, step: state.step + 1, position: { ...stream.position }, loss };
@@ -306,43 +211,44 @@ export async function train(ctx: TrainingContext, o: TrainingOptions): Promise<T
         new MetricEvent('step_time_s', stepTime, step, speedTags),
         new MetricEvent('tensor_bytes', tf.memory().numBytes, step),
       ];
-      if (ctx.eval && ctx.eval.length > 0 && o.evalEvery > 0 && (step % o.evalEvery === 0 || step === totalSteps)) {
+      let control = (await hooks.onStepEnd?.(view(lr))) ?? {};
+      const hasEval = run.eval !== undefined && run.eval.length > 0;
+      const evalDue = c.eval_every > 0 && (step % c.eval_every === 0 || step === totalSteps);
+      if (hasEval && (evalDue || control.should_evaluate)) {
         const ev = await evaluate(
           lm,
-          evalBatches(ctx.eval, o.batchSize, maxLength, padId, o.evalBatches > 0 ? o.evalBatches : Infinity),
+          evalBatches(run.eval!, c.batch_size, maxLength, padId, c.eval_batches > 0 ? c.eval_batches : Infinity),
+          lossFn,
         );
-        metrics.push(
-          new MetricEvent('eval/loss', ev.loss, step),
-          new MetricEvent('eval/perplexity', Math.exp(ev.loss), step),
-        );
-        if (state.bestEvalLoss === undefined || ev.loss < state.bestEvalLoss) {
-          state = { ...state, bestEvalLoss: ev.loss, evalsWithoutImprovement: 0 };
-        } else {
-          state = { ...state, evalsWithoutImprovement: state.evalsWithoutImprovement + 1 };
-          if (o.earlyStoppingPatience > 0 && state.evalsWithoutImprovement >= o.earlyStoppingPatience)
-            earlyStopped = true;
-        }
+        const report: EvalReport = { step, metrics: { 'eval/loss': ev.loss, 'eval/perplexity': Math.exp(ev.loss) } };
+        for (const [name, value] of Object.entries(report.metrics)) metrics.push(new MetricEvent(name, value, step));
+        state = {
+          ...state,
+          evaluations: [...(state.evaluations ?? []), { step, loss: ev.loss }],
+          bestEvalLoss: state.bestEvalLoss === undefined ? ev.loss : Math.min(state.bestEvalLoss, ev.loss),
+        };
+        control = orControls(control, (await hooks.onEvaluate?.(report, view(lr))) ?? {});
       }
-      await ctx.reportStep(
-        {
-          step,
-          totalSteps,
-          epoch: state.position.epoch + state.position.batch / stream.batchesPerEpoch,
-          loss,
-          lr,
-          ...times,
-        },
+      const logDue = control.should_log === true || step % c.log_every === 0 || step === totalSteps;
+      await run.reportStep(
+        { step, totalSteps, epoch: view().epoch, loss, lr, ...times },
         metrics,
+        logDue ? undefined : { log: false },
       );
-      if (o.sampleEvery > 0 && ctx.tokenizer && step % o.sampleEvery === 0) await writeSample(ctx, o, step);
-      if (ctx.runFolder && o.saveEvery > 0 && step % o.saveEvery === 0) await save();
-      if (earlyStopped) {
-        log.info(`early stopping: eval loss has not improved for ${o.earlyStoppingPatience} evaluations`);
+      if (c.sample_every > 0 && run.tokenizer && step % c.sample_every === 0) await writeSample(run, c, seed, step);
+      if (run.runFolder && ((c.save_every > 0 && step % c.save_every === 0) || control.should_save)) {
+        const dir = await save();
+        if (dir) control = orControls(control, (await hooks.onSave?.({ step, dir }, view(lr))) ?? {});
+      }
+      if (control.should_stop) {
+        log.info(`stopping after step ${step}: a callback asked to stop`);
+        earlyStopped = true;
         break;
       }
     }
     if (stopped) log.info(`stop requested: stopping after step ${state.step}`);
-    await save();
+    const dir = await save();
+    if (dir) await hooks.onSave?.({ step: state.step, dir }, view());
     return { steps: state.step, finalLoss: lastLoss, stopped, earlyStopped, bestEvalLoss: state.bestEvalLoss };
   } finally {
     optimizer.dispose();
@@ -350,21 +256,17 @@ export async function train(ctx: TrainingContext, o: TrainingOptions): Promise<T
 }
 
 /** Generates from the sample prompt and logs it (and appends it to samples.jsonl in the run folder). */
-async function writeSample(ctx: TrainingContext, o: TrainingOptions, step: number): Promise<void> {
-  const tok = ctx.tokenizer!;
-  const prompt = tok.encode(o.samplePrompt, { addSpecialTokens: false });
-  const ids = await generate(ctx.lm, prompt, {
-    maxNewTokens: o.sampleMaxNewTokens,
-    temperature: o.sampleTemperature,
-    eosTokenId: tok.eosTokenId,
-    seed: o.seed + step,
+async function writeSample(run: TrainingRun, c: TrainingConfig, seed: number, step: number): Promise<void> {
+  const sample = await sampleText(run.lm, run.tokenizer!, c.sample_prompt, {
+    maxNewTokens: c.sample_max_new_tokens,
+    temperature: c.sample_temperature,
+    seed: seed + step,
   });
-  const text = tok.decode(ids, { skipSpecialTokens: true });
-  ctx.log.info(`sample at step ${step}: ${JSON.stringify(o.samplePrompt + text)}`);
-  if (ctx.runFolder) {
+  run.log.info(`sample at step ${step}: ${JSON.stringify(sample.text)}`);
+  if (run.runFolder) {
     appendFileSync(
-      path.join(ctx.runFolder, 'samples.jsonl'),
-      JSON.stringify({ step, prompt: o.samplePrompt, text }) + '\n',
+      path.join(run.runFolder, 'samples.jsonl'),
+      JSON.stringify({ step, prompt: c.sample_prompt, text: sample.continuation }) + '\n',
     );
   }
 }

@@ -7,6 +7,7 @@ import {
   Ok,
   readPluginMeta,
   snakeCase,
+  standaloneContext,
   TokenizerLoaderPlugin,
   type Model,
 } from '../../src/core/index.js';
@@ -83,8 +84,11 @@ describe('kind base classes wire their methods to hooks', () => {
         return Ok({ ...m, architecture: m.architecture + '+lora' });
       }
     }
-    expect((await new Loader().hooks().model_loader!({})).unwrap()).toBe(model);
-    expect((await new Patcher().hooks().model_patcher!(model, {})).unwrap().architecture).toBe('GPT2LMHeadModel+lora');
+    const ctx = standaloneContext('test');
+    expect((await new Loader().hooks().model_loader!({}, ctx)).unwrap()).toBe(model);
+    expect((await new Patcher().hooks().model_patcher!(model, {}, ctx)).unwrap().architecture).toBe(
+      'GPT2LMHeadModel+lora',
+    );
   });
 
   it('LoggingPlugin wires only the methods it has', () => {

@@ -13,13 +13,13 @@ import {
   type TokenizedRow,
 } from '../../src/core/index.js';
 import { initBackend, readCount } from '../../src/engine/backend.js';
-import { listCheckpoints, readCheckpoint, type TrainerState } from '../../src/engine/checkpoint.js';
+import { listCheckpoints, readCheckpoint, type TrainerCheckpointState } from '../../src/engine/checkpoint.js';
 import { collate } from '../../src/engine/data.js';
 import { createModel, exportWeights } from '../../src/engine/models/index.js';
 import type { CausalLM, HFConfig, HostTensor } from '../../src/engine/models/types.js';
 import { AdamW } from '../../src/engine/optim.js';
 import { loadTokenizer } from '../../src/engine/tokenizer.js';
-import { NonFiniteError, train, trainStep, type TrainingContext } from '../../src/engine/trainer.js';
+import { earlyStopping, NonFiniteError, train, trainStep, type TrainingRun } from '../../src/engine/trainer.js';
 import { repoRoot, tempDir } from '../helpers.js';
 import { maxAbsDiff, TINY } from './models/tiny.js';
 import { countingRows, options } from './training.js';
@@ -53,7 +53,7 @@ function gpt2(overrides: HFConfig = {}): HFConfig {
 }
 
 interface Recorded {
-  ctx: TrainingContext;
+  ctx: TrainingRun;
   steps: StepInfo[];
   events: MetricEvent[];
   /** The values of one metric, in step order. */
@@ -73,8 +73,9 @@ function context(
 ): Recorded {
   const steps: StepInfo[] = [];
   const events: MetricEvent[] = [];
-  const ctx: TrainingContext = {
+  const ctx: TrainingRun = {
     lm,
+    seed: 0,
     train,
     eval: extra.eval,
     runFolder: extra.runFolder,
@@ -98,8 +99,8 @@ function firstAndLastTenth(xs: number[]): { first: number; last: number } {
   return { first: mean(xs.slice(0, k)), last: mean(xs.slice(-k)) };
 }
 
-function readState(dir: string): TrainerState {
-  return JSON.parse(readFileSync(path.join(dir, 'trainer_state.json'), 'utf8')) as TrainerState;
+function readState(dir: string): TrainerCheckpointState {
+  return JSON.parse(readFileSync(path.join(dir, 'trainer_state.json'), 'utf8')) as TrainerCheckpointState;
 }
 
 function expectSameWeights(a: Map<string, HostTensor>, b: Map<string, HostTensor>, tolerance = 0): void {
@@ -114,7 +115,7 @@ describe('train', () => {
   it('lowers the loss on learnable data to under half of where it started', async () => {
     const lm = createModel(gpt2(), { seed: 1 });
     const rec = context(lm, countingRows(32, 12, 16));
-    const summary = await train(rec.ctx, options({ maxSteps: 30, learningRate: 1e-2 }));
+    const summary = await train(rec.ctx, options({ max_steps: 30, learning_rate: 1e-2 }));
     const losses = rec.values('loss');
     expect(summary.steps).toBe(30);
     expect(losses).toHaveLength(30);
@@ -132,16 +133,16 @@ describe('train', () => {
     const evalRows = countingRows(4, 10, 10);
     const N = 8;
     const o = options({
-      maxSteps: N,
-      batchSize: 2,
-      gradAccumulation: 2,
-      saveEvery: 2,
-      evalEvery: 4,
+      max_steps: N,
+      batch_size: 2,
+      gradient_accumulation_steps: 2,
+      save_every: 2,
+      eval_every: 4,
       shuffle: true,
       seed: 3,
-      schedule: 'cosine',
-      warmupSteps: 2,
-      learningRate: 5e-3,
+      lr_scheduler: 'cosine',
+      warmup_steps: 2,
+      learning_rate: 5e-3,
     });
 
     const lmA = createModel(config, { seed: 7 });
@@ -167,7 +168,7 @@ describe('train', () => {
     const lmC = createModel(config, { seed: 99 });
     const c = context(lmC, rows, { eval: evalRows, runFolder: tempDir() });
     const ckpt = path.join(folderB, 'checkpoints', 'step-4');
-    expect(await train(c.ctx, { ...o, resumeFrom: ckpt })).toMatchObject({ steps: N, stopped: false });
+    expect(await train({ ...c.ctx, resumeFrom: ckpt }, o)).toMatchObject({ steps: N, stopped: false });
 
     expect(c.steps.map((s) => s.step)).toEqual([5, 6, 7, 8]);
     for (const name of ['loss', 'lr', 'grad_norm']) {
@@ -193,7 +194,7 @@ describe('train', () => {
       stopRequested: () => seen >= 3,
     });
     // 8 rows in batches of 2: four batches per epoch, so after 3 steps the next batch is batch 3 of epoch 0.
-    const summary = await train(rec.ctx, options({ maxSteps: 10, batchSize: 2 }));
+    const summary = await train(rec.ctx, options({ max_steps: 10, batch_size: 2 }));
     expect(summary).toMatchObject({ stopped: true, steps: 3, earlyStopped: false });
     expect(rec.steps.map((s) => s.step)).toEqual([1, 2, 3]);
     const dir = path.join(folder, 'checkpoints', 'step-3');
@@ -222,7 +223,7 @@ describe('train', () => {
         return false;
       },
     });
-    const run = train(rec.ctx, options({ maxSteps: 6, saveEvery: 1 }));
+    const run = train(rec.ctx, options({ max_steps: 6, save_every: 1 }));
     await expect(run).rejects.toBeInstanceOf(NonFiniteError);
     await expect(run).rejects.toThrow(/loss is NaN: training diverged.*the last good checkpoint is kept/);
     expect(rec.steps.map((s) => s.step)).toEqual([1, 2]);
@@ -243,7 +244,7 @@ describe('train', () => {
     const matrices = [...lm.params.values()].filter((v) => v.rank >= 2).reduce((n, v) => n + v.size, 0);
     const folder = tempDir();
     const rec = context(lm, countingRows(8, 10, 12), { runFolder: folder });
-    const run = train(rec.ctx, options({ maxSteps: 3, saveEvery: 1, learningRate: 0.5, weightDecay: 1e39 }));
+    const run = train(rec.ctx, options({ max_steps: 3, save_every: 1, learning_rate: 0.5, weight_decay: 1e39 }));
     await expect(run).rejects.toBeInstanceOf(NonFiniteError);
     await expect(run).rejects.toThrow(
       new RegExp(`^after step 1, ${matrices} of ${total} weights are not finite numbers: training diverged`),
@@ -258,10 +259,8 @@ describe('train', () => {
     const lm = createModel(gpt2(), { seed: 5 });
     const rec = context(lm, countingRows(8, 10, 12), { eval: countingRows(4, 12, 12) });
     // Learning rate 0: the weights never move, so the eval loss never improves after the first evaluation.
-    const summary = await train(
-      rec.ctx,
-      options({ maxSteps: 20, learningRate: 0, weightDecay: 0, evalEvery: 1, earlyStoppingPatience: 2 }),
-    );
+    rec.ctx.hooks = { onEvaluate: async (_report, state) => earlyStopping(2)(state) };
+    const summary = await train(rec.ctx, options({ max_steps: 20, learning_rate: 0, weight_decay: 0, eval_every: 1 }));
     expect(summary).toMatchObject({ steps: 3, earlyStopped: true, stopped: false });
     const evalLoss = rec.events.filter((e) => e.name === 'eval/loss');
     const perplexity = rec.events.filter((e) => e.name === 'eval/perplexity');
@@ -278,7 +277,7 @@ describe('train', () => {
     const lm = createModel(gpt2(), { seed: 6 });
     const folder = tempDir();
     const rec = context(lm, countingRows(8, 10, 12), { runFolder: folder });
-    await train(rec.ctx, options({ maxSteps: 5, batchSize: 2, saveEvery: 1, keepLast: 2 }));
+    await train(rec.ctx, options({ max_steps: 5, batch_size: 2, save_every: 1, keep_last: 2 }));
     expect(listCheckpoints(folder).map((c) => c.step)).toEqual([4, 5]);
     expect(readdirSync(path.join(folder, 'checkpoints')).sort()).toEqual(['step-4', 'step-5']);
     lm.dispose();
@@ -292,7 +291,10 @@ describe('train', () => {
       runFolder: tempDir(),
       onStep: () => counts.push(tf.memory().numTensors),
     });
-    await train(rec.ctx, options({ maxSteps: 6, batchSize: 2, gradAccumulation: 2, evalEvery: 1, saveEvery: 1 }));
+    await train(
+      rec.ctx,
+      options({ max_steps: 6, batch_size: 2, gradient_accumulation_steps: 2, eval_every: 1, save_every: 1 }),
+    );
     expect(counts).toHaveLength(6);
     expect(counts[5]).toBe(counts[1]);
     lm.dispose();
@@ -419,7 +421,7 @@ describe('training on real text', () => {
       rec.ctx.tokenizer = tokenizer;
       // ~1 s of CPU per step on the pure-JS backend (logits, softmax and AdamW over 50257 x 8): few steps,
       // one row each, and a learning rate high enough to learn the token frequencies in that time.
-      await train(rec.ctx, options({ maxSteps: 20, batchSize: 1, learningRate: 3e-2 }));
+      await train(rec.ctx, options({ max_steps: 20, batch_size: 1, learning_rate: 3e-2 }));
       const losses = rec.values('loss');
       expect(losses).toHaveLength(20);
       const { first, last } = firstAndLastTenth(losses);

@@ -1,36 +1,21 @@
 // Training options and data the engine's training tests share (trainer.test.ts, webgpu.test.ts).
 import type { TokenizedRow } from '../../src/core/index.js';
-import type { TrainingOptions } from '../../src/engine/trainer.js';
+import { trainingDefaults, type TrainingConfig } from '../../src/engine/trainer.js';
 
-/** Options of a short run: constant learning rate 1e-2, batch 4, 10 steps, no eval, checkpoint or sample. */
-export function options(overrides: Partial<TrainingOptions> = {}): TrainingOptions {
-  return {
-    learningRate: 1e-2,
-    weightDecay: 0.01,
-    beta1: 0.9,
-    beta2: 0.999,
-    eps: 1e-8,
-    warmupSteps: 0,
-    schedule: 'constant',
-    batchSize: 4,
-    gradAccumulation: 1,
-    maxGradNorm: 1,
-    maxSteps: 10,
-    epochs: 1,
-    maxLength: 32,
+/** The section of a short run: constant learning rate 1e-2, batch 4, 10 steps, no eval, checkpoint or sample. */
+export function options(overrides: Partial<TrainingConfig> = {}): TrainingConfig {
+  return trainingDefaults({
+    learning_rate: 1e-2,
+    lr_scheduler: 'constant',
+    batch_size: 4,
+    max_grad_norm: 1,
+    max_steps: 10,
+    max_length: 32,
     seed: 0,
-    shuffle: true,
-    evalEvery: 0,
-    evalBatches: 0,
-    saveEvery: 0,
-    keepLast: 0,
-    earlyStoppingPatience: 0,
-    sampleEvery: 0,
-    samplePrompt: '',
-    sampleMaxNewTokens: 0,
-    sampleTemperature: 1,
+    keep_last: 0,
+    sample_at_end: false,
     ...overrides,
-  };
+  });
 }
 
 /**

@@ -287,7 +287,7 @@ describe.skipIf(!probe.adapter)(`WebGPU ${where}`, () => {
   it('a checkpoint written on webgpu resumes on cpu, and one written on cpu resumes on webgpu', async () => {
     const config = withDropout({ ...TINY[0]![1], vocab_size: 40 }); // wte 40 x 8 x 4 = 1280 bytes
     const rows = countingRows(8, 6, 8);
-    const o = options({ batchSize: 2, maxSteps: 4, maxLength: 8, seed: 3, saveEvery: 2 });
+    const o = options({ batch_size: 2, max_steps: 4, max_length: 8, seed: 3, save_every: 2 });
     const run = async (backend: 'cpu' | 'webgpu', resumeFrom?: string, maxTensorBytes?: number) => {
       await use(backend);
       const lm = createModel(config, { seed: 9, maxTensorBytes });
@@ -296,6 +296,8 @@ describe.skipIf(!probe.adapter)(`WebGPU ${where}`, () => {
       await train(
         {
           lm,
+          seed: 0,
+          resumeFrom,
           train: rows,
           runFolder: folder,
           log: getLogger('webgpu-test'),
@@ -305,7 +307,7 @@ describe.skipIf(!probe.adapter)(`WebGPU ${where}`, () => {
           },
           stopRequested: () => false,
         },
-        { ...o, resumeFrom },
+        o,
       );
       lm.dispose();
       return { folder, losses };

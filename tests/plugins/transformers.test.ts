@@ -6,7 +6,14 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setRunContext, type Model, type PluginConfig, type Result, type Tokenizer } from '../../src/core/index.js';
+import {
+  standaloneContext,
+  type Model,
+  type PluginContext,
+  type PluginConfig,
+  type Result,
+  type Tokenizer,
+} from '../../src/core/index.js';
 import { initBackend } from '../../src/engine/backend.js';
 import { createModel } from '../../src/engine/models/index.js';
 import { isEngineModel, loadPretrained, savePretrained, type EngineModel } from '../../src/engine/pretrained.js';
@@ -22,13 +29,14 @@ const quickstartTokenizer = path.join(quickstart, 'tokenizer');
 const QUICKSTART_PARAMS = 241_024;
 const ROWS = [[5, 17, 300, 511, 2, 64]];
 
-/** A config file path for the run context: relative paths in `model:` resolve against its folder. */
+/** The plugins' context: relative paths in `model:` resolve against its config folder. */
+let ctx: PluginContext = standaloneContext('transformers');
 function useConfigDir(dir: string, seed = 42): void {
-  setRunContext({ configFile: path.join(dir, 'config.yaml'), seed });
+  ctx = standaloneContext('transformers', { configFile: path.join(dir, 'config.yaml'), configDir: dir, seed });
 }
 
 async function loadModel(config: PluginConfig): Promise<Result<Model, Error>> {
-  return (await new TransformersModelLoader().hooks().model_loader!(config)) as Result<Model, Error>;
+  return (await new TransformersModelLoader().hooks().model_loader!(config, ctx)) as Result<Model, Error>;
 }
 
 async function loadModelOk(config: PluginConfig): Promise<EngineModel> {
@@ -40,7 +48,10 @@ async function loadModelOk(config: PluginConfig): Promise<EngineModel> {
 }
 
 async function loadTok(config: PluginConfig, model?: Model): Promise<Result<Tokenizer, Error>> {
-  return (await new TransformersTokenizerLoader().hooks().tokenizer_loader!(config, model)) as Result<Tokenizer, Error>;
+  return (await new TransformersTokenizerLoader().hooks().tokenizer_loader!(config, model, ctx)) as Result<
+    Tokenizer,
+    Error
+  >;
 }
 
 const errorOf = (r: Result<unknown, Error>) => (r.ok ? undefined : r.error.message);
