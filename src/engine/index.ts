@@ -8,6 +8,7 @@
  */
 
 export * from './backend.js';
+export { webgpuDispatches } from './webgpu.js';
 export * from './models/index.js';
 export type * from './models/types.js';
 export * from './loss.js';
