@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Dataset, PluginConfig, Result, TokenizedRow, Tokenizer } from '../../src/core/index.js';
 import { JinjaFormatter, pack } from '../../plugins/jinja_formatter/index.js';
 import { repoRoot } from '../helpers.js';
+import { validSection } from './section.js';
 
 // A deterministic tokenizer: one id per character (code + 10), and special tokens as single ids.
 const SPECIAL: Record<string, number> = { '<s>': 1, '</s>': 2, '<|im_start|>': 3, '<|im_end|>': 4 };
@@ -59,7 +60,9 @@ async function format(
   evalRows?: Record<string, unknown>[],
 ): Promise<Result<Dataset>> {
   const dataset: Dataset = { train, ...(evalRows ? { eval: evalRows } : {}) };
-  return new JinjaFormatter().hooks().dataset_formatter(dataset, config, tokenizer);
+  const section = validSection(JinjaFormatter, config);
+  if (!section.ok) return section;
+  return new JinjaFormatter().hooks().dataset_formatter(dataset, section.value, tokenizer);
 }
 
 async function rowsOf(...args: Parameters<typeof format>): Promise<TokenizedRow[]> {
@@ -136,7 +139,9 @@ describe('jinja_formatter: text rows', () => {
       info: () => ({ rows: 2, evalRows: 1, columns: ['body'], source: 'data.jsonl' }),
     };
     const out = (
-      await new JinjaFormatter().hooks().dataset_formatter(dataset, { text_field: 'body' }, fakeTokenizer())
+      await new JinjaFormatter()
+        .hooks()
+        .dataset_formatter(dataset, validSection(JinjaFormatter, { text_field: 'body' }).unwrap(), fakeTokenizer())
     ).unwrap();
     expect(out.eval).toEqual([{ input_ids: [...enc('q'), EOS], labels: [...enc('q'), EOS] }]);
     expect(out.info!()).toEqual({
@@ -349,7 +354,7 @@ describe('jinja_formatter: length', () => {
 
 describe('jinja_formatter: errors', () => {
   it('needs a tokenizer', async () => {
-    const r = await new JinjaFormatter().hooks().dataset_formatter({ train: [{ text: 'x' }] }, {});
+    const r = await new JinjaFormatter().hooks().dataset_formatter({ train: [{ text: 'x' }] }, {}, undefined);
     expect(r.ok ? '' : r.error.message).toBe(
       'jinja_formatter needs a tokenizer: add a tokenizer_loader plugin (transformers) to plugins:',
     );
@@ -489,12 +494,10 @@ describe('jinja_formatter: errors', () => {
     ).toBe('train row 0: chat template error: no');
   });
 
-  it('reports bad options and impossible requests', async () => {
-    expect(await errorOf([{ text: 'x' }], { max_length: 0 })).toBe(
-      'formatter.max_length: must be a positive integer, got 0',
-    );
+  it('reports bad options (as the config validation words them) and impossible requests', async () => {
+    expect(await errorOf([{ text: 'x' }], { max_length: 0 })).toBe('formatter.max_length: must be >= 1');
     expect(await errorOf([{ text: 'x' }], { truncation: 'cut' })).toBe(
-      "formatter.truncation: must be 'truncate' or 'drop', got cut",
+      'formatter.truncation: expected one of "truncate", "drop"',
     );
     expect(await errorOf([{ text: 'x' }], { add_eos: true }, fakeTokenizer({ eos: false }))).toBe(
       'formatter.add_eos: the tokenizer has no EOS token',
