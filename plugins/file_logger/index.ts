@@ -8,15 +8,14 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import {
   Err,
-  getLogger,
-  getMetricsRegistry,
-  getRunContext,
   LoggingPlugin,
   MetricsCollector,
   Ok,
   type MetricEvent,
   type ModelInfo,
   type PluginConfig,
+  type PluginContext,
+  type PluginHooks,
   type Result,
 } from 'dumbo';
 
@@ -81,17 +80,17 @@ export class FileLoggingPlugin extends LoggingPlugin {
 
   private collector: FileMetricsCollector | undefined;
 
-  initialize(config: PluginConfig): Result<void> {
+  initialize(config: PluginConfig, ctx: PluginContext): Result<void> {
     const logPath = String(config.log_path ?? 'training.log');
-    const base = getRunContext().runFolder ?? process.cwd();
+    const base = ctx.runFolder ?? process.cwd();
     const file = path.resolve(base, logPath);
     try {
       this.collector = new FileMetricsCollector(file);
     } catch (error) {
       return Err(new Error(`cannot open log file ${file}: ${(error as Error).message}`));
     }
-    getMetricsRegistry().register(this.collector);
-    getLogger('file_logger').debug(`logging metrics to ${file}`);
+    ctx.metrics.register(this.collector);
+    ctx.logger.debug(`logging metrics to ${file}`);
     return Ok(undefined);
   }
 
@@ -104,9 +103,9 @@ export class FileLoggingPlugin extends LoggingPlugin {
     return Ok(undefined);
   }
 
-  hooks() {
+  hooks(): PluginHooks {
     return {
-      log_init: (c: PluginConfig) => this.initialize(c),
+      log_init: (c, ctx) => this.initialize(c, ctx),
       metrics_collector: () => this.getMetricsCollector(),
       finish: () => this.finish(),
     };

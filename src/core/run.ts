@@ -18,6 +18,7 @@ import { loadConfiguredPlugins, type LoadedPlugin, type LoaderOptions } from './
 import type { RunInfo } from './context.js';
 import { getMetricsRegistry, isMetricsCollector } from './metrics.js';
 import { resolvePlugins } from './resolver.js';
+import { setRunContext } from './shared.js';
 import type {
   Dataset,
   DatasetInfo,
@@ -132,13 +133,16 @@ export async function runLifecycle(prepared: PreparedRun, options: RunOptions = 
   const stopRequested = options.stopRequested ?? (() => false);
   const registry = getMetricsRegistry();
   const plugins = activatePlugins(prepared.plugins);
+  const run: RunInfo = { ...runInfoOf(config), ...options.run, runFolder: options.runFolder };
   const bus = new HookBus(plugins, {
     onTrace: options.onTrace,
     onCallStart: options.onCallStart,
     logger,
     locate: pluginLocator(config),
-    run: { ...runInfoOf(config), ...options.run, runFolder: options.runFolder },
+    run,
   });
+  // Plugins written before the context read the run through the process-wide getRunContext(): keep it true.
+  setRunContext({ runFolder: run.runFolder, configFile: run.configFile, seed: run.seed, dryRunRows: run.dryRunRows });
   const section = (p: ActivePlugin) => config.section(p.meta.configKey);
   const checkStop = () => {
     if (stopRequested()) throw new StopRequested();

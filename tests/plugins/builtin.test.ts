@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { getMetricsRegistry, MetricEvent, setRunContext, type PluginConfig } from '../../src/core/index.js';
+import { getMetricsRegistry, MetricEvent, standaloneContext, type PluginConfig } from '../../src/core/index.js';
 import { FileLoggingPlugin } from '../../plugins/file_logger/index.js';
 import { ConsoleLoggerPlugin, renderProgress } from '../../plugins/console_logger/index.js';
 import { tempDir } from '../helpers.js';
@@ -9,11 +9,11 @@ import { tempDir } from '../helpers.js';
 describe('file_logger', () => {
   it('writes one line per metric with its timestamp, plus hyperparameters and model info, inside the run folder', async () => {
     const runFolder = tempDir();
-    setRunContext({ runFolder });
+    const ctx = standaloneContext('file_logging_plugin', { runFolder });
     const plugin = new FileLoggingPlugin();
     const hooks = plugin.hooks();
-    expect((await hooks.log_init!({ log_path: 'logs/train.log' } as PluginConfig)).ok).toBe(true);
-    const collector = (await hooks.metrics_collector!()).unwrap();
+    expect((await hooks.log_init!({ log_path: 'logs/train.log' } as PluginConfig, ctx)).ok).toBe(true);
+    const collector = (await hooks.metrics_collector!(ctx)).unwrap();
     const registry = getMetricsRegistry();
     expect(registry.getCollectors()).toContain(collector);
     registry.register(collector); // the framework registers it again: a no-op
@@ -24,7 +24,7 @@ describe('file_logger', () => {
       new MetricEvent('loss', 2.5, 1, {}, 1700000000),
       new MetricEvent('lr', 0.000123456789, 1, { group: 0 }, 1700000000.5),
     ]);
-    expect((await hooks.finish!()).ok).toBe(true);
+    expect((await hooks.finish!(ctx)).ok).toBe(true);
     registry.clear();
     const lines = readFileSync(path.join(runFolder, 'logs/train.log'), 'utf8').trim().split('\n');
     expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z hyperparameters \{"lr":0\.001\}$/);
@@ -37,10 +37,10 @@ describe('file_logger', () => {
 
   it('reports a log file it cannot open as an Err', async () => {
     const dir = tempDir();
-    setRunContext({ runFolder: dir });
     const { writeFileSync } = await import('node:fs');
     writeFileSync(path.join(dir, 'blocker'), '');
-    const r = await new FileLoggingPlugin().hooks().log_init!({ log_path: 'blocker/x.log' });
+    const ctx = standaloneContext('file_logging_plugin', { runFolder: dir });
+    const r = await new FileLoggingPlugin().hooks().log_init!({ log_path: 'blocker/x.log' }, ctx);
     expect(r.ok).toBe(false);
     expect(r.ok ? '' : (r.error as Error).message).toMatch(/^cannot open log file .*blocker\/x\.log: /);
   });
