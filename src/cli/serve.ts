@@ -18,56 +18,29 @@
  * when it has one, must be the served origin (WebSocket upgrades included), and every response carries a
  * strict CSP. It listens on 127.0.0.1 unless `--host` says otherwise, which prints a warning.
  *
+ * Here: the server's routes, its calls and events, and the `serve` command. Beside it: serve-access.ts (Host,
+ * Origin and token checks) and serve-http.ts (response headers, static files).
+ *
  * May import core, host (version) and services; used by main.ts (the `serve` command) and tests.
  */
 
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { appRoot } from '../core/paths.js';
-import { statOrUndefined } from '../core/fs.js';
 import { createServices, nodeForkHost, type Services } from '../services/index.js';
-import {
-  ARGS_VALID,
-  CHANNELS,
-  EVENTS_PROTOCOL,
-  TOKEN_PROTOCOL_PREFIX,
-  type AppEvent,
-  type CallName,
-} from '../shared/api.js';
+import { ARGS_VALID, CHANNELS, EVENTS_PROTOCOL, type AppEvent, type CallName } from '../shared/api.js';
+import { firstExternalAddress, hostPart, isLoopback, isWildcard, ServeAccess } from './serve-access.js';
+import { rejectUpgrade, SECURITY_HEADERS, send, sendJson, staticFile } from './serve-http.js';
 
-export const CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
-  "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+export { CSP } from './serve-http.js';
 
 const MAX_BODY = 16 * 1024 * 1024;
 const MAX_WS_BUFFER = 32 * 1024 * 1024;
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.ico': 'image/x-icon',
-  '.woff': 'font/woff',
-  '.woff2': 'font/woff2',
-  '.ttf': 'font/ttf',
-  '.txt': 'text/plain; charset=utf-8',
-  '.wasm': 'application/wasm',
-};
 
 export interface ServerOptions {
   services: Services;
@@ -97,76 +70,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-function isLoopback(host: string): boolean {
-  return host === '127.0.0.1' || host === 'localhost' || host === '::1' || host.startsWith('127.');
-}
-
-function isWildcard(host: string): boolean {
-  return host === '0.0.0.0' || host === '::' || host === '';
-}
-
-function hostPart(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-/** The token of an `Authorization: Bearer <token>` header. */
-function bearerToken(req: http.IncomingMessage): string | undefined {
-  const auth = req.headers.authorization;
-  return auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
-}
-
-/** The token of a WebSocket's `dumbo-token.<token>` subprotocol. */
-function protocolToken(req: http.IncomingMessage): string | undefined {
-  const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
-  return offered.find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX))?.slice(TOKEN_PROTOCOL_PREFIX.length);
-}
-
-/** A literal IPv4 or IPv6 address (a Host header naming one cannot come from DNS rebinding). */
-function isIpLiteral(hostname: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(hostname) || /^\[[0-9a-f:.]+\]$/i.test(hostname);
-}
-
-function firstExternalAddress(): string | undefined {
-  for (const list of Object.values(os.networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  }
-  return undefined;
-}
-
-const SECURITY_HEADERS: Record<string, string> = {
-  'Content-Security-Policy': CSP,
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
-  'X-Frame-Options': 'DENY',
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-  'Cache-Control': 'no-store',
-};
-
-function send(res: http.ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
-  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
-function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
-  send(res, status, JSON.stringify(value), 'application/json; charset=utf-8');
-}
-
-function rejectUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-  socket.destroy();
-}
-
-const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Dumbo: UI not built</title></head>
-<body><h1>The Dumbo UI is not built</h1><p>Run <code>npm run build:app</code> in the Dumbo folder, then reload this page.
-The API (<code>/api/call/&lt;name&gt;</code>) and the events socket work without it.</p></body></html>`;
-
 /** Starts the HTTP + WebSocket server on the services; resolves once it listens. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { services } = options;
@@ -181,33 +84,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // The browser offers the events protocol and the token's; the answer names the first, never the token.
     handleProtocols: (offered) => (offered.has(EVENTS_PROTOCOL) ? EVENTS_PROTOCOL : false),
   });
-  let port = 0;
-  let allowedHosts = new Set<string>();
-
-  const hostAllowed = (host: string | undefined): boolean => {
-    if (!host) return false;
-    const h = host.toLowerCase();
-    if (allowedHosts.has(h)) return true;
-    if (isWildcard(bindHost)) {
-      // Any address of this machine, by number (a DNS name could be rebound to it), or its own name.
-      const m = /^(.*):(\d+)$/.exec(h);
-      return !!m && Number(m[2]) === port && (isIpLiteral(m[1]!) || m[1] === os.hostname().toLowerCase());
-    }
-    return false;
-  };
-  const originAllowed = (origin: string | undefined, host: string | undefined): boolean =>
-    origin === undefined || (!!host && hostAllowed(host) && origin.toLowerCase() === `http://${host.toLowerCase()}`);
-  /** The token, from the Authorization header (and, for the socket, its subprotocol). Never a cookie. */
-  const authenticated = (req: http.IncomingMessage, socket = false): boolean => {
-    const given = bearerToken(req) ?? (socket ? protocolToken(req) : undefined);
-    return given !== undefined && safeEqual(given, token);
-  };
-  /** Host, Origin and token: the status to refuse with, or 0. */
-  const check = (req: http.IncomingMessage): [number, string] | undefined => {
-    if (!hostAllowed(req.headers.host)) return [421, 'Misdirected Request'];
-    if (!originAllowed(req.headers.origin, req.headers.host)) return [403, 'Forbidden'];
-    return undefined;
-  };
+  const access = new ServeAccess(bindHost, token);
 
   const server = http.createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => {
@@ -217,7 +94,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const refused = check(req);
+    const refused = access.check(req);
     if (refused) return send(res, refused[0], `${refused[1]}: this server answers only to its own address\n`);
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === appPath.slice(0, -1)) {
@@ -227,9 +104,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     if (url.pathname.startsWith(appPath)) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'Method Not Allowed\n');
-      return staticFile(req, res, url.pathname.slice(appPath.length - 1));
+      return staticFile(req, res, rendererDir, url.pathname.slice(appPath.length - 1));
     }
-    if (!authenticated(req)) {
+    if (!access.authenticated(req)) {
       return send(
         res,
         401,
@@ -276,44 +153,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   }
 
-  function staticFile(req: http.IncomingMessage, res: http.ServerResponse, pathname: string): void {
-    const index = path.join(rendererDir, 'index.html');
-    if (!existsSync(index)) return send(res, 503, NOT_BUILT, 'text/html; charset=utf-8');
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(pathname);
-    } catch {
-      return send(res, 400, 'Bad Request\n');
-    }
-    if (decoded.includes('\0') || decoded.includes('\\')) return send(res, 400, 'Bad Request\n');
-    let file = path.resolve(rendererDir, '.' + (decoded === '/' ? '/index.html' : decoded));
-    const inside = (f: string, root: string) => {
-      const rel = path.relative(root, f);
-      return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
-    };
-    if (!inside(file, rendererDir)) return send(res, 404, 'Not Found\n');
-    let st = statOrUndefined(file);
-    if (!st?.isFile()) {
-      // Client-side routes (no extension) get the app; missing assets are 404.
-      if (path.extname(decoded) !== '') return send(res, 404, 'Not Found\n');
-      file = index;
-      st = statOrUndefined(file);
-    }
-    // A link inside the renderer folder must not lead out of it.
-    const realRoot = realpathSync(rendererDir);
-    if (!st?.isFile() || !inside(realpathSync(file), realRoot)) return send(res, 404, 'Not Found\n');
-    const type = TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
-    const body = readFileSync(file);
-    res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': body.length });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  }
-
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://x');
-    const refused = check(req);
+    const refused = access.check(req);
     if (refused) return rejectUpgrade(socket, refused[0], refused[1]);
-    if (!authenticated(req, true)) return rejectUpgrade(socket, 401, 'Unauthorized');
+    if (!access.authenticated(req, true)) return rejectUpgrade(socket, 401, 'Unauthorized');
     if (url.pathname !== '/api/events') return rejectUpgrade(socket, 404, 'Not Found');
     wss.handleUpgrade(req, socket, head, (ws) => {
       clients.add(ws);
@@ -339,13 +184,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       resolve();
     });
   });
-  port = (server.address() as AddressInfo).port;
-  if (isLoopback(bindHost)) {
-    allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
-    if (bindHost.startsWith('127.')) allowedHosts.add(`${bindHost}:${port}`);
-  } else if (!isWildcard(bindHost)) {
-    allowedHosts = new Set([`${hostPart(bindHost).toLowerCase()}:${port}`]);
-  }
+  const port = (server.address() as AddressInfo).port;
+  access.listening(port);
   const shownHost = isWildcard(bindHost) ? (firstExternalAddress() ?? '127.0.0.1') : hostPart(bindHost);
   const origin = `http://${shownHost}:${port}`;
   const query = options.config ? `?${new URLSearchParams({ config: options.config }).toString()}` : '';
