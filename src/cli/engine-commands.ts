@@ -12,13 +12,13 @@ import {
   backendLabel,
   causalLMLoss,
   formatBackendReport,
-  generate,
   hubCacheDir,
   initBackend,
   listCachedModels,
   loadPretrained,
   loadTokenizer,
   readTensor,
+  sampleText,
   type BackendChoice,
   type CausalLM,
 } from '../engine/index.js';
@@ -70,19 +70,15 @@ export interface GenerateArgs extends BackendArgs {
 
 export async function generateCommand(a: GenerateArgs): Promise<number> {
   const { model, tokenizer } = await loadFolder(a.model, a);
-  const prompt = tokenizer.encode(a.prompt);
-  if (prompt.length === 0) throw new DumboError('the prompt is empty after tokenization: give some text with --prompt');
-  const ids = await generate(model.lm, prompt, {
+  // An empty prompt starts from the BOS (else EOS) token, as a run's samples and the app's Generate do.
+  const { text } = await sampleText(model.lm, tokenizer, a.prompt, {
     maxNewTokens: a.maxNewTokens,
     temperature: a.temperature,
     topK: a.topK,
     topP: a.topP,
-    eosTokenId: tokenizer.eosTokenId,
     seed: a.seed,
   });
-  // No new token (--max-new-tokens 0, or a prompt that fills the context): the tokenizer decodes [] to ''.
-  const continuation = ids.length > 0 ? tokenizer.decode(ids, { skipSpecialTokens: true }) : '';
-  process.stdout.write(a.prompt + continuation + '\n');
+  process.stdout.write(text + '\n');
   return 0;
 }
 

@@ -147,7 +147,8 @@ export async function main(argv: string[]): Promise<number> {
         const { generateCommand } = await import('./engine-commands.js');
         return await generateCommand({
           model: required(values.model, '--model DIR'),
-          prompt: required(values.prompt, '--prompt TEXT'),
+          // --prompt '' is a prompt: the sample starts from the model's BOS or EOS token.
+          prompt: values.prompt ?? missing('--prompt TEXT'),
           maxNewTokens: intOption(values['max-new-tokens'], '--max-new-tokens', 64),
           temperature: numberOption(values.temperature, '--temperature', 0.8),
           topK: values['top-k'] === undefined ? undefined : intOption(values['top-k'], '--top-k', 0),
@@ -195,8 +196,12 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 function required(value: string | undefined, what: string): string {
-  if (value === undefined || value === '') throw new UsageError(`missing ${what}`);
+  if (value === undefined || value === '') missing(what);
   return value;
+}
+
+function missing(what: string): never {
+  throw new UsageError(`missing ${what}`);
 }
 
 function numberOption(value: string | undefined, name: string, fallback: number): number {

@@ -222,11 +222,14 @@ describe('dumbo score', () => {
 });
 
 describe('dumbo generate', () => {
-  /** Greedy decoding computed here, independently: full forward passes (no KV cache), argmax, stop at EOS. */
+  /**
+   * Greedy decoding computed here, independently: full forward passes (no KV cache), argmax, stop at EOS. An
+   * empty prompt starts from the BOS token (EOS where there is none).
+   */
   async function greedyHere(dir: string, prompt: string, maxNew: number): Promise<string> {
     const model = await loadPretrained(dir, 0, 'cpu');
     const tokenizer = await loadTokenizer(dir);
-    const ids = tokenizer.encode(prompt);
+    const ids = prompt === '' ? [(tokenizer.bosTokenId ?? tokenizer.eosTokenId)!] : tokenizer.encode(prompt);
     const V = model.lm.vocabSize;
     const out: number[] = [];
     while (out.length < maxNew && ids.length < model.lm.maxPositions) {
@@ -256,6 +259,21 @@ describe('dumbo generate', () => {
     expect(a.stdout).toBe(expected + '\n');
     expect(b.stdout).toBe(a.stdout); // greedy: the seed does not matter
     expect(c.stdout).toBe(prompt + '\n');
+  });
+
+  it('an empty --prompt samples from the BOS (else EOS) token, as a run and the app do', async () => {
+    const args = ['generate', '--model', quickstartModelDir, '--prompt', '', '--temperature', '0'];
+    const r = await runDumbo([...args, '--max-new-tokens', '6']);
+    expect(r.code, r.stderr).toBe(0);
+    const expected = await greedyHere(quickstartModelDir, '', 6);
+    expect(expected).not.toBe('');
+    expect(r.stdout).toBe(expected + '\n');
+  });
+
+  it('no --prompt at all: exit 2 with `dumbo: missing --prompt TEXT`', async () => {
+    const r = await runDumbo(['generate', '--model', quickstartModelDir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('dumbo: missing --prompt TEXT\n');
   });
 
   it('missing --model: exit 2 with `dumbo: missing --model DIR`', async () => {
