@@ -9,6 +9,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Document, isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { DumboError, type ErrorLocation } from './errors.js';
 import type { JSONSchema, PluginMeta } from './plugin.js';
+import { defineSchema, type FromSchema } from './schema.js';
 import { didYouMean } from './suggest.js';
 import type { DumboConfig, PluginConfig } from './types.js';
 
@@ -18,21 +19,20 @@ export interface LoadedConfig {
   /** Absolute folder of the config file: relative paths in the config are relative to it. */
   dir: string;
   data: DumboConfig;
+  /** The run's own keys as the file sets them, checked, with their defaults (`seed` 42 when not set). */
+  run: RunConfig;
   /** Where a value (or, with `key: true`, its key) sits in the file; the nearest existing parent otherwise. */
   locate(at: readonly (string | number)[], options?: { key?: boolean }): ErrorLocation;
   /** The plugin's YAML section (`{}` when absent). */
   section(configKey: string): PluginConfig;
 }
 
-/** Top-level keys that belong to the run, not to a plugin. */
-export const RUN_KEYS = ['plugins', 'name', 'output_dir', 'seed', 'backend', 'webgpu', 'resume_from'] as const;
-
 /** What `backend:` may say: `auto`, then the backends best first (engine/backend.ts explains each). */
 export const BACKEND_CHOICES = ['auto', 'gpu', 'webgpu', 'native', 'cpu', 'wasm'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 /** The `webgpu:` section: how the WebGPU backend picks and uses its adapter. */
-export const WEBGPU_SCHEMA: JSONSchema = {
+export const WEBGPU_SCHEMA = defineSchema({
   type: 'object',
   properties: {
     allow_software: {
@@ -48,7 +48,37 @@ export const WEBGPU_SCHEMA: JSONSchema = {
     },
   },
   additionalProperties: false,
-};
+});
+
+/**
+ * The top-level keys that belong to the run, not to a plugin, each declared once: parseConfig checks them
+ * with this schema (in the words of runKeyError) and `LoadedConfig.run` is typed by it. Plugin sections sit
+ * beside them in the file and are checked by their plugins' schemas.
+ */
+export const RUN_SCHEMA = defineSchema({
+  type: 'object',
+  properties: {
+    plugins: {
+      type: 'array',
+      items: { type: 'string', pattern: '\\S' },
+      description: 'The plugins of the run, by name or path: each brings its section (model:, dataset:, ...).',
+    },
+    name: { type: 'string', description: "The run's name, in its folder's name (default: the config file's)." },
+    output_dir: { type: 'string', description: 'Where run folders go, relative to the config file (default: runs).' },
+    seed: { type: 'integer', default: 42, description: 'The seed every plugin derives its randomness from.' },
+    backend: { type: 'string', enum: BACKEND_CHOICES, description: 'Where tensors are computed (default: auto).' },
+    webgpu: WEBGPU_SCHEMA,
+    resume_from: { type: 'string', description: 'A checkpoint folder to resume the training from.' },
+  },
+  required: ['plugins'],
+  additionalProperties: false,
+});
+
+export type RunConfig = FromSchema<typeof RUN_SCHEMA>;
+/** Top-level keys that belong to the run, not to a plugin. */
+export const RUN_KEYS = Object.keys(RUN_SCHEMA.properties) as (keyof RunConfig)[];
+/** The run's seed when the config sets none. */
+export const DEFAULT_SEED: number = RUN_SCHEMA.properties.seed.default;
 
 /** `file` as messages show it: relative to `base` (the working directory) when inside it, else absolute. */
 export function displayPath(file: string, base = process.cwd()): string {
@@ -101,65 +131,26 @@ export function parseConfig(source: string, file: string, options: ParseOptions 
     return { file: shown, line: 1, column: 1 };
   };
 
-  const plugins = config.plugins;
-  if (plugins === undefined) {
-    throw new DumboError("'plugins' is missing: expected a list of plugin names, e.g. plugins: [file_logger]", {
-      location: { file: shown, line: 1, column: 1 },
-    });
-  }
-  if (!Array.isArray(plugins)) {
-    throw new DumboError(`'plugins' must be a list of plugin names, got ${typeName(plugins)}`, {
-      location: locate(['plugins']),
-    });
-  }
-  plugins.forEach((p, i) => {
-    if (typeof p !== 'string' || p.trim() === '') {
-      throw new DumboError(`plugins[${i}] must be a plugin name or path (a non-empty string), got ${typeName(p)}`, {
-        location: locate(['plugins', i]),
-      });
-    }
-  });
-  for (const key of ['name', 'output_dir', 'backend', 'resume_from'] as const) {
-    if (config[key] !== undefined && typeof config[key] !== 'string') {
-      throw new DumboError(`'${key}' must be a string, got ${typeName(config[key])}`, { location: locate([key]) });
-    }
-  }
-  if (config.seed !== undefined && !Number.isInteger(config.seed)) {
-    throw new DumboError(`'seed' must be an integer, got ${typeName(config.seed)}`, { location: locate(['seed']) });
-  }
-  const infinite = nonFiniteNumber(config);
-  if (infinite) {
-    throw new DumboError(`${infinite.path.join('.')}: expected a finite number, got ${String(infinite.value)}`, {
-      location: locate(infinite.path),
-    });
-  }
-  if (config.backend !== undefined && !(BACKEND_CHOICES as readonly string[]).includes(config.backend as string)) {
-    throw new DumboError(`backend: expected one of ${BACKEND_CHOICES.join(', ')}, got '${String(config.backend)}'`, {
-      location: locate(['backend']),
-    });
-  }
-
+  const run = Object.fromEntries(RUN_KEYS.filter((k) => k in config).map((k) => [k, config[k]]));
   const loaded: LoadedConfig = {
     file: shown,
     dir: options.dir ? path.resolve(options.dir) : path.dirname(path.resolve(file)),
     data: config as DumboConfig,
+    run: run as RunConfig,
     locate,
     section(configKey) {
       const s = config[configKey];
       return typeof s === 'object' && s !== null && !Array.isArray(s) ? (s as PluginConfig) : {};
     },
   };
-  if (config.webgpu !== undefined) {
-    if (typeof config.webgpu !== 'object' || config.webgpu === null || Array.isArray(config.webgpu)) {
-      throw new DumboError(
-        `'webgpu' must be a mapping (allow_software, adapter, ...), got ${typeName(config.webgpu)}`,
-        {
-          location: locate(['webgpu']),
-        },
-      );
-    }
-    const validate = validatorFor(WEBGPU_SCHEMA);
-    if (!validate(config.webgpu)) throw schemaError(loaded, 'webgpu', false, 0, validate.errors![0]!);
+  // Fills the defaults into `run` (a copy: `data` keeps what the file says).
+  const validate = validatorFor(RUN_SCHEMA);
+  if (!validate(run)) throw runKeyError(loaded, validate.errors![0]!);
+  const infinite = nonFiniteNumber(config);
+  if (infinite) {
+    throw new DumboError(`${infinite.path.join('.')}: expected a finite number, got ${String(infinite.value)}`, {
+      location: locate(infinite.path),
+    });
   }
   return loaded;
 }
@@ -182,6 +173,39 @@ function nonFiniteNumber(
     }
   }
   return undefined;
+}
+
+/** A run key that RUN_SCHEMA refuses, in the words each key has always had. */
+function runKeyError(config: LoadedConfig, e: ErrorObject): DumboError {
+  const where = pathOf(e);
+  const [key, index] = where as [string, number | undefined];
+  const value = config.data[key];
+  const at = { location: config.locate(where) };
+  if (e.keyword === 'required') {
+    return new DumboError("'plugins' is missing: expected a list of plugin names, e.g. plugins: [file_logger]", {
+      location: { file: config.file, line: 1, column: 1 },
+    });
+  }
+  if (key === 'webgpu') {
+    if (where.length > 1 || e.keyword !== 'type') return schemaError(config, [], e);
+    return new DumboError(`'webgpu' must be a mapping (allow_software, adapter, ...), got ${typeName(value)}`, at);
+  }
+  if (key === 'plugins' && index === undefined) {
+    return new DumboError(`'plugins' must be a list of plugin names, got ${typeName(value)}`, at);
+  }
+  if (key === 'plugins') {
+    const item = (value as unknown[])[index!];
+    return new DumboError(
+      `plugins[${index}] must be a plugin name or path (a non-empty string), got ${typeName(item)}`,
+      at,
+    );
+  }
+  if (e.keyword === 'enum') {
+    const choices = (e.params as { allowedValues: unknown[] }).allowedValues.join(', ');
+    return new DumboError(`${key}: expected one of ${choices}, got '${String(value)}'`, at);
+  }
+  const expected = (e.params as { type?: string }).type === 'integer' ? 'an integer' : 'a string';
+  return new DumboError(`'${key}' must be ${expected}, got ${typeName(value)}`, at);
 }
 
 /**
@@ -229,7 +253,8 @@ function typeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  return `${typeof v} ${JSON.stringify(v)}`;
+  // JSON has no Infinity or NaN (YAML's .inf, .nan): JSON.stringify would say null.
+  return `${typeof v} ${typeof v === 'number' ? String(v) : JSON.stringify(v)}`;
 }
 
 const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true, verbose: true });
@@ -284,9 +309,10 @@ export function validatePluginSections(
       if (raw === undefined || raw === null) config.data[key] = section;
       continue;
     }
-    for (const e of dedupe(validate.errors ?? [])) {
-      errors.push(schemaError(config, key, raw === undefined || raw === null, entryIndex, e, meta.name));
-    }
+    // A section that is not in the file: point at the plugins: entry that brought the plugin in.
+    const fallback = raw === undefined || raw === null ? config.locate(['plugins', entryIndex]) : undefined;
+    for (const e of dedupe(validate.errors ?? []))
+      errors.push(schemaError(config, [key], e, { fallback, plugin: meta.name }));
   }
   // Plugins that share a section (the model and tokenizer loaders both read `model:`) report a bad field once.
   const said = new Set<string>();
@@ -310,26 +336,30 @@ function dedupe(errors: ErrorObject[]): ErrorObject[] {
   });
 }
 
-function schemaError(
-  config: LoadedConfig,
-  key: string,
-  absent: boolean,
-  entryIndex: number,
-  e: ErrorObject,
-  plugin?: string,
-): DumboError {
-  const segments = e.instancePath
+/** Where in the checked value an Ajv error is: `/a/0/b` -> ['a', 0, 'b']. */
+function pathOf(e: ErrorObject): (string | number)[] {
+  return e.instancePath
     .split('/')
     .slice(1)
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-  const dotted = [key, ...segments]
+}
+
+/**
+ * An Ajv error about the value at `prefix` in the config (a plugin's section: [configKey]), said as
+ * `dotted.path: what was expected`, located at that value unless `fallback` says where instead.
+ */
+function schemaError(
+  config: LoadedConfig,
+  prefix: (string | number)[],
+  e: ErrorObject,
+  { fallback, plugin }: { fallback?: ErrorLocation; plugin?: string } = {},
+): DumboError {
+  const where = [...prefix, ...pathOf(e)];
+  const dotted = where
     .map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`))
     .join('')
     .slice(1);
-  const where = [key, ...segments];
-  // A section that is not in the file: point at the plugins: entry that brought the plugin in.
-  const fallback = absent ? config.locate(['plugins', entryIndex]) : undefined;
   const loc = (at: (string | number)[], k = false) => fallback ?? config.locate(at, { key: k });
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
@@ -347,9 +377,9 @@ function schemaError(
       });
     }
     case 'type': {
-      const value = segments.reduce<unknown>(
+      const value = where.reduce<unknown>(
         (v, s) => (v as Record<string | number, unknown> | undefined)?.[s],
-        config.data[key],
+        config.data,
       );
       const expected = Array.isArray(p.type) ? (p.type as unknown[]).join(' or ') : String(p.type);
       return new DumboError(`${dotted}: expected ${expected}, got ${typeName(value)}`, {

@@ -76,10 +76,13 @@ export {
   checkTopLevelKeys,
   displayPath,
   RUN_KEYS,
+  RUN_SCHEMA,
+  DEFAULT_SEED,
   BACKEND_CHOICES,
   WEBGPU_SCHEMA,
   type BackendChoice,
   type LoadedConfig,
+  type RunConfig,
 } from './config.js';
 export {
   loadConfiguredPlugins,

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import path from 'node:path';
 import {
   DumboError,
@@ -7,6 +7,11 @@ import {
   readPluginMeta,
   validatePluginSections,
   BasePlugin,
+  DEFAULT_SEED,
+  RUN_KEYS,
+  RUN_SCHEMA,
+  type BackendChoice,
+  type RunConfig,
 } from '../../src/core/index.js';
 import { tempDir, writeFiles } from '../helpers.js';
 import { loadConfig } from '../../src/core/config.js';
@@ -153,5 +158,44 @@ describe('backend: and webgpu:', () => {
     expect(errorOf(() => parseConfig('plugins: []\nwebgpu: true\n', 'run.yaml'))).toBe(
       "run.yaml:2:9: 'webgpu' must be a mapping (allow_software, adapter, ...), got boolean true",
     );
+  });
+});
+
+describe("the run's keys (RUN_SCHEMA)", () => {
+  it('gives the run its keys typed, with the seed defaulting to DEFAULT_SEED, and leaves the data as written', () => {
+    const c = parseConfig('plugins: [a]\nname: demo\nbackend: cpu\nwebgpu: { low_power: true }\nmodel: {}\n', 'r.yaml');
+    expect(c.run).toEqual({ plugins: ['a'], name: 'demo', backend: 'cpu', webgpu: { low_power: true }, seed: 42 });
+    expect(DEFAULT_SEED).toBe(42);
+    expect(c.data.seed).toBeUndefined();
+    expect(parseConfig('plugins: []\nseed: 7\n', 'r.yaml').run.seed).toBe(7);
+    expectTypeOf(c.run.seed).toEqualTypeOf<number>();
+    expectTypeOf(c.run.backend).toEqualTypeOf<BackendChoice | undefined>();
+    expectTypeOf(c.run.webgpu?.max_binding_bytes).toEqualTypeOf<number | undefined>();
+    expectTypeOf<RunConfig['plugins']>().toEqualTypeOf<string[]>();
+  });
+
+  it('names the run keys in the order of the schema, as the unknown-key message lists them', () => {
+    expect(RUN_KEYS).toEqual(['plugins', 'name', 'output_dir', 'seed', 'backend', 'webgpu', 'resume_from']);
+    expect(RUN_KEYS).toEqual(Object.keys(RUN_SCHEMA.properties));
+  });
+
+  it('says what each run key must be, at its line', () => {
+    const cases: [string, string][] = [
+      ['name: 3', "r.yaml:2:7: 'name' must be a string, got number 3"],
+      ['output_dir: [a]', "r.yaml:2:13: 'output_dir' must be a string, got a list"],
+      ['resume_from: { a: 1 }', "r.yaml:2:14: 'resume_from' must be a string, got a mapping"],
+      ['backend: 3', "r.yaml:2:10: 'backend' must be a string, got number 3"],
+      ['seed: 1.5', "r.yaml:2:7: 'seed' must be an integer, got number 1.5"],
+      ['seed: .nan', "r.yaml:2:7: 'seed' must be an integer, got number NaN"],
+      ['seed: .inf', 'r.yaml:2:7: seed: expected a finite number, got Infinity'],
+      [
+        'plugins: [a, "  "]',
+        'r.yaml:1:14: plugins[1] must be a plugin name or path (a non-empty string), got string "  "',
+      ],
+    ];
+    for (const [line, message] of cases) {
+      const text = line.startsWith('plugins') ? `${line}\n` : `plugins: []\n${line}\n`;
+      expect(errorOf(() => parseConfig(text, 'r.yaml'))).toBe(message);
+    }
   });
 });
