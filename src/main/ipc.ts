@@ -3,15 +3,7 @@
 // types, no `electron` import), so it runs in tests without Electron; index.ts passes the real ipcMain and
 // webContents, and the compiler checks that they fit.
 
-import {
-  ARGS_VALID,
-  CHANNELS,
-  EVENT_CHANNEL,
-  type AppEvent,
-  type CallArgs,
-  type CallName,
-  type CallResult,
-} from '../shared/api.js';
+import { ARGS_VALID, CALL_NAMES, CHANNELS, EVENT_CHANNEL, type AppEvent, type CallFunctions } from '../shared/api.js';
 import type { IpcReply } from '../shared/desktop.js';
 
 /** A frame as an IPC event describes it (Electron's WebFrameMain). */
@@ -39,9 +31,6 @@ export interface EventReceiver {
   send(channel: string, ...args: unknown[]): void;
 }
 
-/** The service calls, as src/services' `createServices` returns them (looked up by name). */
-export type CallTable = { readonly [K in CallName]: (...args: CallArgs<K>) => Promise<CallResult<K>> };
-
 /**
  * Whether an IPC event comes from the app itself: the main frame (not a subframe) of a page whose URL is
  * the app's (compared by parsed protocol and host in `isAppUrl`, never by prefix).
@@ -58,11 +47,10 @@ export function isTrustedSender(event: InvokeEventLike, isAppUrl: (url: string) 
  */
 export function registerIpc(
   ipcMain: IpcMainLike,
-  calls: CallTable,
+  calls: CallFunctions,
   isTrusted: (event: InvokeEventLike) => boolean,
 ): () => void {
-  const names = Object.keys(CHANNELS) as CallName[];
-  for (const name of names) {
+  for (const name of CALL_NAMES) {
     const channel = CHANNELS[name];
     const valid = ARGS_VALID[name] as (args: readonly unknown[]) => boolean;
     const call = calls[name] as (...args: unknown[]) => Promise<unknown>;
@@ -76,7 +64,7 @@ export function registerIpc(
       }
     });
   }
-  return () => names.forEach((name) => ipcMain.removeHandler(CHANNELS[name]));
+  return () => CALL_NAMES.forEach((name) => ipcMain.removeHandler(CHANNELS[name]));
 }
 
 /**

@@ -19,10 +19,12 @@
 
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
 import {
+  CALL_NAMES,
   CHANNELS,
   EVENT_CHANNEL,
   type AppEvent,
   type CallArgs,
+  type CallFunctions,
   type CallName,
   type CallResult,
   type DumboApi,
@@ -50,10 +52,9 @@ function subscribe<T>(channel: string, listener: (payload: T) => void): () => vo
   };
 }
 
-type Calls = { [K in CallName]: DumboApi[K] };
 const calls = Object.fromEntries(
-  (Object.keys(CHANNELS) as CallName[]).map((name) => [name, (...args: never) => call(name, args)]),
-) as Calls;
+  CALL_NAMES.map((name) => [name, (...args: never) => call(name, args)]),
+) as CallFunctions;
 
 const api: DumboApi = {
   ...calls,

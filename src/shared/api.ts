@@ -245,6 +245,9 @@ export const CHANNELS: { readonly [K in CallName]: `dumbo:${K}` } = {
   generate: 'dumbo:generate',
 };
 
+/** Every call's name, in the table's order: each door (main's IPC, the preload, serve) has one entry per name. */
+export const CALL_NAMES = Object.keys(CHANNELS) as readonly CallName[];
+
 /** The channel main sends AppEvents on. */
 export const EVENT_CHANNEL = 'dumbo:event';
 
@@ -256,8 +259,11 @@ export const EVENT_CHANNEL = 'dumbo:event';
 export const EVENTS_PROTOCOL = 'dumbo-events';
 export const TOKEN_PROTOCOL_PREFIX = 'dumbo-token.';
 
+/** Every call as a function returning a promise: what the services implement and each door exposes. */
+export type CallFunctions = { readonly [K in CallName]: (...args: CallArgs<K>) => Promise<CallResult<K>> };
+
 /** `window.dumbo`: one method per call, plus the event subscription. */
-export type DumboApi = { readonly [K in CallName]: (...args: CallArgs<K>) => Promise<CallResult<K>> } & {
+export type DumboApi = CallFunctions & {
   /** Registers a listener for app events; returns the function that removes it. */
   onEvent(listener: (event: AppEvent) => void): () => void;
 };

@@ -4,11 +4,10 @@ import {
   forwardEvents,
   isTrustedSender,
   registerIpc,
-  type CallTable,
   type FrameLike,
   type InvokeEventLike,
 } from '../../src/main/ipc.js';
-import { CHANNELS, EVENT_CHANNEL, type AppEvent, type CallName } from '../../src/shared/api.js';
+import { CHANNELS, EVENT_CHANNEL, type AppEvent, type CallFunctions, type CallName } from '../../src/shared/api.js';
 
 const entry = appEntryUrl(undefined);
 const isApp = (url: string) => isAppUrl(url, entry);
@@ -43,7 +42,7 @@ function eventFrom(url: string, subframe = false): InvokeEventLike {
 describe('main: the IPC door of the services', () => {
   it('registers one handler per call of the call table, and removes them all', () => {
     const ipc = fakeIpcMain();
-    const remove = registerIpc(ipc, fakeCalls() as unknown as CallTable, () => true);
+    const remove = registerIpc(ipc, fakeCalls() as unknown as CallFunctions, () => true);
     expect([...ipc.handlers.keys()].sort()).toEqual(Object.values(CHANNELS).sort());
     remove();
     expect(ipc.handlers.size).toBe(0);
@@ -52,7 +51,7 @@ describe('main: the IPC door of the services', () => {
   it('passes a valid call from the app page to the service and answers with its result', async () => {
     const ipc = fakeIpcMain();
     const calls = fakeCalls();
-    registerIpc(ipc, calls as unknown as CallTable, (e) => isTrustedSender(e, isApp));
+    registerIpc(ipc, calls as unknown as CallFunctions, (e) => isTrustedSender(e, isApp));
     const reply = await ipc.invoke(eventFrom(entry), CHANNELS.saveConfig, '/tmp/a.yaml', 'name: a\n');
     expect(calls.saveConfig).toHaveBeenCalledWith('/tmp/a.yaml', 'name: a\n');
     expect(reply).toEqual({ ok: true, result: { call: 'saveConfig', args: ['/tmp/a.yaml', 'name: a\n'] } });
@@ -61,7 +60,7 @@ describe('main: the IPC door of the services', () => {
   it('refuses a call from a subframe, from a page that is not the app, or without a frame', async () => {
     const ipc = fakeIpcMain();
     const calls = fakeCalls();
-    registerIpc(ipc, calls as unknown as CallTable, (e) => isTrustedSender(e, isApp));
+    registerIpc(ipc, calls as unknown as CallFunctions, (e) => isTrustedSender(e, isApp));
     const untrusted: InvokeEventLike[] = [
       eventFrom(entry, true),
       eventFrom('https://evil.example/index.html'),
@@ -81,7 +80,7 @@ describe('main: the IPC door of the services', () => {
   it('refuses arguments that do not pass the call check, before the service sees them', async () => {
     const ipc = fakeIpcMain();
     const calls = fakeCalls();
-    registerIpc(ipc, calls as unknown as CallTable, () => true);
+    registerIpc(ipc, calls as unknown as CallFunctions, () => true);
     const app = eventFrom(entry);
     const invalid: [string, unknown[]][] = [
       [CHANNELS.openConfig, []],
@@ -109,7 +108,7 @@ describe('main: the IPC door of the services', () => {
     const ipc = fakeIpcMain();
     const calls = fakeCalls();
     calls.openConfig.mockRejectedValueOnce(new Error('/x.yaml: cannot read config: no such file'));
-    registerIpc(ipc, calls as unknown as CallTable, () => true);
+    registerIpc(ipc, calls as unknown as CallFunctions, () => true);
     expect(await ipc.invoke(eventFrom(entry), CHANNELS.openConfig, '/x.yaml')).toEqual({
       ok: false,
       error: '/x.yaml: cannot read config: no such file',
