@@ -31,20 +31,12 @@ import { getLogger, type Logger } from './logger.js';
 import { getMetricsRegistry } from './metrics.js';
 import type { LoadedPlugin } from './loader.js';
 import type { PluginMeta } from './plugin.js';
+import type { TraceEntry } from './records.js';
 import { Err, errorMessage, isResult, Ok, type Result } from './result.js';
 import { withActivity } from './activity.js';
 import { didYouMean } from './suggest.js';
 
-/** One hook call, as kept in the run's trace.jsonl and shown in the app's trace panel. */
-export interface TraceEntry {
-  hook: string;
-  plugin: string;
-  /** Milliseconds since the epoch when the call started. */
-  start: number;
-  durationMs: number;
-  ok: boolean;
-  error?: string;
-}
+export type { TraceEntry } from './records.js';
 
 /** An observer hook that failed: the run went on. */
 export interface HookFailure {

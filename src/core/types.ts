@@ -6,6 +6,7 @@
 
 import type { HookReturn } from './hooks.js';
 import type { MetricEvent } from './metrics.js';
+import type { ModelInfo } from './records.js';
 
 /** A plugin's own YAML section (`{}` when the config has none). */
 export type PluginConfig = Record<string, unknown>;
@@ -58,16 +59,7 @@ export interface TokenizedRow {
   [key: string]: unknown;
 }
 
-export interface ModelInfo {
-  architecture: string;
-  layers?: number;
-  parametersTotal?: number;
-  parametersTrainable?: number;
-  bytes?: number;
-  dtype?: string;
-  backend?: string;
-  [key: string]: unknown;
-}
+export type { ModelInfo, ModelTensorInfo } from './records.js';
 
 export interface DatasetInfo {
   rows: number;
