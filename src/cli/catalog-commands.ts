@@ -48,6 +48,7 @@ function sourceLabel(c: PluginCard): string {
 function describePlugin(c: PluginCard) {
   return {
     name: c.name,
+    className: c.className,
     configKey: c.configKey,
     source: c.source,
     location: c.location,
@@ -90,7 +91,7 @@ export async function validateCommand(
   result.plugins.forEach((p, i) => {
     const provides = p.provides.length ? p.provides.join(', ') : '(nothing)';
     process.stdout.write(
-      `  ${i + 1}. ${p.name} [${p.configKey}] (${sourceLabel(p)}) provides: ${provides}` +
+      `  ${i + 1}. ${p.name} ${p.className} [${p.configKey}] (${sourceLabel(p)}) provides: ${provides}` +
         (p.requires.length ? `; requires: ${p.requires.join(', ')}` : '') +
         '\n',
     );
@@ -133,7 +134,7 @@ export async function pluginsCommand(
     if (r.error === undefined) {
       const list = (xs: string[]) => (xs.length ? xs.join(', ') : '-');
       process.stdout.write(
-        `${r.used ? '*' : ' '} ${r.name} [${r.configKey}] (${r.source}: ${r.location})\n` +
+        `${r.used ? '*' : ' '} ${r.name} ${r.className} [${r.configKey}] (${r.source}: ${r.location})\n` +
           `    provides: ${list(r.provides)}; requires: ${list(r.requires)}; conflicts: ${list(r.conflicts)}\n` +
           (r.description ? `    ${r.description}\n` : ''),
       );

@@ -1,41 +1,32 @@
 /**
  * Entry of the forked worker process: a long-lived helper of the app's services (src/services) that loads
  * plugin code and runs the engine outside a run — catalog, validation, estimates, dataset previews,
- * generation (worker-tasks.ts). Requests arrive as protocol.ts `WorkerRequest`s and are answered by id, one
- * at a time (plugins share process-wide state: the run context, the module loader). A plugin that crashes
- * or hangs this process costs only this process: the parent restarts it.
+ * generation (worker/, one file per task). Requests arrive as protocol.ts `WorkerRequest`s and are answered
+ * by id, one at a time (plugins share process-wide state: the run context, the module loader). A plugin that
+ * crashes or hangs this process costs only this process: the parent restarts it.
  *
  * Forked by src/services with `child_process.fork` (`dumbo serve`, tests) or `utilityProcess.fork`
  * (Electron). Nothing imports this file.
  */
 
 import { guardProcessExit } from '../core/index.js';
+import { connectToParent } from './parent-port.js';
 import { isWorkerRequest, type WorkerReady, type WorkerResponse } from './protocol.js';
-import { LoadedSet, toWorkerError, WORKER_TASKS } from './worker-tasks.js';
-
-// Electron's utilityProcess gives the child `process.parentPort`; Node's fork gives `process.send`.
-interface ParentPort {
-  postMessage(message: unknown): void;
-  on(event: 'message', listener: (e: { data: unknown }) => void): void;
-}
-const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
-
-function send(message: WorkerResponse | WorkerReady): void {
-  if (parentPort) parentPort.postMessage(message);
-  else if (process.send && process.connected) process.send(message);
-}
+import { LoadedSet, toWorkerError, WORKER_TASKS } from './worker/index.js';
 
 // Plugin code runs here: its process.exit() becomes an error naming the plugin (or the module being loaded).
-const exit = guardProcessExit();
+const exit: (code?: number) => never = guardProcessExit();
 
-if (!parentPort && !process.send) {
+const parent = connectToParent();
+if (!parent) {
   process.stderr.write('the dumbo worker is started by the app or dumbo serve, not directly\n');
   exit(2);
 }
+const send = (message: WorkerResponse | WorkerReady) => parent.send(message);
 
 // Ctrl-C in a terminal reaches the whole process group: the parent decides when this process ends.
 process.on('SIGINT', () => {});
-process.on('disconnect', () => exit(0));
+parent.onDisconnect(() => exit(0));
 // A plugin's stray promise must not take the worker down with the request that is being served.
 process.on('unhandledRejection', (reason) => {
   process.stderr.write(`dumbo worker: unhandled rejection: ${String((reason as Error)?.stack ?? reason)}\n`);
@@ -59,6 +50,5 @@ function onMessage(raw: unknown): void {
   });
 }
 
-if (parentPort) parentPort.on('message', (e) => onMessage(e.data));
-else process.on('message', onMessage);
+parent.onMessage(onMessage);
 send({ type: 'ready' });

@@ -36,11 +36,13 @@ describe('dumbo CLI', () => {
     });
     const r = await runDumbo(['validate', 'run.yaml', '--json'], { cwd: dir });
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('1. file_logging_plugin [file_logger] (built-in) provides: logging, metrics_collector');
-    expect(r.stdout).toContain('2. probe_logger [probe] (path) provides: logging, probe');
+    expect(r.stdout).toContain(
+      '1. file_logger FileLoggingPlugin [file_logger] (built-in) provides: logging, metrics_collector',
+    );
+    expect(r.stdout).toContain('2. ./ext/probe ProbeLogger [probe] (path) provides: logging, probe');
     const json = JSON.parse(lastLine(r.stdout)) as { valid: boolean; plugins: { name: string; location: string }[] };
     expect(json.valid).toBe(true);
-    expect(json.plugins[1]).toMatchObject({ name: 'probe_logger', location: path.join(dir, 'ext/probe') });
+    expect(json.plugins[1]).toMatchObject({ name: './ext/probe', location: path.join(dir, 'ext/probe') });
   });
 
   it('a missing capability fails validate and run with exit 2, naming plugin and capability, before any hook runs', async () => {
@@ -202,14 +204,14 @@ describe('dumbo CLI', () => {
     const dir = writeFiles(tempDir(), { 'run.yaml': 'plugins: [file_logger, probe]\n' });
     const r = await runDumbo(['plugins', 'run.yaml', '--plugin-path', user, '--json'], { cwd: dir });
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('* file_logging_plugin [file_logger] (builtin: ');
+    expect(r.stdout).toContain('* file_logger FileLoggingPlugin [file_logger] (builtin: ');
     expect(r.stdout).toContain('    provides: logging, metrics_collector; requires: -; conflicts: -');
-    expect(r.stdout).toContain('  console_logger_plugin [console_logger]');
-    expect(r.stdout).toContain('* probe_logger [probe] (user: ');
+    expect(r.stdout).toContain('  console_logger ConsoleLoggerPlugin [console_logger]');
+    expect(r.stdout).toContain('* probe ProbeLogger [probe] (user: ');
     expect(r.stdout).toContain(
       `    load error: ${path.join(user, 'broken/index.js')}: exports no AVAILABLE_PLUGINS array`,
     );
     const json = JSON.parse(lastLine(r.stdout)) as { plugins: { name: string; used: boolean }[] };
-    expect(json.plugins.filter((p) => p.used).map((p) => p.name)).toEqual(['file_logging_plugin', 'probe_logger']);
+    expect(json.plugins.filter((p) => p.used).map((p) => p.name)).toEqual(['file_logger', 'probe']);
   });
 });

@@ -34,6 +34,40 @@ describe('services: plugin catalog and validation', () => {
     ]);
   });
 
+  it('names each card as plugins: accepts it: the folder (the class beside it), or the path the config wrote', async () => {
+    // The editor's text resolves relative paths against the working directory (no config opened yet).
+    writeFiles(h.cwd, { 'ext/probe/index.js': probeLoggerJs() });
+    const { cards, used } = await h.services.calls.listPlugins('plugins: [console_logger, ./ext/probe]\n');
+    const named = (name: string) => cards.filter((c) => c.name === name).map((c) => c.className);
+    expect(named('console_logger')).toEqual(['ConsoleLoggerPlugin']);
+    expect(named('file_logger')).toEqual(['FileLoggingPlugin']);
+    expect(named('polars')).toEqual(['PolarsDatasetLoader']);
+    expect(named('jinja_formatter')).toEqual(['JinjaFormatter']);
+    // One folder, two classes: `plugins: [transformers]` loads both.
+    expect(named('transformers').sort()).toEqual(['TransformersModelLoader', 'TransformersTokenizerLoader']);
+    expect(named('./ext/probe')).toEqual(['ProbeLogger']);
+    for (const c of cards.filter((x) => x.source === 'builtin')) expect(builtins).toContain(c.name);
+    expect(cards.filter((c) => used.includes(c.id)).map((c) => c.name)).toEqual(['console_logger', './ext/probe']);
+  });
+
+  it('validateConfig names the plugins as the config lists them, the path included', async () => {
+    const dir = writeFiles(tempDir(), { 'ext/probe/index.js': probeLoggerJs() });
+    const r = await h.services.calls.validateConfig(
+      'plugins: [dataset, ./ext/probe]\ndataset: {path: x.jsonl}\n',
+      path.join(dir, 'run.yaml'),
+    );
+    expect(r.problems).toEqual([]);
+    expect(r.plugins.map((c) => [c.name, c.className])).toEqual([
+      ['polars', 'PolarsDatasetLoader'],
+      ['./ext/probe', 'ProbeLogger'],
+    ]);
+  });
+
+  it('marks a plugin listed by its own name as used, even when the config does not load', async () => {
+    const { used } = await h.services.calls.listPlugins('plugins: [transformers_model_loader, nope_not_a_plugin]\n');
+    expect(used).toEqual(['builtin:transformers:TransformersModelLoader']);
+  });
+
   it('reads plugin metadata in the worker, never in this process', async () => {
     const marker = path.join(tempDir(), 'pid');
     writeFiles(h.pluginFolder, {
@@ -71,7 +105,8 @@ describe('services: plugin catalog and validation', () => {
       problems: [],
       plugins: [
         expect.objectContaining({
-          name: 'file_logging_plugin',
+          name: 'file_logger',
+          className: 'FileLoggingPlugin',
           configKey: 'file_logger',
           source: 'builtin',
           provides: ['logging', 'metrics_collector'],

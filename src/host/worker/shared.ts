@@ -1,0 +1,117 @@
+/**
+ * What the worker's tasks share: the set of plugin files a request imported, config problems as data, the
+ * config prepared from unsaved text, the plugin card, and reading the trainer's section.
+ *
+ * Runs only in the forked worker. May import core; imported by the task files of this folder.
+ */
+
+import path from 'node:path';
+import {
+  ConfigErrors,
+  DumboError,
+  checkTopLevelKeys,
+  loadConfiguredPlugins,
+  parseConfig,
+  resolvePlugins,
+  validatePluginSections,
+  type LoadedPlugin,
+  type PreparedRun,
+} from '../../core/index.js';
+import type { ConfigProblem, PluginCard } from '../../shared/api.js';
+import type { WorkerCalls, WorkerError, WorkerMethod } from '../protocol.js';
+
+/** Plugin folders and module files imported while serving the current request. */
+export class LoadedSet {
+  readonly paths = new Set<string>();
+  add(plugins: readonly LoadedPlugin[]): void {
+    for (const p of plugins) this.paths.add(p.source.location);
+  }
+}
+
+/** One worker method: plain data in, plain data out (protocol.ts `WorkerCalls`). */
+export type Task<M extends WorkerMethod> = (
+  params: WorkerCalls[M]['params'],
+  loaded: LoadedSet,
+) => Promise<WorkerCalls[M]['result']>;
+
+/**
+ * A plugin as the plugin manager and `dumbo plugins` show it, named as `plugins:` accepts it: a built-in or
+ * user plugin by its folder (the classes of one folder share it; `className` tells them apart), a plugin
+ * loaded by path or package by what the config wrote (`names`, the config's `plugins:` list).
+ */
+export function pluginCard(p: LoadedPlugin, folder: string, names?: readonly string[]): PluginCard {
+  const kind = p.source.kind;
+  const byFolder = kind === 'builtin' || kind === 'user';
+  const where = byFolder ? folder : p.source.location;
+  const card: PluginCard = {
+    id: `${kind}:${where}:${p.meta.className}`,
+    folder,
+    name: (byFolder ? undefined : names?.[p.entryIndex]?.trim()) ?? folder,
+    className: p.meta.className,
+    configKey: p.meta.configKey,
+    source: kind,
+    location: p.source.location,
+    provides: [...p.meta.provides],
+    requires: [...p.meta.requires],
+    conflicts: [...p.meta.conflicts],
+  };
+  if (p.meta.description !== undefined) card.description = p.meta.description;
+  if (p.meta.version !== undefined) card.version = p.meta.version;
+  return card;
+}
+
+/** A config problem, with its file made absolute (errors show paths relative to the working directory). */
+export function toProblems(error: unknown): ConfigProblem[] {
+  const errors = error instanceof ConfigErrors ? error.errors : [error];
+  return errors.map((e) => {
+    if (e instanceof DumboError) {
+      const p: ConfigProblem = { message: e.message };
+      if (e.location.file) p.file = path.resolve(e.location.file);
+      if (e.location.line !== undefined) p.line = e.location.line;
+      if (e.location.column !== undefined) p.column = e.location.column;
+      return p;
+    }
+    return { message: e instanceof Error ? e.message : String(e) };
+  });
+}
+
+export function toWorkerError(error: unknown): WorkerError {
+  const problems = toProblems(error);
+  const lines = problems.map((p) =>
+    p.file ? `${p.file}${p.line ? `:${p.line}${p.column ? `:${p.column}` : ''}` : ''}: ${p.message}` : p.message,
+  );
+  return { message: lines.join('\n'), problems };
+}
+
+/**
+ * `prepareRun` (src/core/run.ts) on text that may not be saved: the same steps — parse, load the plugins
+ * (paths relative to the config's folder), validate each section against its schema, resolve capabilities —
+ * with every location in the file at `file` (parseConfig checks `backend:` and `webgpu:`).
+ */
+export async function prepareText(
+  text: string,
+  file: string,
+  userPluginDir: string,
+  loaded: LoadedSet,
+): Promise<PreparedRun> {
+  const config = parseConfig(text, path.resolve(file));
+  const plugins = await loadConfiguredPlugins(config, { userPluginDir });
+  loaded.add(plugins);
+  const errors = [
+    ...checkTopLevelKeys(config, plugins),
+    ...validatePluginSections(config, plugins),
+    ...resolvePlugins(plugins, config),
+  ];
+  if (errors.length > 0) throw errors.length === 1 ? errors[0]! : new ConfigErrors(errors);
+  return { config, plugins };
+}
+
+/** The section of the plugin that provides the trainer, if one does. */
+export function trainerSection(prepared: PreparedRun): Record<string, unknown> | undefined {
+  const trainer = prepared.plugins.find((p) => p.meta.provides.includes('trainer'));
+  return trainer ? prepared.config.section(trainer.meta.configKey) : undefined;
+}
+
+/** `v` when it is a positive number, else `fallback`. */
+export const int = (v: unknown, fallback: number) =>
+  typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback;
