@@ -10,9 +10,8 @@
  */
 
 import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { getHookSpec } from '../core/index.js';
-import { STOP_FILE } from './info.js';
+import { runFiles } from '../shared/run-files.js';
 import { crashLine, type ForkHost, type HostProcess } from './process.js';
 import {
   STOP_SIGNALS,
@@ -203,7 +202,7 @@ export class RunHostClient {
 export function writeStopFile(folder: string, signal?: StopSignal): void {
   try {
     // The signal goes in the file too: a host that sees the file before the message records the same reason.
-    writeFileSync(path.join(folder, STOP_FILE), JSON.stringify({ at: Date.now(), ...(signal ? { signal } : {}) }));
+    writeFileSync(runFiles(folder).stop, JSON.stringify({ at: Date.now(), ...(signal ? { signal } : {}) }));
   } catch {
     // the stop message still reaches a host of ours
   }

@@ -1,8 +1,10 @@
 /** Entry of the forked run host process (see run-host.ts). */
-import { parentPort, startHost } from './run-host.js';
+import { connectToParent } from './parent-port.js';
+import { startHost } from './run-host.js';
 
-if (!process.send && !parentPort()) {
+const parent = connectToParent();
+if (!parent) {
   process.stderr.write('the run host is started by dumbo (CLI or app), not directly\n');
   process.exit(2);
 }
-startHost();
+startHost(parent);

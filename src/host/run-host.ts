@@ -1,15 +1,14 @@
 /**
  * The run host: the process that loads plugins and runs a config (DESIGN.md section 1). Forked by the CLI
- * (`child_process.fork`) and by the app (`utilityProcess.fork`); it speaks protocol.ts over the parent port.
- * A crashing plugin or an out-of-memory run kills this process, not its parent, which keeps the run folder.
+ * (`child_process.fork`) and by the app (`utilityProcess.fork`); it speaks protocol.ts over the parent port
+ * (parent-port.ts). A crashing plugin or an out-of-memory run kills this process, not its parent, which keeps
+ * the run folder.
  *
- * `executeRun` is the whole job and is also called in-process by tests.
- * May import core and engine; imported by the CLI and src/services (the app's and `dumbo serve`'s service
- * layer), which fork entry.ts.
+ * `executeRun` is the whole job — prepare, open the run folder (open-run-folder.ts), run the lifecycle, end
+ * the record — and is also called in-process by tests. `startHost` serves one run over the parent port.
+ * May import core and engine; imported by entry.ts and tests (the CLI and src/services fork entry.ts).
  */
 
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {
   addLogSink,
@@ -26,8 +25,12 @@ import {
   prepareRun,
   runLifecycle,
   setRunContext,
+  type LoadedConfig,
+  type Logger,
   type MetricEvent,
   type ModelInfo,
+  type PreparedRun,
+  type RunOutcome,
   type RunStatus,
 } from '../core/index.js';
 import {
@@ -37,9 +40,10 @@ import {
   webgpuOptions,
   type BackendChoice,
   type BackendReport,
-} from '../engine/backend.js';
-import { readTrainerState, resolveResume } from '../engine/checkpoint.js';
-import { dumboVersion, STOP_FILE } from './info.js';
+} from '../engine/index.js';
+import { dumboVersion } from './info.js';
+import { OpenRunFolder, type RecordStart } from './open-run-folder.js';
+import type { ParentPort } from './parent-port.js';
 import { endAsHangup } from './process.js';
 import {
   isParentMessage,
@@ -50,26 +54,7 @@ import {
   type StartRunRequest,
   type StopSignal,
 } from './protocol.js';
-import {
-  acquireRunLock,
-  chooseRunFolder,
-  createRunFolder,
-  endRun,
-  readRunRecord,
-  recoverRunFolder,
-  releaseRunLock,
-  setAsideNewerCheckpoints,
-  truncateForResume,
-  JsonlMetricsCollector,
-  LineWriter,
-  pluginRecords,
-  runName,
-  writeResolvedConfig,
-  writeRunRecord,
-  type RunRecord,
-} from './run-folder.js';
-
-export { dumboVersion, STOP_FILE };
+import { endRun, pluginRecords, runName } from './run-folder.js';
 
 export function serializeError(error: unknown, verbose = true): SerializedError {
   const lines = error instanceof ConfigErrors ? error.errors.map((e) => formatError(e)) : [formatError(error)];
@@ -88,7 +73,7 @@ export function serializeError(error: unknown, verbose = true): SerializedError 
   return { message: e.message, kind: 'run', stack: verbose ? e.stack : undefined, lines };
 }
 
-/** Sends each step's events to the parent, for the live view. */
+/** Sends each step's events and log_model's info to the parent, for the live view. */
 class ParentStreamCollector extends MetricsCollector {
   constructor(private readonly send: (m: HostMessage) => void) {
     super();
@@ -99,162 +84,73 @@ class ParentStreamCollector extends MetricsCollector {
   logMetrics(events: readonly MetricEvent[]): void {
     this.send({ type: 'metrics', events: events.map((e) => e.toJSON()) });
   }
-}
-
-export interface RunControl {
-  /** Set when the parent asked to stop. */
-  stopFlag: { value: boolean };
-  /** Why it stops, for run.json (default `stopped by the user`), and the exit code (default 130). */
-  stopReason?: string;
-  stopExitCode?: number;
-}
-
-/** Loads, validates and runs a config, writing its run folder and streaming events to `send`. */
-export async function executeRun(
-  req: StartRunRequest,
-  send: (m: HostMessage) => void,
-  control: RunControl = { stopFlag: { value: false } },
-): Promise<RunOutcomeMessage> {
-  const log = getLogger('dumbo');
-  const cwd = req.cwd ?? process.cwd();
-  const fail = (error: unknown): RunOutcomeMessage => {
-    const exitCode = exitCodeFor(error);
-    return { status: exitCode === 130 ? 'stopped' : 'failed', exitCode, error: serializeError(error), failures: [] };
-  };
-  send({ type: 'status', status: 'pending' });
-
-  let prepared;
-  try {
-    prepared = await prepareRun(path.resolve(cwd, req.configFile), {
-      userPluginDir: req.userPluginDir,
-      configDir: req.configDir,
-    });
-  } catch (error) {
-    return fail(error);
+  logModelInfo(info: ModelInfo): void {
+    this.send({ type: 'model', info });
   }
-  const { config, plugins } = prepared;
+}
+
+/** Whether the run was asked to stop (by the parent, a signal or the stop file); the first request's reason stands. */
+export class RunControl {
+  stopped = false;
+  /** Why it stops, for run.json, and the exit code. */
+  reason = 'stopped by the user';
+  exitCode = 130;
+
+  stop(reason: string, exitCode: number): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.reason = reason;
+    this.exitCode = exitCode;
+  }
+
+  /** A stop asked with `signal` (none: a Stop button): exit code 128 + its number. */
+  stopBy(signal?: StopSignal): void {
+    this.stop(signal ? `stopped by ${signal}` : 'stopped by the user', 128 + STOP_SIGNALS[signal ?? 'SIGINT']);
+  }
+}
+
+function failed(error: unknown): RunOutcomeMessage {
+  const exitCode = exitCodeFor(error);
+  return { status: exitCode === 130 ? 'stopped' : 'failed', exitCode, error: serializeError(error), failures: [] };
+}
+
+/** The backend the config (else the app's default) asks for; failing to start it is an error at `backend:`. */
+async function startBackend(config: LoadedConfig, fallback: BackendChoice | undefined): Promise<BackendReport> {
+  const choice = (config.data.backend ?? fallback ?? 'auto') as BackendChoice;
+  try {
+    return await initBackend(choice, { webgpu: webgpuOptions(config.data.webgpu) });
+  } catch (error) {
+    throw new DumboError((error as Error).message, { location: config.locate(['backend']) });
+  }
+}
+
+/** A run that has its folder: what `openRun` made ready. */
+interface OpenRun {
+  prepared: PreparedRun;
+  configFile: string;
+  name: string;
+  backend: BackendReport;
+  folder: OpenRunFolder;
+}
+
+/** Everything that can fail before a run has its folder: the config and plugins, the backend, the folder. */
+async function openRun(req: StartRunRequest): Promise<OpenRun> {
+  const cwd = req.cwd ?? process.cwd();
+  const configFile = path.resolve(cwd, req.configFile);
+  const prepared = await prepareRun(configFile, { userPluginDir: req.userPluginDir, configDir: req.configDir });
+  const { config } = prepared;
   // The app continues a run without editing its config file: the request carries resume_from.
   if (req.resumeFrom !== undefined) config.data.resume_from = req.resumeFrom;
   const name = runName(config.file, config.data.name as string | undefined);
-  const backendChoice = (config.data.backend ?? req.defaultBackend ?? 'auto') as BackendChoice;
-  let backend: BackendReport;
-  try {
-    backend = await initBackend(backendChoice, { webgpu: webgpuOptions(config.data.webgpu) });
-  } catch (error) {
-    return fail(new DumboError((error as Error).message, { location: config.locate(['backend']) }));
-  }
-  const resumeFrom = config.data.resume_from as string | undefined;
-  const resuming = typeof resumeFrom === 'string';
-  let runFolder: string | undefined;
-  let locked = false;
-  // Said in the run's log once it has one: a lock taken over, leftovers cleaned, lines cut for a resume.
-  const notes: string[] = [];
-  let previous: RunRecord | undefined;
-  let resumedAt: { checkpoint: string; step: number } | undefined;
-  try {
-    runFolder = chooseRunFolder({
-      outputDir: req.outputDir,
-      configOutputDir: config.data.output_dir as string | undefined,
-      configDir: config.dir,
-      cwd,
-      runsDir: req.runsDir,
-      name,
-      resumeFrom,
-    });
-    createRunFolder(runFolder, { resume: resuming });
-    const { takenOver } = acquireRunLock(runFolder);
-    locked = true;
-    if (takenOver) {
-      notes.push(
-        `took over the run folder from pid ${takenOver.pid} (started ${takenOver.startedAt}), which is no longer running`,
-      );
-    }
-    notes.push(...recoverRunFolder(runFolder));
-    if (resuming) {
-      previous = readRunRecord(runFolder);
-      // The trainer reads resume_from (a third-party trainer may keep checkpoints its own way): what the
-      // host needs of it — which step the run continues after — only when it names an engine checkpoint.
-      let checkpoint: string | undefined;
-      try {
-        checkpoint = resolveResume(resumeFrom!, runFolder, config.dir);
-      } catch {
-        checkpoint = undefined;
-      }
-      const state = checkpoint ? readTrainerState(checkpoint) : undefined;
-      if (checkpoint && state) resumedAt = { checkpoint, step: state.step };
-      if (checkpoint && state && path.dirname(path.dirname(checkpoint)) === runFolder) {
-        const abandoned = setAsideNewerCheckpoints(runFolder, state.step);
-        if (abandoned.length > 0) {
-          notes.push(`continuing after step ${state.step}, an earlier checkpoint: set aside ${abandoned.join(', ')}`);
-        }
-        const savedAt =
-          Date.parse(state.savedAt ?? '') || statSync(path.join(checkpoint, 'trainer_state.json')).mtimeMs;
-        const removed = truncateForResume(runFolder, state.step, savedAt);
-        if (removed > 0) {
-          notes.push(
-            `continuing after step ${state.step}: ${removed} metric and trace line(s) of the steps after it were removed (they run again)`,
-          );
-        }
-      }
-    }
-    writeResolvedConfig(runFolder, config.data);
-  } catch (error) {
-    if (runFolder && locked) releaseRunLock(runFolder);
-    return fail(error);
-  }
+  const backend = await startBackend(config, req.defaultBackend);
+  return { prepared, configFile, name, backend, folder: OpenRunFolder.open(req, config, name, cwd) };
+}
 
-  const stopFile = path.join(runFolder, STOP_FILE);
-  // A stop file left by an earlier run of this folder (killed before it could remove it) is not a request.
-  rmSync(stopFile, { force: true });
-  // The stop file (written with the stop message, and by `dumbo serve` for hosts it did not start) may be
-  // seen before the message is read: it says the same signal, so the record says the same reason either way.
-  const stopRequested = () => {
-    if (control.stopFlag.value) return true;
-    if (!existsSync(stopFile)) return false;
-    const signal = stopFileSignal(stopFile);
-    control.stopFlag.value = true;
-    control.stopReason = signal ? `stopped by ${signal}` : 'stopped by the user';
-    control.stopExitCode = 128 + STOP_SIGNALS[signal ?? 'SIGINT'];
-    return true;
-  };
-  const logFile = new LineWriter(path.join(runFolder, 'log.txt'));
-  const traceFile = new LineWriter(path.join(runFolder, 'trace.jsonl'));
-  const metricsFile = new LineWriter(path.join(runFolder, 'metrics.jsonl'));
-  const removeSink = addLogSink((record) => {
-    logFile.write(`${new Date(record.time).toISOString()} ${formatLogRecord(record)}`);
-    send({ type: 'log', record });
-  });
-  const registry = getMetricsRegistry();
-  registry.onCollectorError((c, call, error) =>
-    log.warn(`metrics collector ${c.constructor.name}.${call} failed: ${String(error)}`),
-  );
-  registry.register(new JsonlMetricsCollector(metricsFile));
-  registry.register(new ParentStreamCollector(send));
-  // The last loss seen, for run.json and the summary.
-  let lastLoss: number | undefined;
-  let lastStep: number | undefined;
-  registry.register(
-    new (class extends MetricsCollector {
-      logMetric(e: MetricEvent) {
-        if (e.name === 'loss') [lastLoss, lastStep] = [e.value, e.step];
-      }
-    })(),
-  );
-  setRunContext({
-    runFolder,
-    configFile: path.resolve(cwd, req.configFile),
-    seed: typeof config.data.seed === 'number' ? config.data.seed : 42,
-  });
-
-  const now = new Date().toISOString();
-  const record: RunRecord = {
+/** What run.json says of the run from its start: its name and config, the backend, the versions of everything. */
+function recordStart({ name, configFile, prepared, backend }: OpenRun): RecordStart {
+  return {
     name,
-    status: 'running',
-    // `dumbo resume` runs the folder's own config.yaml: the record keeps naming the file the run came from.
-    configFile: previous?.configFile ?? path.resolve(cwd, req.configFile),
-    runFolder,
-    // A resumed run is the same run: its start stays, and each continuation is recorded.
-    startedAt: previous?.startedAt ?? now,
+    configFile,
     backend: backend.name,
     backendReason: backend.why,
     backendDevice: backendDevice(backend),
@@ -263,126 +159,123 @@ export async function executeRun(
       dumbo: dumboVersion(),
       node: process.version,
       tfjs: backend.tfjsVersion,
-      plugins: pluginRecords(plugins),
+      plugins: pluginRecords(prepared.plugins),
     },
-    observerFailures: [],
-    pid: process.pid,
-    host: os.hostname(),
   };
-  if (resuming) {
-    record.resumeFrom = resumeFrom;
-    record.resumes = [...(previous?.resumes ?? []), { at: now, ...(resumedAt ?? { checkpoint: resumeFrom! }) }];
-  }
-  // log_model's info: kept in run.json (the app shows it for finished runs) and streamed to the parent.
-  registry.register(
-    new (class extends MetricsCollector {
-      logMetric() {}
-      logModelInfo(info: ModelInfo) {
-        record.model = info;
-        writeRunRecord(runFolder, record);
-        send({ type: 'model', info });
-      }
-    })(),
+}
+
+/** Log lines and metrics go to the run folder and to the parent; returns what stops the log lines. */
+function streamRun(folder: OpenRunFolder, send: (m: HostMessage) => void, log: Logger): () => void {
+  const removeSink = addLogSink((r) => {
+    folder.writeLog(`${new Date(r.time).toISOString()} ${formatLogRecord(r)}`);
+    send({ type: 'log', record: r });
+  });
+  const registry = getMetricsRegistry();
+  registry.onCollectorError((c, call, error) =>
+    log.warn(`metrics collector ${c.constructor.name}.${call} failed: ${String(error)}`),
   );
+  registry.register(folder.collector);
+  registry.register(new ParentStreamCollector(send));
+  return removeSink;
+}
+
+/** The record's end: when, the exit code and why, the final loss and steps, the observers that failed. */
+function endRecord(folder: OpenRunFolder, outcome: RunOutcome, control: RunControl): void {
+  const { record } = folder;
+  record.endedAt = new Date().toISOString();
+  record.exitCode =
+    outcome.status === 'completed' ? 0 : outcome.status === 'stopped' ? control.exitCode : exitCodeFor(outcome.error);
+  record.exitReason =
+    outcome.status === 'completed'
+      ? 'completed'
+      : outcome.status === 'stopped'
+        ? control.reason
+        : formatError(outcome.error);
+  record.finalLoss = outcome.summary?.finalLoss ?? folder.collector.lastLoss;
+  record.steps = outcome.summary?.steps ?? folder.collector.lastStep;
+  record.observerFailures = outcome.failures;
+}
+
+/** Loads, validates and runs a config, writing its run folder and streaming events to `send`. */
+export async function executeRun(
+  req: StartRunRequest,
+  send: (m: HostMessage) => void,
+  control = new RunControl(),
+): Promise<RunOutcomeMessage> {
+  const log = getLogger('dumbo');
+  send({ type: 'status', status: 'pending' });
+  let run: OpenRun;
+  try {
+    run = await openRun(req);
+  } catch (error) {
+    return failed(error);
+  }
+  const { prepared, folder } = run;
+  const record = folder.begin(recordStart(run));
+  const stopLog = streamRun(folder, send, log);
+  const seed = typeof prepared.config.data.seed === 'number' ? prepared.config.data.seed : 42;
+  setRunContext({ runFolder: folder.dir, configFile: run.configFile, seed });
   const setStatus = (status: RunStatus) => {
-    record.status = status;
-    writeRunRecord(runFolder, record);
-    send({ type: 'status', status, runFolder });
+    folder.setStatus(status);
+    send({ type: 'status', status, runFolder: folder.dir });
   };
   setStatus('running');
-  log.info(`run folder: ${runFolder}`);
-  for (const note of notes) log.warn(note);
-  if (resumedAt) log.info(`resuming from ${resumedAt.checkpoint} (step ${resumedAt.step})`);
-  for (const line of formatBackendReport(backend)) log.info(line);
+  log.info(`run folder: ${folder.dir}`);
+  for (const note of folder.notes) log.warn(note);
+  if (folder.resumedAt) log.info(`resuming from ${folder.resumedAt.checkpoint} (step ${folder.resumedAt.step})`);
+  for (const line of formatBackendReport(run.backend)) log.info(line);
 
   const outcome = await runLifecycle(prepared, {
-    runFolder,
-    stopRequested,
+    runFolder: folder.dir,
+    stopRequested: () => {
+      const asked = control.stopped ? undefined : folder.stopRequest();
+      if (asked) control.stopBy(asked.signal);
+      return control.stopped;
+    },
     logger: log,
     onTrace: (entry) => {
-      traceFile.write(JSON.stringify(entry));
+      folder.writeTrace(entry);
       send({ type: 'trace', entry });
     },
     onCallStart: (call) => send({ type: 'hook', ...call }),
     onStep: (step) => send({ type: 'step', step: step.step, totalSteps: step.totalSteps }),
   });
 
-  const exitCode =
-    outcome.status === 'completed'
-      ? 0
-      : outcome.status === 'stopped'
-        ? (control.stopExitCode ?? 130)
-        : exitCodeFor(outcome.error);
   if (outcome.failures.length > 0) {
     log.warn(
       `${outcome.failures.length} observer hook call(s) failed (the run went on): ` +
         outcome.failures.map((f) => `${f.plugin}.${f.hook}`).join(', '),
     );
   }
-  record.endedAt = new Date().toISOString();
-  record.exitCode = exitCode;
-  record.exitReason =
-    outcome.status === 'completed'
-      ? 'completed'
-      : outcome.status === 'stopped'
-        ? (control.stopReason ?? 'stopped by the user')
-        : formatError(outcome.error);
-  record.finalLoss = outcome.summary?.finalLoss ?? lastLoss;
-  record.steps = outcome.summary?.steps ?? lastStep;
-  record.observerFailures = outcome.failures;
-  try {
-    setStatus(outcome.status);
-  } catch (error) {
-    // run.json could not be rewritten (a full disk): it keeps its last good content, and the run reports
-    // the failure rather than an end the record does not show.
-    log.error(formatError(error));
-    removeSink();
-    for (const w of [logFile, traceFile, metricsFile]) w.close();
-    releaseRunLock(runFolder);
-    return { ...fail(error), runFolder };
-  }
-  removeSink();
-  for (const w of [logFile, traceFile, metricsFile]) w.close();
-  rmSync(stopFile, { force: true });
-  releaseRunLock(runFolder);
-  return {
+  endRecord(folder, outcome, control);
+  let end: RunOutcomeMessage = {
     status: outcome.status,
-    exitCode,
-    runFolder,
+    exitCode: record.exitCode!,
+    runFolder: folder.dir,
     error: outcome.error === undefined ? undefined : serializeError(outcome.error),
     failures: outcome.failures,
     finalLoss: record.finalLoss,
     steps: record.steps,
     sample: typeof outcome.summary?.sample === 'string' ? outcome.summary.sample : undefined,
   };
-}
-
-/** The signal a stop file names (`{"signal": "SIGTERM"}`), if any. */
-function stopFileSignal(file: string): StopSignal | undefined {
   try {
-    const signal = (JSON.parse(readFileSync(file, 'utf8')) as { signal?: unknown }).signal;
-    return typeof signal === 'string' && Object.hasOwn(STOP_SIGNALS, signal) ? (signal as StopSignal) : undefined;
-  } catch {
-    return undefined; // an older host's timestamp, or being written: a plain stop
+    setStatus(outcome.status);
+  } catch (error) {
+    // run.json could not be rewritten (a full disk): it keeps its last good content, and the run reports
+    // the failure rather than an end the record does not show.
+    log.error(formatError(error));
+    end = { ...failed(error), runFolder: folder.dir };
   }
-}
-
-/** Electron's utilityProcess gives the child `process.parentPort`; Node's fork gives `process.send`. */
-interface ParentPort {
-  postMessage(message: unknown): void;
-  on(event: 'message', listener: (e: { data: unknown }) => void): void;
-}
-
-export function parentPort(): ParentPort | undefined {
-  return (process as unknown as { parentPort?: ParentPort }).parentPort;
+  stopLog();
+  folder.close();
+  return end;
 }
 
 /** Serves one run over the parent port (call once, in a forked process). */
-export function startHost(): void {
+export function startHost(parent: ParentPort): void {
   // Plugin code runs here: its process.exit() becomes an error naming the plugin (the run fails, saying so).
   const exit = guardProcessExit();
-  const control: RunControl = { stopFlag: { value: false } };
-  const port = parentPort();
+  const control = new RunControl();
   // Logs also go to log.txt: a terminal that closed under us (EIO) or a pipe nobody reads must not end the run.
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   // Read now: once the parent is gone, process.ppid is whoever adopted this process (1, or a subreaper).
@@ -391,30 +284,16 @@ export function startHost(): void {
   let runFolder: string | undefined;
   const send = (m: HostMessage, then?: () => void) => {
     if (m.type === 'status' && m.runFolder) runFolder = m.runFolder;
-    if (port) port.postMessage(m);
-    else if (!parentGone && process.send && process.connected) {
-      // A parent that dies while a message is in flight makes send fail (EPIPE): that is `disconnect`'s news.
-      process.send(m, undefined, {}, () => then?.());
-      return;
-    }
-    then?.();
-  };
-  const stop = (reason: string, exitCode: number) => {
-    if (control.stopFlag.value) return;
-    control.stopFlag.value = true;
-    control.stopReason = reason;
-    control.stopExitCode = exitCode;
+    parent.send(m, then);
   };
   // Ctrl-C in a terminal reaches the whole process group (the parent decides; here it only means "stop"), and a
   // SIGTERM or SIGHUP sent to this process stops the run the same way.
-  for (const [signal, n] of Object.entries(STOP_SIGNALS)) {
-    process.on(signal, () => stop(`stopped by ${signal}`, 128 + n));
-  }
+  for (const signal of Object.keys(STOP_SIGNALS) as StopSignal[]) process.on(signal, () => control.stopBy(signal));
   let started = false;
-  const onMessage = (raw: unknown) => {
+  parent.onMessage((raw) => {
     if (!isParentMessage(raw)) return;
     if (raw.type === 'stop') {
-      stop(raw.signal ? `stopped by ${raw.signal}` : 'stopped by the user', 128 + STOP_SIGNALS[raw.signal ?? 'SIGINT']);
+      control.stopBy(raw.signal);
       return;
     }
     if (started) return;
@@ -432,14 +311,12 @@ export function startHost(): void {
         exit(1);
       },
     );
-  };
-  if (port) port.on('message', (e) => onMessage(e.data));
-  else process.on('message', onMessage);
-  process.on('disconnect', () => {
+  });
+  parent.onDisconnect(() => {
     // The parent is gone (killed, or its terminal closed): finish the current step, checkpoint and stop,
     // saying why in run.json.
     parentGone = true;
-    stop(`stopped: the process that started the run (pid ${parentPid}) went away`, 129);
+    control.stop(`stopped: the process that started the run (pid ${parentPid}) went away`, 129);
   });
   // An error no hook caught (plugin code in a timer or callback): say who was running, then end.
   const fatal = (error: unknown) => {

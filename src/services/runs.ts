@@ -25,7 +25,8 @@ import { DumboError } from '../core/errors.js';
 import { formatLogRecord } from '../core/logger.js';
 import { RunHostClient, writeStopFile, type RunEnded } from '../host/client.js';
 import type { HostMessage, StartRunRequest } from '../host/protocol.js';
-import { pidAlive, readRunRecord, type RunRecord } from '../host/run-folder.js';
+import { readRunRecord, type RunRecord } from '../host/run-folder.js';
+import { pidAlive } from '../host/run-lock.js';
 import type {
   AppEvent,
   BackendChoice,

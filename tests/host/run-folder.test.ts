@@ -9,19 +9,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { formatError, setConsoleLogLevel, type DumboError } from '../../src/core/index.js';
 import { listCheckpoints, pruneCheckpoints } from '../../src/engine/checkpoint.js';
 import { executeRun } from '../../src/host/run-host.js';
-import {
-  acquireRunLock,
-  createRunFolder,
-  endRun,
-  LOCK_FILE,
-  readRunRecord,
-  recoverRunFolder,
-  releaseRunLock,
-  setAsideNewerCheckpoints,
-  truncateForResume,
-  writeRunRecord,
-  type RunRecord,
-} from '../../src/host/run-folder.js';
+import { createRunFolder, endRun, readRunRecord, writeRunRecord, type RunRecord } from '../../src/host/run-folder.js';
+import { recoverRunFolder, setAsideNewerCheckpoints, truncateForResume } from '../../src/host/run-housekeeping.js';
+import { acquireRunLock, LOCK_FILE, releaseRunLock } from '../../src/host/run-lock.js';
 import type { HostMessage } from '../../src/host/protocol.js';
 import { repoRoot, tempDir, writeFiles } from '../helpers.js';
 
@@ -134,7 +124,7 @@ describe('the lock under a race', () => {
     // Each waits for `go`, takes the lock (or is refused), says which, and — the winner — holds it until killed.
     const script = `
       const { existsSync } = await import('node:fs');
-      const { acquireRunLock } = await import(${JSON.stringify(path.join(repoRoot, 'dist', 'host', 'run-folder.js'))});
+      const { acquireRunLock } = await import(${JSON.stringify(path.join(repoRoot, 'dist', 'host', 'run-lock.js'))});
       process.stdout.write('ready\\n');
       while (!existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 5));
       try {
