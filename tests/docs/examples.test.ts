@@ -1,6 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { prepareRun, runLifecycle, setConsoleLogLevel } from '../../src/core/index.js';
+import { listCheckpoints } from '../../src/engine/index.js';
+import { engineConfig } from '../fixtures/configs.js';
 import { toyTrainerJs } from '../fixtures/plugins.js';
 import { lastLine, repoRoot, runDumbo, tempDir, writeFiles } from '../helpers.js';
 
@@ -41,5 +44,46 @@ describe('docs/plugins.md examples', () => {
     const r = await runDumbo(['validate', 'run.yaml'], { cwd: dir });
     expect(r.code).toBe(2);
     expect(lastLine(r.stderr)).toBe("run.yaml:4:3: loss_alarm: missing required field 'max_loss'");
+  });
+});
+
+// The Plugin API v2 examples: a trainer callback and a compute_loss override, with the built-in trainer.
+describe('docs/plugins.md examples with the built-in trainer', () => {
+  const examples = path.join(repoRoot, 'docs', 'examples');
+
+  /** Runs an engine config (quickstart data, tiny GPT-2) with extra plugins; the losses by step and the folder. */
+  async function run(plugins: string[], extra: string, steps = 12) {
+    const dir = tempDir();
+    const yaml = engineConfig({ steps, saveEvery: 0, plugins, extra }).replace(/\s+- console_logger\n/, '\n');
+    writeFileSync(path.join(dir, 'run.yaml'), yaml);
+    const prepared = await prepareRun(path.join(dir, 'run.yaml'), { userPluginDir: tempDir('dumbo-user-') });
+    const losses: number[] = [];
+    const outcome = await runLifecycle(prepared, { runFolder: dir, onStep: (s) => void losses.push(s.loss!) });
+    expect(outcome.error).toBeUndefined();
+    return { dir, losses, outcome };
+  }
+
+  it('loss_target (a trainer callback) saves when the loss first reaches its target and then stops the run', async () => {
+    setConsoleLogLevel('off');
+    // Every loss is below 100: saved at step 1 (asked), stopped after 3 steps below, saved again at the end.
+    const { dir, losses, outcome } = await run(
+      [path.join(examples, 'loss_target')],
+      'loss_target:\n  target: 100\n  steps_below: 3\n',
+    );
+    expect(outcome.summary).toMatchObject({ steps: 3, earlyStopped: true });
+    expect(losses).toHaveLength(3);
+    expect(listCheckpoints(dir).map((c) => c.step)).toEqual([1, 3]);
+  });
+
+  it('z_loss (a compute_loss override) trains on the cross-entropy plus coefficient x mean(logsumexp²)', async () => {
+    setConsoleLogLevel('off');
+    const plain = await run([], '', 1);
+    const zero = await run([path.join(examples, 'z_loss')], 'z_loss:\n  coefficient: 0\n', 1);
+    const z = await run([path.join(examples, 'z_loss')], 'z_loss:\n  coefficient: 0.01\n', 1);
+    // Same seed, same first batch: coefficient 0 is the plain loss exactly; a positive one adds log Z² > 0.
+    expect(zero.losses[0]).toBe(plain.losses[0]);
+    expect(z.losses[0]!).toBeGreaterThan(plain.losses[0]!);
+    // log Z of a fresh model over 512 tokens is about log(512) = 6.2: z-loss adds about 0.01 * 6.2².
+    expect(z.losses[0]! - plain.losses[0]!).toBeCloseTo(0.01 * Math.log(512) ** 2, 0);
   });
 });

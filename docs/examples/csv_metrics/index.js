@@ -2,7 +2,7 @@
 // A metrics collector that writes every metric as a CSV row to `path` (inside the run folder).
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Err, getRunContext, LoggingPlugin, MetricsCollector, Ok } from 'dumbo';
+import { Err, LoggingPlugin, MetricsCollector, Ok } from 'dumbo';
 
 class CsvCollector extends MetricsCollector {
   constructor(file) {
@@ -24,9 +24,10 @@ export class CsvMetrics extends LoggingPlugin {
     additionalProperties: false,
   };
 
-  initialize(config) {
+  // The plugin context comes last: the run folder is where the run's files go.
+  initialize(config, ctx) {
     try {
-      this.collector = new CsvCollector(join(getRunContext().runFolder ?? process.cwd(), config.path));
+      this.collector = new CsvCollector(join(ctx.runFolder ?? ctx.configDir, config.path));
       return Ok(undefined);
     } catch (error) {
       return Err(error);
