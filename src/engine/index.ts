@@ -11,6 +11,8 @@ export * from './backend.js';
 export { webgpuDispatches } from './webgpu.js';
 export * from './models/index.js';
 export type * from './models/types.js';
+export * from './kernels/registry.js';
+export type { AttentionOptions } from './kernels/attention.js';
 export * from './loss.js';
 export * from './generate.js';
 export * from './safetensors.js';

@@ -10,16 +10,19 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
-import { GPT2 } from './gpt2.js';
-import { GPTNeo } from './gpt_neo.js';
-import { BaseCausalLM } from './layers.js';
-import { Llama } from './llama.js';
+import { BaseCausalLM } from './base.js';
+import type { CommonConfig } from './config.js';
+import { GPT2, gpt2Config, gpt2ParamShapes } from './gpt2.js';
+import { GPTNeo, gptNeoConfig, gptNeoParamShapes } from './gpt_neo.js';
+import { Llama, llamaConfig, llamaParamShapes } from './llama.js';
 import type { Architecture, CausalLM, HFConfig, HostTensor } from './types.js';
+import type { ParamShape } from './weights.js';
 
-export { MODEL_COUNT_FIELDS } from './layers.js';
-export { GPT2 } from './gpt2.js';
-export { GPTNeo } from './gpt_neo.js';
-export { Llama } from './llama.js';
+export { MODEL_COUNT_FIELDS, type CommonConfig } from './config.js';
+export { GPT2, gpt2Config, gpt2ParamShapes, type GPT2Config } from './gpt2.js';
+export { GPTNeo, gptNeoConfig, gptNeoParamShapes, type GPTNeoConfig } from './gpt_neo.js';
+export { Llama, llamaConfig, llamaParamShapes, type LlamaConfig } from './llama.js';
+export type { ParamShape } from './weights.js';
 
 export interface CreateModelOptions {
   /** Seed of the initial weights (default 0): the same config and seed give the same model. */
@@ -36,13 +39,17 @@ export interface CreateModelOptions {
   maxTensorBytes?: number;
 }
 
-const BY_ARCHITECTURE: Record<
-  Architecture,
-  new (config: HFConfig, seed?: number, initialize?: boolean, maxBytes?: number) => BaseCausalLM
-> = {
-  GPT2LMHeadModel: GPT2,
-  GPTNeoForCausalLM: GPTNeo,
-  LlamaForCausalLM: Llama,
+/** What each architecture provides: its model, its config parser, and its weights' names and shapes. */
+interface ArchitectureEntry {
+  model: new (config: HFConfig, seed?: number, initialize?: boolean, maxBytes?: number) => CausalLM;
+  parseConfig: (config: HFConfig) => CommonConfig;
+  paramShapes: (config: HFConfig) => ParamShape[];
+}
+
+const BY_ARCHITECTURE: Record<Architecture, ArchitectureEntry> = {
+  GPT2LMHeadModel: { model: GPT2, parseConfig: gpt2Config, paramShapes: gpt2ParamShapes },
+  GPTNeoForCausalLM: { model: GPTNeo, parseConfig: gptNeoConfig, paramShapes: gptNeoParamShapes },
+  LlamaForCausalLM: { model: Llama, parseConfig: llamaConfig, paramShapes: llamaParamShapes },
 };
 
 const BY_MODEL_TYPE: Record<string, Architecture> = {
@@ -70,12 +77,26 @@ export function architectureOf(config: HFConfig): Architecture {
 
 /** A fresh model, initialized as Hugging Face's `_init_weights` does, from a seeded generator. */
 export function createModel(config: HFConfig, options: CreateModelOptions = {}): CausalLM {
-  return new BY_ARCHITECTURE[architectureOf(config)](
+  return new BY_ARCHITECTURE[architectureOf(config)].model(
     config,
     options.seed ?? 0,
     options.initialize ?? true,
     options.maxTensorBytes,
   );
+}
+
+/**
+ * Every weight the model of this config holds, by Hugging Face name and shape, in order (a tied LM head once,
+ * under the embeddings' name): the same list the model's constructor creates its variables from, made without
+ * a tensor (a 7B model would need 28 GB just to be counted).
+ */
+export function paramShapes(config: HFConfig): ParamShape[] {
+  return BY_ARCHITECTURE[architectureOf(config)].paramShapes(config);
+}
+
+/** The config parsed with Hugging Face's defaults, seen through what every architecture's config has (sizes, tying, activation). */
+export function commonConfig(config: HFConfig): CommonConfig {
+  return BY_ARCHITECTURE[architectureOf(config)].parseConfig(config);
 }
 
 function prefixOf(model: CausalLM): string {

@@ -3,41 +3,26 @@
  * embeddings in the rotate_half (non-interleaved) convention, grouped-query attention (num_key_value_heads
  * may be fewer than num_attention_heads), a SwiGLU MLP (down(silu(gate(x)) · up(x))), nn.Linear weights
  * [out, in] without bias, and an LM head that is its own `lm_head.weight` unless tie_word_embeddings.
- * Read bottom-up: config → rotary embedding → attention → MLP → block → model.
+ * Read bottom-up: config → weights → rotary embedding → attention → MLP → block → model.
  */
 
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  activation,
-  count,
-  assert,
-  attention,
-  BaseCausalLM,
-  bool,
-  causalMask,
-  extendCache,
-  linear,
-  num,
-  type Pass,
-  rmsNorm,
-  splitHeads,
-  mergeHeads,
-  str,
-  embedding,
-} from './layers.js';
+import { kernel } from '../kernels/registry.js';
+import { BaseCausalLM } from './base.js';
+import { assert, bool, count, type CommonConfig, num, str } from './config.js';
+import * as L from './layers.js';
 import type { HFConfig } from './types.js';
+import * as W from './weights.js';
 
-/** LlamaConfig, with Hugging Face's default on each field. */
-export interface LlamaConfig {
-  vocabSize: number; // vocab_size = 32000
-  hiddenSize: number; // hidden_size = 4096
+/**
+ * LlamaConfig, with Hugging Face's default on each field. The shared ones (`CommonConfig`) are vocab_size
+ * (32000), hidden_size (4096), num_hidden_layers (32), num_attention_heads (32), max_position_embeddings (2048),
+ * tie_word_embeddings (false) and hidden_act ('silu').
+ */
+export interface LlamaConfig extends CommonConfig {
   intermediateSize: number; // intermediate_size = 11008
-  numLayers: number; // num_hidden_layers = 32
-  numHeads: number; // num_attention_heads = 32
   numKVHeads: number; // num_key_value_heads = null → num_attention_heads
   headDim: number; // head_dim = null → hidden_size / num_attention_heads
-  activation: string; // hidden_act = 'silu'
-  maxPositions: number; // max_position_embeddings = 2048
   eps: number; // rms_norm_eps = 1e-6
   ropeTheta: number; // rope_theta = 10000
   ropeScaling: Record<string, unknown> | null; // rope_scaling = null (also: linear, llama3)
@@ -46,7 +31,6 @@ export interface LlamaConfig {
   attentionDropout: number; // attention_dropout = 0
   initializerRange: number; // initializer_range = 0.02
   padTokenId: number | undefined; // pad_token_id = null: its embedding row starts at zero
-  tied: boolean; // tie_word_embeddings = false
 }
 
 export function llamaConfig(c: HFConfig): LlamaConfig {
@@ -84,6 +68,48 @@ export function llamaConfig(c: HFConfig): LlamaConfig {
   assert(cfg.headDim % 2 === 0, `config.json: head_dim (${cfg.headDim}) must be even for rotary embeddings`);
   return cfg;
 }
+
+/** Every weight, under its Hugging Face name, in the order HF creates (and the seed draws) them. */
+export function llamaWeights(c: LlamaConfig) {
+  const [D, I, std] = [c.hiddenSize, c.intermediateSize, c.initializerRange];
+  const [qDim, kvDim] = [c.numHeads * c.headDim, c.numKVHeads * c.headDim];
+  const pad = c.padTokenId;
+  // nn.Embedding(padding_idx): that row starts at zero.
+  const zeroPadRow = (data: Float32Array) => {
+    if (pad !== undefined && pad >= 0 && pad < c.vocabSize) data.fill(0, pad * D, (pad + 1) * D);
+  };
+  return {
+    model: {
+      embed_tokens: W.embeddingParams(c.vocabSize, D, std, zeroPadRow),
+      layers: W.layerList(c.numLayers, () => ({
+        self_attn: {
+          q_proj: W.linearParams(D, qDim, std, c.attentionBias),
+          k_proj: W.linearParams(D, kvDim, std, c.attentionBias),
+          v_proj: W.linearParams(D, kvDim, std, c.attentionBias),
+          o_proj: W.linearParams(qDim, D, std, c.attentionBias),
+        },
+        mlp: {
+          gate_proj: W.linearParams(D, I, std, c.mlpBias),
+          up_proj: W.linearParams(D, I, std, c.mlpBias),
+          down_proj: W.linearParams(I, D, std, c.mlpBias),
+        },
+        input_layernorm: { weight: new W.Param([D], 'ones') },
+        post_attention_layernorm: { weight: new W.Param([D], 'ones') },
+      })),
+      norm: { weight: new W.Param([D], 'ones') },
+    },
+    lm_head: W.lmHeadParams(c, std),
+  };
+}
+
+/** The weights a Llama config gives, by Hugging Face name and shape (no tensor is made). */
+export const llamaParamShapes = W.paramShapesFor(llamaConfig, llamaWeights);
+
+type Weights = W.Weights<ReturnType<typeof llamaWeights>>;
+type Block = Weights['model']['layers'][number];
+
+/** cos and sin (T, hs) of the positions of one forward. */
+type Rope = [tf.Tensor2D, tf.Tensor2D];
 
 // ------------------------------------------------------------------------------------- rotary embedding
 
@@ -164,115 +190,62 @@ export class RopeCache {
   }
 }
 
-/** x·cos + rotate_half(x)·sin, where rotate_half([x1, x2]) = [-x2, x1] over the two halves of the last axis. */
-export function applyRope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
-  const [x1, x2] = tf.split(x, 2, 3); // (B, nh, T, hs/2) each
-  const rotated = tf.concat([tf.neg(x2!), x1!], 3); // (B, nh, T, hs)
-  return tf.add(tf.mul(x, cos), tf.mul(rotated, sin));
-}
-
 // ------------------------------------------------------------------------------------------------ model
 
-export class Llama extends BaseCausalLM {
+export class Llama extends BaseCausalLM<LlamaConfig, Weights> {
   readonly architecture = 'LlamaForCausalLM' as const;
   readonly prefix = 'model.';
-  readonly cfg: LlamaConfig;
-  readonly tied: boolean;
-  readonly vocabSize: number;
-  readonly maxPositions: number;
-  readonly numLayers: number;
-  private readonly act: (x: tf.Tensor3D) => tf.Tensor3D;
   private readonly rope: RopeCache;
 
   constructor(config: HFConfig, seed = 0, initialize = true, maxBytes?: number) {
-    super(config, seed, initialize, maxBytes);
-    const c = (this.cfg = llamaConfig(config));
-    [this.tied, this.vocabSize, this.maxPositions, this.numLayers] = [c.tied, c.vocabSize, c.maxPositions, c.numLayers];
-    this.act = activation(c.activation);
-    this.rope = new RopeCache(ropeInvFreq(c));
-    const [D, I, std] = [c.hiddenSize, c.intermediateSize, { normal: c.initializerRange }];
-    const [qDim, kvDim] = [c.numHeads * c.headDim, c.numKVHeads * c.headDim];
-    const linearParam = (name: string, out: number, inp: number, bias: boolean) => {
-      this.param(`${name}.weight`, [out, inp], std);
-      if (bias) this.param(`${name}.bias`, [out], 'zeros');
-    };
-    const pad = c.padTokenId;
-    this.param('model.embed_tokens.weight', [c.vocabSize, D], std, {
-      rows: true,
-      // nn.Embedding(padding_idx): that row starts at zero.
-      edit: (data) => {
-        if (pad !== undefined && pad >= 0 && pad < c.vocabSize) data.fill(0, pad * D, (pad + 1) * D);
-      },
-    });
-    for (let i = 0; i < c.numLayers; i++) {
-      const l = `model.layers.${i}`;
-      linearParam(`${l}.self_attn.q_proj`, qDim, D, c.attentionBias);
-      linearParam(`${l}.self_attn.k_proj`, kvDim, D, c.attentionBias);
-      linearParam(`${l}.self_attn.v_proj`, kvDim, D, c.attentionBias);
-      linearParam(`${l}.self_attn.o_proj`, D, qDim, c.attentionBias);
-      linearParam(`${l}.mlp.gate_proj`, I, D, c.mlpBias);
-      linearParam(`${l}.mlp.up_proj`, I, D, c.mlpBias);
-      linearParam(`${l}.mlp.down_proj`, D, I, c.mlpBias);
-      this.param(`${l}.input_layernorm.weight`, [D], 'ones');
-      this.param(`${l}.post_attention_layernorm.weight`, [D], 'ones');
-    }
-    this.param('model.norm.weight', [D], 'ones');
-    if (!c.tied) this.param('lm_head.weight', [c.vocabSize, D], std, { rows: true });
+    const c = llamaConfig(config);
+    const invFreq = ropeInvFreq(c); // an unknown rope_scaling is refused before any weight is made
+    super(config, c, () => W.instantiate(llamaWeights(c), { seed, initialize, maxBytes }));
+    this.rope = new RopeCache(invFreq);
   }
 
-  private norm(x: tf.Tensor3D, name: string): tf.Tensor3D {
-    return rmsNorm(x, this.p(`${name}.weight`), this.cfg.eps);
+  /** act(gate)·up: the kernel table's swiglu for silu, else the configured activation. */
+  private gated(gate: tf.Tensor3D, up: tf.Tensor3D): tf.Tensor3D {
+    const silu = this.cfg.activation === 'silu' || this.cfg.activation === 'swish';
+    return silu ? kernel('swiglu')(gate, up) : tf.mul(this.act(gate), up);
   }
 
-  private lin(x: tf.Tensor3D, name: string): tf.Tensor3D {
-    return linear(x, this.p(`${name}.weight`), this.params.get(`${name}.bias`));
+  private norm(x: tf.Tensor3D, w: Block['input_layernorm']): tf.Tensor3D {
+    return kernel('rms_norm')(x, w.weight, this.cfg.eps);
   }
 
-  private attn(
-    x: tf.Tensor3D,
-    i: number,
-    rope: [tf.Tensor2D, tf.Tensor2D],
-    mask: tf.Tensor2D | undefined,
-    pass: Pass,
-  ): tf.Tensor3D {
+  private attn(x: tf.Tensor3D, w: Block['self_attn'], i: number, rope: Rope, pass: L.Pass): tf.Tensor3D {
     const { numHeads, numKVHeads, headDim, attentionDropout } = this.cfg;
-    const a = `model.layers.${i}.self_attn`;
-    const q = applyRope(splitHeads(this.lin(x, `${a}.q_proj`), numHeads), ...rope); // (B, nh, T, hs)
-    const k = applyRope(splitHeads(this.lin(x, `${a}.k_proj`), numKVHeads), ...rope); // (B, nkv, T, hs)
-    const [kAll, vAll] = extendCache(pass, i, k, splitHeads(this.lin(x, `${a}.v_proj`), numKVHeads)); // (B, nkv, S, hs)
-    const y = attention(q, kAll, vAll, mask, 1 / Math.sqrt(headDim), attentionDropout, pass); // (B, nh, T, hs)
-    return this.lin(mergeHeads(y), `${a}.o_proj`); // (B, T, C)
+    const [q, k] = kernel('rope')(
+      L.splitHeads(L.linear(x, w.q_proj), numHeads), // (B, nh, T, hs)
+      L.splitHeads(L.linear(x, w.k_proj), numKVHeads), // (B, nkv, T, hs)
+      ...rope,
+    );
+    const [kAll, vAll] = L.extendCache(pass, i, k, L.splitHeads(L.linear(x, w.v_proj), numKVHeads)); // (B, nkv, S, hs)
+    const scale = 1 / Math.sqrt(headDim);
+    const y = kernel('attention')(q, kAll, vAll, { scale, dropout: L.dropoutDraw(attentionDropout, pass) }); // (B, nh, T, hs)
+    return L.linear(L.mergeHeads(y), w.o_proj); // (B, T, C)
   }
 
-  private mlp(x: tf.Tensor3D, i: number): tf.Tensor3D {
-    const m = `model.layers.${i}.mlp`;
-    const h: tf.Tensor3D = tf.mul(this.act(this.lin(x, `${m}.gate_proj`)), this.lin(x, `${m}.up_proj`)); // (B, T, I)
-    return this.lin(h, `${m}.down_proj`); // (B, T, C)
+  private mlp(x: tf.Tensor3D, w: Block['mlp']): tf.Tensor3D {
+    const [gate, up] = [L.linear(x, w.gate_proj), L.linear(x, w.up_proj)]; // (B, T, I) each
+    return L.linear(this.gated(gate, up), w.down_proj); // (B, T, C)
   }
 
-  private block(
-    x: tf.Tensor3D,
-    i: number,
-    rope: [tf.Tensor2D, tf.Tensor2D],
-    mask: tf.Tensor2D | undefined,
-    pass: Pass,
-  ): tf.Tensor3D {
-    const l = `model.layers.${i}`;
-    const a: tf.Tensor3D = tf.add(x, this.attn(this.norm(x, `${l}.input_layernorm`), i, rope, mask, pass)); // (B, T, C)
-    return tf.add(a, this.mlp(this.norm(a, `${l}.post_attention_layernorm`), i));
-  }
-
-  protected logits(idx: tf.Tensor2D, pass: Pass): tf.Tensor3D {
-    const [B, T] = idx.shape;
-    let x = tf.reshape(embedding(this.weight('model.embed_tokens.weight'), tf.reshape(idx, [-1])), [
-      B,
-      T,
-      -1,
-    ]) as tf.Tensor3D; // (B, T, C)
-    const rope = this.rope.get(pass.past, T); // (T, hs) each
-    const mask = causalMask(T, pass.past); // (T, S)
-    for (let i = 0; i < this.numLayers; i++) x = this.block(x, i, rope, mask, pass);
-    return this.lmHead(this.norm(x, 'model.norm'), 'model.embed_tokens.weight'); // (B, T, V)
+  protected logits(idx: tf.Tensor2D, pass: L.Pass): tf.Tensor3D {
+    const { embed_tokens, layers, norm } = this.w.model;
+    let x = L.tokenEmbeddings(embed_tokens.weight, idx); // (B, T, C)
+    const rope = this.rope.get(pass.past, idx.shape[1]); // (T, hs) each
+    for (const [i, w] of layers.entries()) {
+      x = L.preNormBlock(
+        x,
+        (a) => this.norm(a, w.input_layernorm),
+        (a) => this.attn(a, w.self_attn, i, rope, pass),
+        (a) => this.norm(a, w.post_attention_layernorm),
+        (a) => this.mlp(a, w.mlp),
+      );
+    }
+    return this.lmHead(this.norm(x, norm), (this.w.lm_head ?? embed_tokens).weight); // (B, T, V)
   }
 
   override dispose(): void {

@@ -1,0 +1,97 @@
+/**
+ * What the three architectures share as objects: the weights created from the architecture's declaration
+ * (weights.ts), the forward pass in a tidy with its checks, the LM head and the KV cache. Each architecture
+ * (gpt2.ts, gpt_neo.ts, llama.ts) parses its config, declares its weights and implements `logits`.
+ */
+
+import * as tf from '@tensorflow/tfjs-core';
+import { deviceBindingLimit } from '../backend.js';
+import { formatBytes as formatSize } from '../webgpu.js';
+import { assert, type CommonConfig } from './config.js';
+import { activation, LayerCache, makePass, type Pass } from './layers.js';
+import type { Architecture, CausalLM, ForwardOptions, HFConfig, KVCache } from './types.js';
+import type { Instantiated, WeightParts } from './weights.js';
+
+/** A model of parsed config `C` whose weights, built by `instantiate` from its declaration, have the shape `Wt`. */
+export abstract class BaseCausalLM<C extends CommonConfig, Wt> implements CausalLM {
+  abstract readonly architecture: Architecture;
+  /** The base-model prefix of the Hugging Face names (`transformer.` or `model.`). */
+  abstract readonly prefix: string;
+  /** Every weight by full Hugging Face name (row parts by `NAME[start:end]`): what checkpoints read and write. */
+  readonly params: Map<string, tf.Variable>;
+  readonly parts: Map<string, WeightParts>;
+  /** The same variables in the shape of their names: `w.transformer.h[0].attn.c_attn.weight`. */
+  readonly w: Wt;
+  readonly vocabSize: number;
+  readonly maxPositions: number;
+  readonly numLayers: number;
+  /** Tied LM head: logits use the input embedding matrix, and `lm_head.weight` is not a parameter. */
+  readonly tied: boolean;
+  /** The MLP's activation (config `activation_function`, `hidden_act`). */
+  protected readonly act: (x: tf.Tensor3D) => tf.Tensor3D;
+
+  constructor(
+    readonly config: HFConfig,
+    /** The parsed config, with Hugging Face's defaults filled in. */
+    readonly cfg: C,
+    /** Makes the weights (`instantiate(declaration, options)`), once the config has passed every check. */
+    create: () => Instantiated<Wt>,
+  ) {
+    ({ vocabSize: this.vocabSize, maxPositions: this.maxPositions, numLayers: this.numLayers, tied: this.tied } = cfg);
+    this.act = activation(cfg.activation); // an unknown one is refused before any weight is made
+    ({ weights: this.w, params: this.params, parts: this.parts } = create());
+  }
+
+  /** Logits for ids (B, T) — implemented by each architecture, inside forward's tidy. */
+  protected abstract logits(idx: tf.Tensor2D, pass: Pass): tf.Tensor3D;
+
+  forward(inputIds: tf.Tensor2D, options?: ForwardOptions): tf.Tensor3D {
+    assert(inputIds.rank === 2, `input ids must be [batch, time], got shape [${inputIds.shape.join(', ')}]`);
+    assert(inputIds.dtype === 'int32', `input ids must be int32, got ${inputIds.dtype}`);
+    const [B, T] = inputIds.shape;
+    assert(T > 0, 'cannot forward an empty sequence');
+    const cache = options?.cache;
+    if (cache instanceof LayerCache) {
+      assert(cache.batch === B, `the KV cache was made for batch ${cache.batch}, the input has batch ${B}`);
+    }
+    return tf.tidy(() => {
+      const pass = makePass(options);
+      const out = this.logits(inputIds, pass);
+      if (cache) cache.length += T;
+      return out;
+    });
+  }
+
+  /** The LM head: (B, T, C) → (B, T, V) with `head` (V, C) — `lm_head.weight` or the tied embeddings — or its row parts. */
+  protected lmHead(x: tf.Tensor3D, head: readonly tf.Tensor[]): tf.Tensor3D {
+    const [B, T, C] = x.shape;
+    const bytes = B * T * this.vocabSize * 4;
+    const limit = deviceBindingLimit();
+    assert(
+      bytes <= limit,
+      () =>
+        `the logits [${B * T}, ${this.vocabSize}] of this batch are ${formatSize(bytes)}, above this GPU's ` +
+        `maxStorageBufferBindingSize (${formatSize(limit)}): at most ${Math.floor(limit / (4 * this.vocabSize))} ` +
+        'tokens per micro-batch fit (lower batch_size or max_length, or raise gradient_accumulation_steps)',
+    );
+    const x2 = tf.reshape(x, [B * T, C]);
+    const y =
+      head.length === 1
+        ? tf.matMul(x2, head[0]!, false, true)
+        : tf.concat(
+            head.map((w) => tf.matMul(x2, w, false, true)),
+            1,
+          );
+    return tf.reshape(y, [B, T, this.vocabSize]); // (B, T, V)
+  }
+
+  createCache(batch: number): KVCache {
+    return new LayerCache(batch);
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.params.clear();
+    this.parts.clear();
+  }
+}
