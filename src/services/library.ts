@@ -23,7 +23,6 @@ import path from 'node:path';
 import { DumboError } from '../core/errors.js';
 import { appRoot } from '../core/paths.js';
 import { lstatOrUndefined, statOrUndefined } from '../core/fs.js';
-import { listCachedModels } from '../engine/hub.js';
 import type { ConfigFile, Example, ModelChoice, RunSummary } from '../shared/api.js';
 
 const MAX_CONFIG_BYTES = 4_000_000;
@@ -146,7 +145,7 @@ export function defaultExamplesDir(): string {
 }
 
 /** Local model folders (runs' final/, the quickstart's model) and the Hugging Face cache. */
-export function listModels(runs: RunSummary[]): ModelChoice[] {
+export async function listModels(runs: RunSummary[]): Promise<ModelChoice[]> {
   const out: ModelChoice[] = [];
   for (const r of runs) {
     const final = path.join(r.runFolder, 'final');
@@ -161,6 +160,8 @@ export function listModels(runs: RunSummary[]): ModelChoice[] {
       source: 'local',
     });
   }
+  // Loaded when asked for, not with the services: the engine brings tfjs into main's process.
+  const { listCachedModels } = await import('../engine/index.js');
   try {
     for (const m of listCachedModels()) out.push({ label: m.repoId, path: m.snapshot, source: 'hf-cache' });
   } catch {
