@@ -11,23 +11,22 @@
  * naming the file and its line (JSONL) or row, unless `null_rows: skip`, which drops such rows with a warning.
  *
  * `path` and `eval_path` are a file or a glob (`*`, `?`, `**`; hidden names only match a pattern starting with
- * `.`), or a list of them, relative to the config file's folder (the working directory when there is no config
- * file). Matches are taken in sorted order, so a run reads its files in the same order everywhere.
+ * `.`), or a list of them, relative to the config file's folder (the context's `configDir`). Matches are taken
+ * in sorted order, so a run reads its files in the same order everywhere.
  *
  * Where each part lives: options.ts (the section's schema and the options that go together), files.ts (globs),
  * read.ts (a file into a table), rows.ts (tables into rows), split.ts (seeded order, limit and evaluation
  * split), info.ts (the dataset's info and length statistics).
  */
-import path from 'node:path';
 import {
   BasePlugin,
   Err,
   getLogger,
-  getRunContext,
   Ok,
   type Dataset,
   type DatasetInfo,
   type PluginConfig,
+  type PluginContext,
   type Result,
   type Tokenizer,
 } from 'dumbo';
@@ -42,16 +41,6 @@ export { lengthStats, rowText, type LengthStats } from './info.js';
 export type { FileFormat, NullRows, TextSplit } from './options.js';
 export type { ChatMessage, DatasetRow } from './rows.js';
 
-/** What the loader needs to know of the run. */
-export interface RunFacts {
-  /** The folder `path` and `eval_path` are relative to. */
-  configDir: string;
-  /** The seed when the section sets none. */
-  seed: number;
-  /** Set for a dry run (`dumbo validate`): keep only this many rows of each split once all are read. */
-  dryRunRows?: number;
-}
-
 const log = getLogger('polars');
 const plural = (k: number, word: string) => `${k} ${word}${k === 1 ? '' : 's'}`;
 
@@ -64,11 +53,16 @@ export class PolarsDatasetLoader extends BasePlugin {
   static version = '1.0.0';
   static configSchema = datasetSchema;
 
-  async loadDataset(config: PluginConfig, tokenizer: Tokenizer | undefined, run: RunFacts): Promise<Result<Dataset>> {
-    const options = readOptions(config, run.seed);
+  /** `path` and `eval_path` are relative to `ctx.configDir`; `ctx.seed` is the seed when the section has none. */
+  async loadDataset(
+    config: PluginConfig,
+    tokenizer: Tokenizer | undefined,
+    ctx: PluginContext,
+  ): Promise<Result<Dataset>> {
+    const options = readOptions(config, ctx.seed);
     if (!options.ok) return options;
     const o = options.value;
-    const base = run.configDir;
+    const base = ctx.configDir;
 
     const files = resolveFiles(o.paths, base, 'path');
     if (!files.ok) return files;
@@ -96,8 +90,8 @@ export class PolarsDatasetLoader extends BasePlugin {
       loaded.formats = [...new Set([...loaded.formats, ...ev.value.formats])];
     }
     // A dry run (dumbo validate) formats only the first rows: every file was read and checked above.
-    if (run.dryRunRows !== undefined)
-      [loaded.train, loaded.eval] = [loaded.train.slice(0, run.dryRunRows), loaded.eval.slice(0, run.dryRunRows)];
+    const keep = ctx.dryRunRows;
+    if (keep !== undefined) [loaded.train, loaded.eval] = [loaded.train.slice(0, keep), loaded.eval.slice(0, keep)];
 
     let info: DatasetInfo | undefined;
     const dataset: Dataset = {
@@ -114,15 +108,8 @@ export class PolarsDatasetLoader extends BasePlugin {
 
   hooks() {
     return {
-      dataset_loader: (config: PluginConfig, tokenizer: Tokenizer | undefined) => {
-        const context = getRunContext();
-        const configDir = context.configFile ? path.dirname(path.resolve(context.configFile)) : process.cwd();
-        return this.loadDataset(config, tokenizer, {
-          configDir,
-          seed: context.seed ?? 42,
-          dryRunRows: context.dryRunRows,
-        });
-      },
+      dataset_loader: (config: PluginConfig, tokenizer: Tokenizer | undefined, ctx: PluginContext) =>
+        this.loadDataset(config, tokenizer, ctx),
     };
   }
 }

@@ -121,7 +121,7 @@ export type Options = Omit<DatasetSection, 'path' | 'eval_path' | 'seed'> & {
 const list = (value: string | string[] | undefined): string[] =>
   value === undefined ? [] : Array.isArray(value) ? value : [value];
 
-/** The options of a section that passed the schema; `runSeed` is the seed when the section gives none. */
+/** The options of a section that passed the schema; `runSeed` (the context's) is the seed when it has none. */
 export function readOptions(config: PluginConfig, runSeed: number): Result<Options> {
   // Checked against datasetSchema, with its defaults, before any hook runs (validatePluginSections).
   const section = config as DatasetSection;

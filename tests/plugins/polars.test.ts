@@ -7,10 +7,11 @@ import {
   addLogSink,
   mulberry32,
   seededPermutation,
-  setRunContext,
+  standaloneContext,
   type Dataset,
   type PluginConfig,
   type Result,
+  type RunInfo,
   type Tokenizer,
 } from '../../src/core/index.js';
 import { globFiles, lengthStats, PolarsDatasetLoader } from '../../plugins/polars/index.js';
@@ -38,17 +39,21 @@ const wordTokenizer: Tokenizer = {
   decode: (ids: number[]) => ids.join(' '),
 };
 
+/** What the hook's context says of the run (a standalone context fills in the rest: the working directory, 42). */
+let run: Partial<RunInfo> = {};
+
 /** A fresh folder with `files`, made the config file's folder of the run. */
 function project(files: Record<string, string>, seed?: number): string {
   const dir = writeFiles(tempDir('dumbo-polars-'), files);
-  setRunContext({ configFile: path.join(dir, 'config.yaml'), ...(seed === undefined ? {} : { seed }) });
+  run = { configDir: dir, ...(seed === undefined ? {} : { seed }) };
   return dir;
 }
 
 async function load(config: PluginConfig, tokenizer?: Tokenizer): Promise<Result<Dataset>> {
   const section = validSection(PolarsDatasetLoader, config);
   if (!section.ok) return section;
-  return new PolarsDatasetLoader().hooks().dataset_loader(section.value, tokenizer);
+  const ctx = standaloneContext('polars_dataset_loader', run);
+  return new PolarsDatasetLoader().hooks().dataset_loader(section.value, tokenizer, ctx);
 }
 
 async function loadOk(config: PluginConfig, tokenizer?: Tokenizer): Promise<Dataset> {
@@ -67,7 +72,7 @@ const texts = (rows: readonly Record<string, unknown>[] | undefined) => (rows ??
 const lines = (n: number, prefix = 'row') => Array.from({ length: n }, (_, i) => `${prefix} ${i}`).join('\n') + '\n';
 
 afterEach(() => {
-  setRunContext({});
+  run = {};
   vi.restoreAllMocks();
 });
 
@@ -150,10 +155,10 @@ describe('text files and globs (no polars needed)', () => {
     expect(globFiles(path.join(dir, 'data/**'))).toContain(path.join(dir, 'data/deep/notes.csv'));
   });
 
-  it('resolves paths against the config file folder, else the working directory', async () => {
+  it("resolves paths against the context's config folder (the working directory in a standalone context)", async () => {
     const dir = project({ 'data/a.txt': 'from config dir\n' });
     expect(texts((await loadOk({ path: 'data/a.txt' })).train)).toEqual(['from config dir']);
-    setRunContext({});
+    run = {};
     vi.spyOn(process, 'cwd').mockReturnValue(dir);
     expect(texts((await loadOk({ path: 'data/a.txt' })).train)).toEqual(['from config dir']);
     expect(await loadErr({ path: 'data/b.txt' })).toBe(`dataset.path: no file matches 'data/b.txt' (looked in ${dir})`);
@@ -172,7 +177,7 @@ describe('text files and globs (no polars needed)', () => {
     expect(texts((await loadOk({ path: 'data.txt' })).train)).toEqual(
       texts((await loadOk({ path: 'data.txt', seed: 7 })).train),
     );
-    setRunContext({ configFile: path.join(dir, 'config.yaml') });
+    run = { configDir: dir };
     expect(texts((await loadOk({ path: 'data.txt' })).train)).toEqual(
       texts((await loadOk({ path: 'data.txt', seed: 42 })).train),
     );
@@ -210,6 +215,15 @@ describe('text files and globs (no polars needed)', () => {
     expect(d.train).toHaveLength(10);
     expect(texts(d.eval)).toEqual(['e1', 'e2', 'e3']);
     expect(d.info!()).toMatchObject({ rows: 10, evalRows: 3 });
+  });
+
+  it("keeps the first rows of each split in a dry run (the context's dryRunRows), after reading every file", async () => {
+    project({ 'train.txt': lines(10), 'dev.txt': lines(5, 'dev'), 'bad.dat': 'x\n' });
+    run = { ...run, dryRunRows: 2 };
+    const d = await loadOk({ path: 'train.txt', eval_path: 'dev.txt', shuffle: false });
+    expect(texts(d.train)).toEqual(['row 0', 'row 1']);
+    expect(texts(d.eval)).toEqual(['dev 0', 'dev 1']);
+    expect(await loadErr({ path: ['train.txt', 'bad.dat'] })).toMatch(/^dataset\.format: cannot tell the format/);
   });
 
   it('limits the rows of path: the first ones, or a seeded sample when shuffled, before the split', async () => {
@@ -297,7 +311,7 @@ describe('text files and globs (no polars needed)', () => {
   it.skipIf(!existsSync(shakespeare))(
     'reads tinyshakespeare (1.1 MB) as text (skipped when ../shared/data/tinyshakespeare.txt is missing)',
     async () => {
-      setRunContext({ configFile: path.join(path.dirname(shakespeare), 'config.yaml') });
+      run = { configDir: path.dirname(shakespeare) };
       const byLine = await loadOk({ path: 'tinyshakespeare.txt', eval_fraction: 0.1 }, wordTokenizer);
       const info = byLine.info!();
       expect(info.rows + (info.evalRows ?? 0)).toBe(32777);
