@@ -8,13 +8,15 @@
  *
  * Who may import it: everyone — Electron main and `dumbo serve` (the two doors, both calling the same
  * service layer in src/services), the preload, the renderer (types and these constants only). So this module
- * imports nothing, touches no Node, DOM or Electron API, and holds only types, plain constants and pure
- * argument checks.
+ * imports only types, from src/core/records.ts (which imports nothing), touches no Node, DOM or Electron API,
+ * and holds only types, plain constants and pure argument checks.
  *
  * Conventions (after VS Code's IPC): a *call* returns one promise; *events* stream to listeners registered
  * with `onEvent`, which returns its unsubscribe function. Errors cross the boundary as rejected promises
  * whose message is the user-facing text. Both doors validate every call's arguments with ARGS_VALID.
  */
+
+import type { ModelInfo, TraceEntry } from '../core/records.js';
 
 export type RunStatus = 'pending' | 'running' | 'stopping' | 'stopped' | 'completed' | 'failed' | 'crashed';
 export const RUN_STATUSES: readonly RunStatus[] = [
@@ -118,28 +120,17 @@ export interface MetricPoint {
   timestamp: number;
 }
 
-export interface TraceRow {
-  hook: string;
-  plugin: string;
-  start: number;
-  durationMs: number;
-  ok: boolean;
-  error?: string;
-}
+/** One hook call of a run's trace: core's record of it, as it is. */
+export type TraceRow = TraceEntry;
 
-export interface ModelInfoView {
-  architecture: string;
-  layers?: number;
-  parametersTotal?: number;
-  parametersTrainable?: number;
-  bytes?: number;
-  dtype?: string;
-  backend?: string;
-  vocabSize?: number;
-  maxPositions?: number;
-  tensors?: { name: string; shape: number[]; parameters: number; trainable: boolean }[];
-  tokenizer?: { vocabSize: number; specialTokens: Record<string, string> };
-}
+/**
+ * A run's model as the app shows it: the fields core's `ModelInfo` names, without its open end (`[key]:
+ * unknown`): the service copies these, checked, from what a plugin reported.
+ */
+export type ModelInfoView = NamedFields<ModelInfo>;
+
+/** `T` without its index signature: only the fields it names, with their types and optionality. */
+type NamedFields<T> = { [K in keyof T as string extends K ? never : number extends K ? never : K]: T[K] };
 
 export interface RunDetail {
   summary: RunSummary;
