@@ -12,14 +12,17 @@ import {
   Ok,
   TokenizerLoaderPlugin,
   type Model,
+  type EstimateFacts,
   type PluginConfig,
   type PluginContext,
+  type PluginHooks,
 } from 'dumbo';
 import {
   backendLabel,
   downloadModel,
   ensureBackend,
   isEngineModel,
+  cachedSnapshot,
   isRepoId,
   loadPretrained,
   loadTokenizer,
@@ -87,6 +90,43 @@ export class TransformersModelLoader extends ModelLoaderPlugin {
     'Loads a GPT-2, GPT-Neo or Llama model from a Hugging Face folder or the hub, or makes a fresh one.';
   static version = '1.0.0';
   static configSchema = schema;
+
+  hooks(): PluginHooks {
+    return { ...super.hooks(), estimate: (facts, config, ctx) => this.estimate(facts, config, ctx) };
+  }
+
+  /**
+   * The estimate's model: the config.json the run would build, read without loading weights or downloading
+   * (a hub model must already be in the cache for its size to be known).
+   */
+  estimate(facts: EstimateFacts, config: PluginConfig, ctx: PluginContext) {
+    const overrides = (config.config ?? {}) as HFConfig;
+    const base = config.base_model as string | undefined;
+    let baseConfig: HFConfig = {};
+    if (base) {
+      const local = path.resolve(ctx.configDir, base);
+      if (existsSync(local)) baseConfig = readConfig(local);
+      else if (isRepoId(base)) {
+        const snapshot = cachedSnapshot(base, {
+          revision: config.revision as string | undefined,
+          cacheDir: config.cache_dir ? path.resolve(ctx.configDir, config.cache_dir as string) : undefined,
+        });
+        if (!snapshot) {
+          return Err(
+            new Error(
+              `model.base_model: ${base} is not in the Hugging Face cache yet, so its size is unknown (it is downloaded when the run starts)`,
+            ),
+          );
+        }
+        baseConfig = readConfig(snapshot);
+      } else return Err(new Error(`model.base_model: no model folder ${local}`));
+    }
+    const modelConfig = config.init === 'from_config' ? { ...baseConfig, ...overrides } : baseConfig;
+    if (Object.keys(modelConfig).length === 0) {
+      return Err(new Error("model: no base_model or config: the model's size is unknown"));
+    }
+    return Ok({ ...facts, modelConfig });
+  }
 
   async loadModel(config: PluginConfig, ctx: PluginContext) {
     const backend = backendLabel(await ensureBackend());

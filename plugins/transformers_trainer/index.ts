@@ -7,7 +7,15 @@
  * type are the engine's (TRAINING_SCHEMA): the loop reads the section as the user wrote it.
  */
 import path from 'node:path';
-import { BasePlugin, Err, Ok, type PluginContext, type PluginHooks, type TrainerContext } from 'dumbo';
+import {
+  BasePlugin,
+  Err,
+  Ok,
+  type EstimateFacts,
+  type PluginContext,
+  type PluginHooks,
+  type TrainerContext,
+} from 'dumbo';
 import {
   earlyStopping,
   isEngineModel,
@@ -15,6 +23,7 @@ import {
   resolveResume,
   sampleText,
   savePretrained,
+  stepsPerEpoch,
   train,
   TRAINING_SCHEMA,
   type EngineTokenizer,
@@ -30,7 +39,18 @@ export class TransformersTrainer extends BasePlugin {
   static configSchema = TRAINING_SCHEMA;
 
   hooks(): PluginHooks {
-    return { trainer: (ctx, plugin) => this.train(ctx, plugin) };
+    return {
+      trainer: (ctx, plugin) => this.train(ctx, plugin),
+      estimate: (facts, config) => this.estimate(facts, config as TrainingConfig),
+    };
+  }
+
+  /** The estimate's training facts, counted as `train` counts them (one stepsPerEpoch for both). */
+  async estimate(facts: EstimateFacts, c: TrainingConfig) {
+    const seqLen = Math.min(c.max_length ?? 256, facts.maxLength ?? Infinity, facts.maxPositions ?? Infinity);
+    const accumulation = c.gradient_accumulation_steps;
+    const steps = c.max_steps ?? stepsPerEpoch(await facts.trainRows(), c.batch_size, accumulation) * c.epochs;
+    return Ok({ ...facts, batchSize: c.batch_size, gradientAccumulation: accumulation, seqLen, steps });
   }
 
   async train(ctx: TrainerContext, plugin: PluginContext) {

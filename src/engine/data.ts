@@ -24,6 +24,16 @@ export interface DataPosition {
   batch: number;
 }
 
+/** Batches in an epoch: the last partial batch is dropped unless it is the only one (tiny datasets still train). */
+export function batchesPerEpoch(rows: number, batchSize: number): number {
+  return Math.max(1, Math.floor(rows / batchSize));
+}
+
+/** Optimizer steps in an epoch: full batches, `accumulation` of them a step (at least one step). */
+export function stepsPerEpoch(rows: number, batchSize: number, accumulation: number): number {
+  return Math.max(1, Math.floor(batchesPerEpoch(rows, batchSize) / accumulation));
+}
+
 export function isTokenizedRow(row: unknown): row is TokenizedRow {
   const r = row as TokenizedRow;
   return typeof r === 'object' && r !== null && Array.isArray(r.input_ids) && Array.isArray(r.labels);
@@ -70,8 +80,7 @@ export class BatchStream {
     public position: DataPosition = { epoch: 0, batch: 0 },
   ) {
     if (rows.length === 0) throw new Error('the training set is empty');
-    // The last partial batch is dropped unless it is the only one (tiny datasets still train).
-    this.batchesPerEpoch = Math.max(1, Math.floor(rows.length / batchSize));
+    this.batchesPerEpoch = batchesPerEpoch(rows.length, batchSize);
   }
 
   /** The next batch; the position moves on (to the next epoch after the last batch). */

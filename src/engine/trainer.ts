@@ -36,7 +36,7 @@ import {
   type TrainerCheckpointState,
 } from './checkpoint.js';
 import { currentBackend } from './backend.js';
-import { BatchStream, evalBatches } from './data.js';
+import { BatchStream, evalBatches, stepsPerEpoch } from './data.js';
 import { sampleText } from './generate.js';
 import type { CausalLM } from './models/types.js';
 import { AdamW, learningRate } from './optim.js';
@@ -111,8 +111,8 @@ export async function train(run: TrainingRun, c: TrainingConfig): Promise<Traini
   const maxLength = Math.min(c.max_length ?? 256, lm.maxPositions);
   const accumulation = c.gradient_accumulation_steps;
   const stream = new BatchStream(run.train, c.batch_size, maxLength, padId, seed, c.shuffle);
-  const stepsPerEpoch = Math.max(1, Math.floor(stream.batchesPerEpoch / accumulation));
-  const totalSteps = c.max_steps ?? stepsPerEpoch * c.epochs;
+  const perEpoch = stepsPerEpoch(run.train.length, c.batch_size, accumulation);
+  const totalSteps = c.max_steps ?? perEpoch * c.epochs;
   const model: Model = run.model ?? { architecture: lm.architecture, config: lm.config };
   const params = ((await hooks.trainableParameters?.(lm.params, model)) ?? lm.params) as Map<string, tf.Variable>;
   const lossFn = (await hooks.computeLoss?.(causalLMLossFunction)) ?? causalLMLossFunction;
@@ -149,7 +149,7 @@ export async function train(run: TrainingRun, c: TrainingConfig): Promise<Traini
     }
     log.info(
       `training ${totalSteps} steps: batch ${c.batch_size} x ${accumulation} accumulation, ` +
-        `${run.train.length} rows (${stepsPerEpoch} steps per epoch), max length ${maxLength}`,
+        `${run.train.length} rows (${perEpoch} steps per epoch), max length ${maxLength}`,
     );
     const trainedCount = [...params.values()].reduce((n, v) => n + v.size, 0);
     const totalCount = [...lm.params.values()].reduce((n, v) => n + v.size, 0);
