@@ -13,20 +13,23 @@
  * - A host that exits without saying `done` (out of memory, a crash) makes the run `crashed` in run.json,
  *   with the exit reason; the folder is kept. Forking, stopping, the hook watchdog and that last word on
  *   run.json are the run-host client's (src/host/client.ts), the same one the CLI uses.
+ * - History: every run folder under the runs folder (and those this app started elsewhere), read by
+ *   run-history.ts.
  *
  * Who may import it: src/services only. Imports core, host (protocol, run folder) and the shared API types.
  */
 
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DumboError } from '../core/errors.js';
 import { formatLogRecord } from '../core/logger.js';
 import { RunHostClient, writeStopFile, type RunEnded } from '../host/client.js';
 import type { HostMessage, StartRunRequest } from '../host/protocol.js';
-import { readRunRecord, type RunRecord } from '../host/run-folder.js';
+import { readRunRecord } from '../host/run-folder.js';
 import { pidAlive } from '../host/run-lock.js';
+import { type ForkHost } from '../host/process.js';
 import type {
   AppEvent,
   BackendChoice,
@@ -37,11 +40,10 @@ import type {
   RunSummary,
   TraceRow,
 } from '../shared/api.js';
-import { type ForkHost } from '../host/process.js';
+import { runFiles } from '../shared/run-files.js';
+import { modelView, readRunEvents, summaryFromRecord, traceRow } from './run-history.js';
 
 const ACTIVE: readonly RunStatus[] = ['pending', 'running', 'stopping'];
-const LOG_TAIL_LINES = 500;
-const TRACE_ROWS = 5000;
 
 export interface RunManagerOptions {
   fork: ForkHost;
@@ -327,7 +329,7 @@ export class RunManager {
       if (folder) return folder;
     } else if (/^[\w@][\w.@-]*$/.test(id) && !id.includes('..')) {
       const folder = path.join(this.runsRoot, id);
-      if (existsSync(path.join(folder, 'run.json'))) return folder;
+      if (existsSync(runFiles(folder).record)) return folder;
     }
     throw new DumboError(`no run '${id}'`);
   }
@@ -342,10 +344,10 @@ export class RunManager {
     }
     for (const n of names) {
       const folder = path.join(this.runsRoot, n);
-      if (existsSync(path.join(folder, 'run.json'))) folders.set(n, folder);
+      if (existsSync(runFiles(folder).record)) folders.set(n, folder);
     }
     for (const f of this.o.externalRuns.list()) {
-      if (existsSync(path.join(f, 'run.json'))) folders.set(this.idFor(f), f);
+      if (existsSync(runFiles(f).record)) folders.set(this.idFor(f), f);
     }
     for (const run of this.live.values()) folders.set(run.id, run.runFolder);
     const out: RunSummary[] = [];
@@ -363,16 +365,7 @@ export class RunManager {
     const summary = live ? this.summaryOf(live) : this.summaryFromFolder(id, folder);
     if (!summary) throw new DumboError(`no run '${id}': ${folder} holds no run.json`);
     const record = readRunRecord(folder);
-    const detail: RunDetail = {
-      summary,
-      metrics: readJsonl(path.join(folder, 'metrics.jsonl'))
-        .map(metricPoint)
-        .filter((p): p is MetricPoint => p !== undefined),
-      trace: readJsonl(path.join(folder, 'trace.jsonl'))
-        .slice(-TRACE_ROWS)
-        .map((r) => traceRow(r as Record<string, unknown>)),
-      log: tailLines(path.join(folder, 'log.txt'), LOG_TAIL_LINES),
-    };
+    const detail: RunDetail = { summary, ...readRunEvents(folder) };
     const info = live?.modelInfo ?? modelView(record?.model);
     if (info) detail.modelInfo = info;
     const progress = live?.progress ?? (summary.steps !== undefined ? { step: summary.steps } : undefined);
@@ -383,7 +376,7 @@ export class RunManager {
   /** The model folder a finished run saved (`final/`). */
   finalModel(id: string): string {
     const folder = this.folderOf(id);
-    const final = path.join(folder, 'final');
+    const { final } = runFiles(folder);
     if (!existsSync(path.join(final, 'config.json'))) {
       throw new DumboError(`run ${id} has no trained model yet (${final} is missing): generate needs a finished run`);
     }
@@ -418,120 +411,4 @@ export class RunManager {
     }
     return s;
   }
-}
-
-function summaryFromRecord(id: string, folder: string, record: RunRecord | undefined): RunSummary {
-  const s: RunSummary = {
-    id,
-    name: record?.name ?? path.basename(folder),
-    runFolder: folder,
-    configFile: record?.configFile ?? '',
-    status: record?.status ?? 'pending',
-  };
-  if (!record) return s;
-  if (record.startedAt) s.startedAt = record.startedAt;
-  if (record.endedAt) s.endedAt = record.endedAt;
-  if (record.startedAt && record.endedAt) {
-    s.durationS = (Date.parse(record.endedAt) - Date.parse(record.startedAt)) / 1000;
-  }
-  if (record.finalLoss !== undefined) s.finalLoss = record.finalLoss;
-  if (record.steps !== undefined) s.steps = record.steps;
-  if (record.backend) s.backend = record.backend;
-  if (record.backendReason) s.backendReason = record.backendReason;
-  if (record.backendDevice) s.backendDevice = record.backendDevice;
-  if (record.exitReason) s.exitReason = record.exitReason;
-  return s;
-}
-
-function traceRow(e: Record<string, unknown> | { hook: string }): TraceRow {
-  const r = e as Record<string, unknown>;
-  const row: TraceRow = {
-    hook: String(r.hook ?? ''),
-    plugin: String(r.plugin ?? ''),
-    start: Number(r.start ?? 0),
-    durationMs: Number(r.durationMs ?? 0),
-    ok: r.ok === true,
-  };
-  if (typeof r.error === 'string') row.error = r.error;
-  return row;
-}
-
-function metricPoint(v: unknown): MetricPoint | undefined {
-  const r = v as Record<string, unknown>;
-  if (typeof r?.name !== 'string' || typeof r.value !== 'number' || typeof r.step !== 'number') return undefined;
-  return { name: r.name, value: r.value, step: r.step, timestamp: typeof r.timestamp === 'number' ? r.timestamp : 0 };
-}
-
-function readJsonl(file: string): unknown[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return [];
-  }
-  const out: unknown[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      out.push(JSON.parse(line));
-    } catch {
-      // a line cut by a crash
-    }
-  }
-  return out;
-}
-
-/** The last `n` lines of a text file, reading at most its last 512 KB. */
-function tailLines(file: string, n: number): string[] {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch {
-    return [];
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const len = Math.min(size, 512 * 1024);
-    const buf = Buffer.alloc(len);
-    readSync(fd, buf, 0, len, size - len);
-    const lines = buf.toString('utf8').split('\n');
-    if (len < size) lines.shift(); // a partial first line
-    if (lines[lines.length - 1] === '') lines.pop();
-    return lines.slice(-n);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-
-/** log_model's info as the app shows it (fields checked: it comes from plugin code). */
-export function modelView(info: Record<string, unknown> | undefined): ModelInfoView | undefined {
-  if (!info || typeof info.architecture !== 'string') return undefined;
-  const view: ModelInfoView = { architecture: info.architecture };
-  for (const k of ['layers', 'parametersTotal', 'parametersTrainable', 'bytes', 'vocabSize', 'maxPositions'] as const) {
-    const v = num(info[k]);
-    if (v !== undefined) view[k] = v;
-  }
-  if (typeof info.dtype === 'string') view.dtype = info.dtype;
-  if (typeof info.backend === 'string') view.backend = info.backend;
-  if (Array.isArray(info.tensors)) {
-    view.tensors = info.tensors
-      .filter((t): t is Record<string, unknown> => typeof t === 'object' && t !== null)
-      .map((t) => ({
-        name: String(t.name ?? ''),
-        shape: Array.isArray(t.shape) ? t.shape.map(Number) : [],
-        parameters: num(t.parameters) ?? 0,
-        trainable: t.trainable !== false,
-      }));
-  }
-  const tok = info.tokenizer as Record<string, unknown> | undefined;
-  if (tok && typeof tok === 'object' && num(tok.vocabSize) !== undefined) {
-    const special: Record<string, string> = {};
-    for (const [k, v] of Object.entries((tok.specialTokens as Record<string, unknown>) ?? {})) {
-      if (typeof v === 'string') special[k] = v;
-    }
-    view.tokenizer = { vocabSize: num(tok.vocabSize)!, specialTokens: special };
-  }
-  return view;
 }

@@ -1,0 +1,146 @@
+/**
+ * What the app shows of a run, read from its folder (src/shared/run-files.ts names the files): the summary
+ * from run.json, the charts from metrics.jsonl, the hook trace from trace.jsonl, the tail of log.txt and
+ * log_model's info. Lines cut by a crash are skipped; every field that came from plugin code is checked.
+ *
+ * Who may import it: src/services only. Imports host (the run record's type) and the shared API types.
+ */
+
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import path from 'node:path';
+import type { RunRecord } from '../host/run-folder.js';
+import type { MetricPoint, ModelInfoView, RunDetail, RunSummary, TraceRow } from '../shared/api.js';
+import { runFiles } from '../shared/run-files.js';
+
+const LOG_TAIL_LINES = 500;
+const TRACE_ROWS = 5000;
+
+/** A run's charts, hook trace (its last rows) and log tail, from its folder. */
+export function readRunEvents(folder: string): Pick<RunDetail, 'metrics' | 'trace' | 'log'> {
+  const files = runFiles(folder);
+  return {
+    metrics: readJsonl(files.metrics)
+      .map(metricPoint)
+      .filter((p): p is MetricPoint => p !== undefined),
+    trace: readJsonl(files.trace)
+      .slice(-TRACE_ROWS)
+      .map((r) => traceRow(r as Record<string, unknown>)),
+    log: tailLines(files.log, LOG_TAIL_LINES),
+  };
+}
+
+export function summaryFromRecord(id: string, folder: string, record: RunRecord | undefined): RunSummary {
+  const s: RunSummary = {
+    id,
+    name: record?.name ?? path.basename(folder),
+    runFolder: folder,
+    configFile: record?.configFile ?? '',
+    status: record?.status ?? 'pending',
+  };
+  if (!record) return s;
+  if (record.startedAt) s.startedAt = record.startedAt;
+  if (record.endedAt) s.endedAt = record.endedAt;
+  if (record.startedAt && record.endedAt) {
+    s.durationS = (Date.parse(record.endedAt) - Date.parse(record.startedAt)) / 1000;
+  }
+  if (record.finalLoss !== undefined) s.finalLoss = record.finalLoss;
+  if (record.steps !== undefined) s.steps = record.steps;
+  if (record.backend) s.backend = record.backend;
+  if (record.backendReason) s.backendReason = record.backendReason;
+  if (record.backendDevice) s.backendDevice = record.backendDevice;
+  if (record.exitReason) s.exitReason = record.exitReason;
+  return s;
+}
+
+export function traceRow(e: Record<string, unknown> | { hook: string }): TraceRow {
+  const r = e as Record<string, unknown>;
+  const row: TraceRow = {
+    hook: String(r.hook ?? ''),
+    plugin: String(r.plugin ?? ''),
+    start: Number(r.start ?? 0),
+    durationMs: Number(r.durationMs ?? 0),
+    ok: r.ok === true,
+  };
+  if (typeof r.error === 'string') row.error = r.error;
+  return row;
+}
+
+function metricPoint(v: unknown): MetricPoint | undefined {
+  const r = v as Record<string, unknown>;
+  if (typeof r?.name !== 'string' || typeof r.value !== 'number' || typeof r.step !== 'number') return undefined;
+  return { name: r.name, value: r.value, step: r.step, timestamp: typeof r.timestamp === 'number' ? r.timestamp : 0 };
+}
+
+function readJsonl(file: string): unknown[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: unknown[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      out.push(JSON.parse(line));
+    } catch {
+      // a line cut by a crash
+    }
+  }
+  return out;
+}
+
+/** The last `n` lines of a text file, reading at most its last 512 KB. */
+function tailLines(file: string, n: number): string[] {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return [];
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, 512 * 1024);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    const lines = buf.toString('utf8').split('\n');
+    if (len < size) lines.shift(); // a partial first line
+    if (lines[lines.length - 1] === '') lines.pop();
+    return lines.slice(-n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** log_model's info as the app shows it (fields checked: it comes from plugin code). */
+export function modelView(info: Record<string, unknown> | undefined): ModelInfoView | undefined {
+  if (!info || typeof info.architecture !== 'string') return undefined;
+  const view: ModelInfoView = { architecture: info.architecture };
+  for (const k of ['layers', 'parametersTotal', 'parametersTrainable', 'bytes', 'vocabSize', 'maxPositions'] as const) {
+    const v = num(info[k]);
+    if (v !== undefined) view[k] = v;
+  }
+  if (typeof info.dtype === 'string') view.dtype = info.dtype;
+  if (typeof info.backend === 'string') view.backend = info.backend;
+  if (Array.isArray(info.tensors)) {
+    view.tensors = info.tensors
+      .filter((t): t is Record<string, unknown> => typeof t === 'object' && t !== null)
+      .map((t) => ({
+        name: String(t.name ?? ''),
+        shape: Array.isArray(t.shape) ? t.shape.map(Number) : [],
+        parameters: num(t.parameters) ?? 0,
+        trainable: t.trainable !== false,
+      }));
+  }
+  const tok = info.tokenizer as Record<string, unknown> | undefined;
+  if (tok && typeof tok === 'object' && num(tok.vocabSize) !== undefined) {
+    const special: Record<string, string> = {};
+    for (const [k, v] of Object.entries((tok.specialTokens as Record<string, unknown>) ?? {})) {
+      if (typeof v === 'string') special[k] = v;
+    }
+    view.tokenizer = { vocabSize: num(tok.vocabSize)!, specialTokens: special };
+  }
+  return view;
+}
