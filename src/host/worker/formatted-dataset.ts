@@ -13,6 +13,7 @@ import {
   getLogger,
   HookBus,
   pluginLocator,
+  runInfoOf,
   setRunContext,
   type ActivePlugin,
   type PreparedRun,
@@ -43,7 +44,8 @@ export async function formattedDataset(
     seed: typeof config.data.seed === 'number' ? config.data.seed : 42,
     dryRunRows: options.dryRunRows,
   });
-  const bus = new HookBus(activatePlugins(prepared.plugins), { logger: log, locate: pluginLocator(config) });
+  const run = { ...runInfoOf(config), dryRunRows: options.dryRunRows };
+  const bus = new HookBus(activatePlugins(prepared.plugins), { logger: log, locate: pluginLocator(config), run });
   let tokenizer: Tokenizer | undefined;
   try {
     tokenizer = (await bus.first('tokenizer_loader', (p) => [section(prepared, p), undefined]))?.value;
