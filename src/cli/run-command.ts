@@ -16,6 +16,7 @@ import { RunHostClient } from '../host/client.js';
 import { defaultEntries, nodeForkHost } from '../host/process.js';
 import { STOP_SIGNALS, type HostMessage, type StartRunRequest, type StopSignal } from '../host/protocol.js';
 import { readRunRecord } from '../host/run-folder.js';
+import { runFiles } from '../shared/run-files.js';
 
 export interface RunCommandOptions {
   outputDir?: string;
@@ -29,14 +30,14 @@ export interface RunCommandOptions {
 export function resumeRequest(runFolder: string): StartRunRequest {
   const dir = path.resolve(runFolder);
   const record = readRunRecord(dir);
-  if (!record || !existsSync(path.join(dir, 'config.yaml'))) {
+  if (!record || !existsSync(runFiles(dir).config)) {
     throw new DumboError('not a run folder (no run.json and config.yaml): give a folder a run wrote', {
       location: { file: runFolder },
     });
   }
   return {
     type: 'start',
-    configFile: path.join(dir, 'config.yaml'),
+    configFile: runFiles(dir).config,
     configDir: record.configFile ? path.dirname(record.configFile) : dir,
     outputDir: dir,
     resumeFrom: 'latest',
@@ -52,7 +53,7 @@ function shown(p: string): string {
 
 function hasCheckpoint(runFolder: string): boolean {
   try {
-    return readdirSync(path.join(runFolder, 'checkpoints')).some((n) => /^step-\d+$/.test(n));
+    return readdirSync(runFiles(runFolder).checkpoints).some((n) => /^step-\d+$/.test(n));
   } catch {
     return false;
   }
@@ -125,7 +126,7 @@ export async function runCommand(configFile: string | undefined, options: RunCom
       cwd: process.cwd(),
     };
     if (options.resume) {
-      if (!existsSync(path.join(path.resolve(options.resume), 'run.json'))) {
+      if (!existsSync(runFiles(path.resolve(options.resume)).record)) {
         throw new DumboError('--resume: not a run folder (no run.json)', { location: { file: options.resume } });
       }
       request.resumeFrom = 'latest';

@@ -24,6 +24,7 @@ import { DumboError } from '../core/errors.js';
 import { appRoot } from '../core/paths.js';
 import { lstatOrUndefined, statOrUndefined } from '../core/fs.js';
 import type { ConfigFile, Example, ModelChoice, RunSummary } from '../shared/api.js';
+import { runFiles } from '../shared/run-files.js';
 
 const MAX_CONFIG_BYTES = 4_000_000;
 
@@ -148,7 +149,7 @@ export function defaultExamplesDir(): string {
 export async function listModels(runs: RunSummary[]): Promise<ModelChoice[]> {
   const out: ModelChoice[] = [];
   for (const r of runs) {
-    const final = path.join(r.runFolder, 'final');
+    const { final } = runFiles(r.runFolder);
     if (existsSync(path.join(final, 'config.json')))
       out.push({ label: `${r.name} (run ${r.id})`, path: final, source: 'local' });
   }
