@@ -12,7 +12,7 @@
  */
 
 import { DumboError, type ErrorLocation } from './errors.js';
-import type { PluginContext, RunInfo } from './context.js';
+import { standaloneContext, type PluginContext, type RunInfo } from './context.js';
 import {
   getHookSpec,
   hookNames,
@@ -28,7 +28,6 @@ import {
   type PluginHooks,
 } from './hooks.js';
 import { getLogger, type Logger } from './logger.js';
-import { getMetricsRegistry } from './metrics.js';
 import type { LoadedPlugin } from './loader.js';
 import type { PluginMeta } from './plugin.js';
 import type { TraceEntry } from './records.js';
@@ -115,7 +114,7 @@ export interface HookBusOptions {
   logger?: Logger;
   /** Where a plugin's failure points in the config: the field its message names, else its section. */
   locate?: (plugin: ActivePlugin, message?: string) => ErrorLocation;
-  /** The run the calls belong to: what each plugin's context says (default: no run folder, seed 42). */
+  /** The run the calls belong to: what each plugin's context says (default: `standaloneContext`'s). */
   run?: RunInfo;
 }
 
@@ -141,12 +140,7 @@ export class HookBus {
     let ctx = this.contexts.get(p);
     if (!ctx) {
       ctx = {
-        configDir: process.cwd(),
-        seed: 42,
-        ...this.options.run,
-        plugin: p.meta.name,
-        logger: getLogger(p.meta.name),
-        metrics: getMetricsRegistry(),
+        ...standaloneContext(p.meta.name, this.options.run),
         emit: (hook: HookName, ...args: unknown[]) => this.emit(p, hook, args),
       };
       this.contexts.set(p, ctx);

@@ -8,6 +8,7 @@
  * declares fewer parameters. It replaces the process-wide `getRunContext()`, which stays for old plugins.
  */
 
+import { DEFAULT_SEED } from './config.js';
 import { getLogger, type Logger } from './logger.js';
 import { getMetricsRegistry, type MetricsRegistry } from './metrics.js';
 
@@ -19,7 +20,7 @@ export interface RunInfo {
   readonly configFile?: string;
   /** The folder the config's relative paths are relative to. */
   readonly configDir: string;
-  /** The run's seed (top-level `seed:`, default 42): plugins derive their randomness from it. */
+  /** The run's seed (top-level `seed:`, default DEFAULT_SEED = 42): plugins derive their randomness from it. */
   readonly seed: number;
   /** The compute backend the run uses (`webgpu`, `cpu`, ...), once chosen; absent outside a run. */
   readonly backend?: string;
@@ -51,12 +52,12 @@ export type Emit = (hook: any, ...args: any[]) => Promise<any>;
 
 /**
  * A context for calling a plugin's hooks by hand, outside a run (a plugin's own tests, a script): the given
- * run facts (default: the working directory, seed 42, no run folder) and an `emit` that says there is no run.
+ * run facts (default: the working directory, DEFAULT_SEED, no run folder) and an `emit` that says there is no run.
  */
 export function standaloneContext(plugin: string, run: Partial<RunInfo> = {}): PluginContext {
   return {
     configDir: process.cwd(),
-    seed: 42,
+    seed: DEFAULT_SEED,
     ...run,
     plugin,
     logger: getLogger(plugin),

@@ -90,12 +90,12 @@ export interface RunOutcome {
   hasTrainer: boolean;
 }
 
-/** What a config says about its run: its file and folder, and its seed (top-level `seed:`, default 42). */
+/** What a config says about its run: its file and folder, and its seed (top-level `seed:`, default DEFAULT_SEED). */
 export function runInfoOf(config: LoadedConfig): RunInfo {
   return {
     configFile: path.resolve(config.dir, path.basename(config.file)),
     configDir: config.dir,
-    seed: typeof config.data.seed === 'number' ? config.data.seed : 42,
+    seed: config.run.seed,
   };
 }
 
