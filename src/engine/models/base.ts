@@ -1,7 +1,8 @@
 /**
  * What the three architectures share as objects: the weights created from the architecture's declaration
  * (weights.ts), the forward pass in a tidy with its checks, the LM head and the KV cache. Each architecture
- * (gpt2.ts, gpt_neo.ts, llama.ts) parses its config, declares its weights and implements `logits`.
+ * (gpt2.ts, gpt_neo.ts, llama.ts) brings a config parser, a weight declaration and `logits`; `createModel`
+ * (index.ts) puts them together.
  */
 
 import * as tf from '@tensorflow/tfjs-core';

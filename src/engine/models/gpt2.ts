@@ -29,6 +29,7 @@ export function gpt2Config(c: HFConfig): GPT2Config {
   const cfg: GPT2Config = {
     vocabSize: count(c, 'vocab_size', 50257),
     maxPositions: count(c, 'n_positions', 1024),
+    positionsKey: 'n_positions',
     hiddenSize,
     numLayers: count(c, 'n_layer', 12),
     numHeads: count(c, 'n_head', 12),
@@ -68,13 +69,7 @@ type Attention = W.Weights<ReturnType<typeof gpt2Weights>>['transformer']['h'][n
 
 export class GPT2 extends GPTBase<GPT2Config, Attention> {
   readonly architecture = 'GPT2LMHeadModel' as const;
-  protected readonly positionsKey = 'n_positions';
   protected readonly project = L.conv1d;
-
-  constructor(config: HFConfig, seed = 0, initialize = true, maxBytes?: number) {
-    const c = gpt2Config(config);
-    super(config, c, () => W.instantiate(gpt2Weights(c), { seed, initialize, maxBytes }));
-  }
 
   protected attn(x: tf.Tensor3D, w: Attention, i: number, pass: L.Pass): tf.Tensor3D {
     const { numHeads, hiddenSize, scaleAttnWeights, scaleByInverseLayerIdx, attentionDropout } = this.cfg;

@@ -19,6 +19,8 @@ export interface GPTConfig extends CommonConfig {
   embedDropout: number;
   residDropout: number;
   initializerRange: number;
+  /** The config.json field `maxPositions` comes from, for the error when a sequence is longer. */
+  positionsKey: string;
 }
 
 /**
@@ -62,8 +64,6 @@ export interface GPTWeights<A> {
 
 export abstract class GPTBase<C extends GPTConfig, A> extends BaseCausalLM<C, GPTWeights<A>> {
   readonly prefix = 'transformer.';
-  /** The config field that bounds the positions, for the error when a sequence is longer. */
-  protected abstract readonly positionsKey: string;
   /** A projection in this architecture's weight layout (`L.conv1d` or `L.linear`). */
   protected abstract readonly project: (x: tf.Tensor3D, w: L.Projection) => tf.Tensor3D;
   /** Block `i`'s attention: (B, T, C) → (B, T, C), residual dropout included. */
@@ -80,7 +80,7 @@ export abstract class GPTBase<C extends GPTConfig, A> extends BaseCausalLM<C, GP
 
   protected logits(idx: tf.Tensor2D, pass: L.Pass): tf.Tensor3D {
     const { wte, wpe, h, ln_f } = this.w.transformer;
-    let x = L.learnedEmbeddings(wte.weight, wpe.weight, idx, this.cfg.embedDropout, pass, this.positionsKey); // (B, T, C)
+    let x = L.learnedEmbeddings(wte.weight, wpe.weight, idx, this.cfg.embedDropout, pass, this.cfg.positionsKey); // (B, T, C)
     for (const [i, w] of h.entries()) {
       x = L.preNormBlock(
         x,

@@ -52,6 +52,7 @@ export function gptNeoConfig(c: HFConfig): GPTNeoConfig {
   const cfg: GPTNeoConfig = {
     vocabSize: count(c, 'vocab_size', 50257),
     maxPositions: count(c, 'max_position_embeddings', 2048),
+    positionsKey: 'max_position_embeddings',
     hiddenSize,
     numLayers,
     numHeads: count(c, 'num_heads', 16),
@@ -103,13 +104,7 @@ type Attention = W.Weights<ReturnType<typeof gptNeoWeights>>['transformer']['h']
 
 export class GPTNeo extends GPTBase<GPTNeoConfig, Attention> {
   readonly architecture = 'GPTNeoForCausalLM' as const;
-  protected readonly positionsKey = 'max_position_embeddings';
   protected readonly project = L.linear;
-
-  constructor(config: HFConfig, seed = 0, initialize = true, maxBytes?: number) {
-    const c = gptNeoConfig(config);
-    super(config, c, () => W.instantiate(gptNeoWeights(c), { seed, initialize, maxBytes }));
-  }
 
   protected attn(x: tf.Tensor3D, { attention: w }: Attention, i: number, pass: L.Pass): tf.Tensor3D {
     const { numHeads: nh, attentionLayers, windowSize, attentionDropout } = this.cfg;

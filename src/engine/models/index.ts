@@ -12,11 +12,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BaseCausalLM } from './base.js';
 import type { CommonConfig } from './config.js';
-import { GPT2, gpt2Config, gpt2ParamShapes } from './gpt2.js';
-import { GPTNeo, gptNeoConfig, gptNeoParamShapes } from './gpt_neo.js';
-import { Llama, llamaConfig, llamaParamShapes } from './llama.js';
+import { GPT2, gpt2Config, gpt2ParamShapes, gpt2Weights } from './gpt2.js';
+import { GPTNeo, gptNeoConfig, gptNeoParamShapes, gptNeoWeights } from './gpt_neo.js';
+import { Llama, llamaConfig, llamaParamShapes, llamaWeights } from './llama.js';
 import type { Architecture, CausalLM, HFConfig, HostTensor } from './types.js';
-import type { ParamShape } from './weights.js';
+import {
+  instantiate,
+  type InstantiateOptions,
+  type Instantiated,
+  type ParamShape,
+  type Weights,
+  type WeightTree,
+} from './weights.js';
 
 export { MODEL_COUNT_FIELDS, type CommonConfig } from './config.js';
 export { GPT2, gpt2Config, gpt2ParamShapes, type GPT2Config } from './gpt2.js';
@@ -39,17 +46,35 @@ export interface CreateModelOptions {
   maxTensorBytes?: number;
 }
 
-/** What each architecture provides: its model, its config parser, and its weights' names and shapes. */
+/** What each architecture provides: its model built from a config, its config parser, its weights' shapes. */
 interface ArchitectureEntry {
-  model: new (config: HFConfig, seed?: number, initialize?: boolean, maxBytes?: number) => CausalLM;
+  create: (config: HFConfig, options: InstantiateOptions) => CausalLM;
   parseConfig: (config: HFConfig) => CommonConfig;
   paramShapes: (config: HFConfig) => ParamShape[];
 }
 
+/**
+ * An architecture's entry from its parts: the model is built by parsing the config, then creating the declared
+ * weights once the model's constructor has checked what it must (the compiler checks that the declaration's
+ * variables have the shape the model reads).
+ */
+function entry<C extends CommonConfig, T extends WeightTree>(
+  model: new (config: HFConfig, cfg: C, create: () => Instantiated<Weights<T>>) => CausalLM,
+  parseConfig: (config: HFConfig) => C,
+  declare: (cfg: C) => T,
+  paramShapes: (config: HFConfig) => ParamShape[],
+): ArchitectureEntry {
+  const create = (config: HFConfig, options: InstantiateOptions) => {
+    const cfg = parseConfig(config);
+    return new model(config, cfg, () => instantiate(declare(cfg), options));
+  };
+  return { create, parseConfig, paramShapes };
+}
+
 const BY_ARCHITECTURE: Record<Architecture, ArchitectureEntry> = {
-  GPT2LMHeadModel: { model: GPT2, parseConfig: gpt2Config, paramShapes: gpt2ParamShapes },
-  GPTNeoForCausalLM: { model: GPTNeo, parseConfig: gptNeoConfig, paramShapes: gptNeoParamShapes },
-  LlamaForCausalLM: { model: Llama, parseConfig: llamaConfig, paramShapes: llamaParamShapes },
+  GPT2LMHeadModel: entry(GPT2, gpt2Config, gpt2Weights, gpt2ParamShapes),
+  GPTNeoForCausalLM: entry(GPTNeo, gptNeoConfig, gptNeoWeights, gptNeoParamShapes),
+  LlamaForCausalLM: entry(Llama, llamaConfig, llamaWeights, llamaParamShapes),
 };
 
 const BY_MODEL_TYPE: Record<string, Architecture> = {
@@ -77,12 +102,11 @@ export function architectureOf(config: HFConfig): Architecture {
 
 /** A fresh model, initialized as Hugging Face's `_init_weights` does, from a seeded generator. */
 export function createModel(config: HFConfig, options: CreateModelOptions = {}): CausalLM {
-  return new BY_ARCHITECTURE[architectureOf(config)].model(
-    config,
-    options.seed ?? 0,
-    options.initialize ?? true,
-    options.maxTensorBytes,
-  );
+  return BY_ARCHITECTURE[architectureOf(config)].create(config, {
+    seed: options.seed ?? 0,
+    initialize: options.initialize ?? true,
+    maxBytes: options.maxTensorBytes,
+  });
 }
 
 /**

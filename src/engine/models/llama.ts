@@ -197,10 +197,9 @@ export class Llama extends BaseCausalLM<LlamaConfig, Weights> {
   readonly prefix = 'model.';
   private readonly rope: RopeCache;
 
-  constructor(config: HFConfig, seed = 0, initialize = true, maxBytes?: number) {
-    const c = llamaConfig(config);
-    const invFreq = ropeInvFreq(c); // an unknown rope_scaling is refused before any weight is made
-    super(config, c, () => W.instantiate(llamaWeights(c), { seed, initialize, maxBytes }));
+  constructor(config: HFConfig, cfg: LlamaConfig, create: () => W.Instantiated<Weights>) {
+    const invFreq = ropeInvFreq(cfg); // an unknown rope_scaling is refused before any weight is made
+    super(config, cfg, create);
     this.rope = new RopeCache(invFreq);
   }
 
