@@ -113,6 +113,7 @@ export {
   trainerContext,
   flattenConfig,
   ConfigErrors,
+  checkPreparedRun,
   type PreparedRun,
   type RunOptions,
   type RunOutcome,

@@ -45,7 +45,14 @@ export interface PrepareOptions extends LoaderOptions {
 /** Loads the config and its plugins, validates every section and resolves capabilities. No hook runs. */
 export async function prepareRun(configFile: string, options: PrepareOptions = {}): Promise<PreparedRun> {
   const config = await loadConfig(configFile, { dir: options.configDir });
-  const plugins = await loadConfiguredPlugins(config, options);
+  return checkPreparedRun(config, await loadConfiguredPlugins(config, options));
+}
+
+/**
+ * prepareRun's checks of a config and its loaded plugins (also the worker's, on unsaved text): top-level
+ * keys, each section against its schema, capabilities. Several errors are thrown at once (ConfigErrors).
+ */
+export function checkPreparedRun(config: LoadedConfig, plugins: LoadedPlugin[]): PreparedRun {
   const errors = [
     ...checkTopLevelKeys(config, plugins),
     ...validatePluginSections(config, plugins),

@@ -9,11 +9,9 @@ import path from 'node:path';
 import {
   ConfigErrors,
   DumboError,
-  checkTopLevelKeys,
+  checkPreparedRun,
   loadConfiguredPlugins,
   parseConfig,
-  resolvePlugins,
-  validatePluginSections,
   type LoadedPlugin,
   type PreparedRun,
 } from '../../core/index.js';
@@ -85,8 +83,9 @@ export function toWorkerError(error: unknown): WorkerError {
 
 /**
  * `prepareRun` (src/core/run.ts) on text that may not be saved: the same steps — parse, load the plugins
- * (paths relative to the config's folder), validate each section against its schema, resolve capabilities —
- * with every location in the file at `file` (parseConfig checks `backend:` and `webgpu:`).
+ * (paths relative to the config's folder), then its checks (`checkPreparedRun`) — with every location in the
+ * file at `file` (parseConfig checks `backend:` and `webgpu:`). The plugins count as loaded even when a check
+ * fails: the worker restarts when their files change.
  */
 export async function prepareText(
   text: string,
@@ -97,13 +96,7 @@ export async function prepareText(
   const config = parseConfig(text, path.resolve(file));
   const plugins = await loadConfiguredPlugins(config, { userPluginDir });
   loaded.add(plugins);
-  const errors = [
-    ...checkTopLevelKeys(config, plugins),
-    ...validatePluginSections(config, plugins),
-    ...resolvePlugins(plugins, config),
-  ];
-  if (errors.length > 0) throw errors.length === 1 ? errors[0]! : new ConfigErrors(errors);
-  return { config, plugins };
+  return checkPreparedRun(config, plugins);
 }
 
 /** The section of the plugin that provides the trainer, if one does. */
