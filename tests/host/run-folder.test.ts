@@ -1,13 +1,15 @@
 // The run folder's rules, each from a way a run lost work or lied: one owner (the lock), nothing of the
 // user's overwritten, a killed prune or final/ swap repaired at the next start, a resumed run's metrics
-// cut back to its checkpoint, one function that ends run.json, and a full disk while rewriting it.
+// cut back to its checkpoint, one function that ends run.json, a full disk while rewriting it, and the files a
+// run holds open (OpenRunFolder).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { formatError, setConsoleLogLevel, type DumboError } from '../../src/core/index.js';
+import { formatError, parseConfig, setConsoleLogLevel, type DumboError } from '../../src/core/index.js';
 import { listCheckpoints, pruneCheckpoints } from '../../src/engine/checkpoint.js';
+import { OpenRunFolder } from '../../src/host/open-run-folder.js';
 import { executeRun } from '../../src/host/run-host.js';
 import { createRunFolder, endRun, readRunRecord, writeRunRecord, type RunRecord } from '../../src/host/run-folder.js';
 import { recoverRunFolder, setAsideNewerCheckpoints, truncateForResume } from '../../src/host/run-housekeeping.js';
@@ -294,5 +296,44 @@ export const AVAILABLE_PLUGINS = [Filler];
     expect(readRunRecord(path.join(dir, 'out'))?.status).toBe('running'); // the last record that was written
     expect(readdirSync(path.join(dir, 'out')).filter((f) => f.includes('.tmp'))).toEqual([]);
     expect(messages.some((m) => m.type === 'status' && m.status === 'completed')).toBe(false);
+  });
+});
+
+describe('OpenRunFolder: the files of one run, held by this host', () => {
+  const open = (cwd: string) =>
+    OpenRunFolder.open(
+      { type: 'start', configFile: 'c.yaml', outputDir: 'out' },
+      parseConfig('plugins: []\n', path.join(cwd, 'c.yaml')),
+      'c',
+      cwd,
+    );
+
+  it('gives its lock back when the folder cannot be made ready (a full disk for config.yaml)', () => {
+    const cwd = tempDir();
+    fault.failWritesTo = 'config.yaml';
+    expect(() => open(cwd)).toThrow(/no space left on device/);
+    expect(readdirSync(path.join(cwd, 'out'))).toEqual([]);
+  });
+
+  it('reads the signal its stop file names, and on close removes the stop file and gives the lock up', () => {
+    const folder = open(tempDir());
+    expect(readdirSync(folder.dir).sort()).toEqual([
+      LOCK_FILE,
+      'config.yaml',
+      'log.txt',
+      'metrics.jsonl',
+      'trace.jsonl',
+    ]);
+    expect(folder.stopRequest()).toBeUndefined();
+    writeFileSync(folder.files.stop, JSON.stringify({ at: 1, signal: 'SIGTERM' }));
+    expect(folder.stopRequest()).toEqual({ signal: 'SIGTERM' });
+    writeFileSync(folder.files.stop, '1700000000'); // an older host's stop file: a plain stop
+    expect(folder.stopRequest()).toEqual({});
+    folder.begin({ name: 'c', configFile: '/c.yaml', versions: { dumbo: '0', node: process.version, plugins: [] } });
+    folder.setStatus('completed');
+    folder.close();
+    expect(readRunRecord(folder.dir)).toMatchObject({ name: 'c', status: 'completed', runFolder: folder.dir });
+    expect(existsSync(folder.files.stop)).toBe(false);
+    expect(existsSync(folder.files.lock)).toBe(false);
   });
 });
