@@ -38,6 +38,7 @@ export interface PluginCard {
   id: string;
   /** The plugin folder's name (built-in and user plugins), used by `removePlugin`. */
   folder: string;
+  /** The name `plugins:` takes for it: the folder (built-in, user), else what the config wrote (path, package). */
   name: string;
   className: string;
   configKey: string;
