@@ -28,8 +28,8 @@ export interface LoadedConfig {
 }
 
 /** What `backend:` may say: `auto`, then the backends best first (engine/backend.ts explains each). */
-export const BACKEND_CHOICES = ['auto', 'gpu', 'webgpu', 'native', 'cpu', 'wasm'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+import { BACKEND_CHOICES } from './records.js';
+export { BACKEND_CHOICES, type BackendChoice } from './records.js';
 
 /** The `webgpu:` section: how the WebGPU backend picks and uses its adapter. */
 export const WEBGPU_SCHEMA = defineSchema({

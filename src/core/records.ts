@@ -1,8 +1,12 @@
 /**
- * What a run reports and the app shows, as plain data: a model's description (`log_model`) and one hook call
- * of the trace. src/shared derives its view types from these (type-only), so this file imports nothing: the
+ * What a run reports and the app shows, as plain data: a model's description (`log_model`), one hook call
+ * of the trace, and the backend choices. src/shared derives its view types from these (type-only), so this file imports nothing: the
  * renderer's type check (no Node types) takes in this file alone, not the rest of core.
  */
+
+/** The values of the top-level `backend:` key (and of the app's default backend setting). */
+export const BACKEND_CHOICES = ['auto', 'gpu', 'webgpu', 'native', 'cpu', 'wasm'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 /** One tensor of a model, as `ModelInfo.tensors` lists it. */
 export interface ModelTensorInfo {

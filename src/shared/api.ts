@@ -8,7 +8,7 @@
  *
  * Who may import it: everyone — Electron main and `dumbo serve` (the two doors, both calling the same
  * service layer in src/services), the preload, the renderer (types and these constants only). So this module
- * imports only types, from src/core/records.ts (which imports nothing), touches no Node, DOM or Electron API,
+ * imports only src/core/records.ts (which imports nothing), touches no Node, DOM or Electron API,
  * and holds only types, plain constants and pure argument checks.
  *
  * Conventions (after VS Code's IPC): a *call* returns one promise; *events* stream to listeners registered
@@ -16,7 +16,8 @@
  * whose message is the user-facing text. Both doors validate every call's arguments with ARGS_VALID.
  */
 
-import type { ModelInfo, TraceEntry } from '../core/records.js';
+import { BACKEND_CHOICES } from '../core/records.js';
+import type { BackendChoice, ModelInfo, TraceEntry } from '../core/records.js';
 
 export type RunStatus = 'pending' | 'running' | 'stopping' | 'stopped' | 'completed' | 'failed' | 'crashed';
 export const RUN_STATUSES: readonly RunStatus[] = [
@@ -29,8 +30,7 @@ export const RUN_STATUSES: readonly RunStatus[] = [
   'crashed',
 ];
 /** What a config's `backend:` (and the app's default backend) may say; the same list as core's config loader. */
-export const BACKEND_CHOICES = ['auto', 'gpu', 'webgpu', 'native', 'cpu', 'wasm'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+export { BACKEND_CHOICES, type BackendChoice } from '../core/records.js';
 
 /** A plugin as the plugin manager shows it. */
 export interface PluginCard {

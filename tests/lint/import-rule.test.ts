@@ -67,6 +67,7 @@ const ALLOWED: [string, string][] = [
   ['src/bench/index.ts', "import { createModel, webgpuDispatches } from '../engine/index.js';"],
   ['src/shared/api.ts', "import type { TraceEntry } from '../core/bus.js';\nimport { MENU } from './desktop.js';"],
   ['src/shared/api.ts', "export type Info = import('../core/types.js').ModelInfo;"],
+  ['src/shared/api.ts', "import { BACKEND_CHOICES } from '../core/records.js';"],
   ['src/preload/index.ts', "import { contextBridge } from 'electron';\nimport { CHANNELS } from '../shared/api.js';"],
   [
     'src/renderer/src/stores/runs.ts',
