@@ -91,7 +91,7 @@ describe('dumbo CLI', () => {
     const r = await runDumbo(['run', 'c.yaml'], { cwd: dir });
     expect(r.code).toBe(2);
     expect(lastLine(r.stderr)).toMatch(
-      /^c\.yaml:1:11: unknown plugin 'not_a_plugin': not a built-in plugin \(console_logger, file_logger, /,
+      /^c\.yaml:1:11: unknown plugin 'not_a_plugin': not a built-in plugin \(console_logger, early_stopping, file_logger, /,
     );
   });
 
