@@ -19,7 +19,8 @@ import tseslint from 'typescript-eslint';
 // Written as regular expressions on import specifiers, one list per folder below. Each list becomes
 // @typescript-eslint/no-restricted-imports (imports and re-exports; it tells `import type` apart) and
 // no-restricted-syntax for what that rule does not see: `import('...')` and `import('...').Type`. In flat
-// config a later block replaces a rule's options, so the folders' `files` never overlap. The test
+// config a later block replaces a rule's options, so the folders' `files` never overlap (but for one file
+// with a stricter rule than its folder's). The test
 // tests/lint/import-rule.test.ts lints a violation of each rule and expects the error.
 
 /** A relative import that climbs (`../`, any number of times) into one of these folders of src/. */
@@ -48,6 +49,17 @@ const IMPORT_RULES = [
       {
         regex: into(...except('core')),
         message: 'src/core imports nothing of ours outside src/core (core <- engine <- host/services <- cli/main)',
+      },
+    ],
+  },
+  {
+    // Later than src/core/** (so it replaces that block for this file), and stricter: src/shared takes values
+    // from this file, and the renderer's type check (no Node types) reads it alone.
+    files: ['src/core/records.ts'],
+    restrictions: [
+      {
+        regex: '.',
+        message: 'src/core/records.ts imports nothing, not even types: src/shared, and so the renderer, imports it',
       },
     ],
   },

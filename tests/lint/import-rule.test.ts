@@ -22,6 +22,8 @@ const VIOLATIONS: [string, string, string][] = [
   ['src/core/run.ts', "import { startHost } from '../host/run-host.js';", 'src/core imports nothing of ours'],
   ['src/core/run.ts', "export * from '../engine/index.js';", 'src/core imports nothing of ours'],
   ['src/core/run.ts', "const m = await import('../shared/api.js');", 'src/core imports nothing of ours'],
+  ['src/core/records.ts', "import type { RunStatus } from './run.js';", 'src/core/records.ts imports nothing'],
+  ['src/core/records.ts', "import { z } from 'zod';", 'src/core/records.ts imports nothing'],
   ['src/engine/webgpu.ts', "import { appRoot } from '../core/paths.js';", 'through src/core/index.ts'],
   ['src/engine/models/gpt2.ts', "import type { X } from '../../core/types.js';", 'through src/core/index.ts'],
   ['src/engine/trainer.ts', "import { STOP_FILE } from '../host/info.js';", 'src/engine imports only src/core'],
