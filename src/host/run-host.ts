@@ -24,7 +24,6 @@ import {
   MetricsCollector,
   prepareRun,
   runLifecycle,
-  setRunContext,
   type LoadedConfig,
   type Logger,
   type MetricEvent,
@@ -35,6 +34,7 @@ import {
 } from '../core/index.js';
 import {
   backendDevice,
+  kernelTable,
   formatBackendReport,
   initBackend,
   webgpuOptions,
@@ -213,8 +213,6 @@ export async function executeRun(
   const { prepared, folder } = run;
   const record = folder.begin(recordStart(run));
   const stopLog = streamRun(folder, send, log);
-  const seed = typeof prepared.config.data.seed === 'number' ? prepared.config.data.seed : 42;
-  setRunContext({ runFolder: folder.dir, configFile: run.configFile, seed });
   const setStatus = (status: RunStatus) => {
     folder.setStatus(status);
     send({ type: 'status', status, runFolder: folder.dir });
@@ -225,8 +223,12 @@ export async function executeRun(
   if (folder.resumedAt) log.info(`resuming from ${folder.resumedAt.checkpoint} (step ${folder.resumedAt.step})`);
   for (const line of formatBackendReport(run.backend)) log.info(line);
 
+  // The kernels hook fills the engine's op table afresh for each run (a host may run several in turn).
+  kernelTable.reset();
   const outcome = await runLifecycle(prepared, {
     runFolder: folder.dir,
+    run: { backend: run.backend.name },
+    kernels: kernelTable,
     stopRequested: () => {
       const asked = control.stopped ? undefined : folder.stopRequest();
       if (asked) control.stopBy(asked.signal);

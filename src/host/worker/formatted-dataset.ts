@@ -6,7 +6,6 @@
  * Runs only in the forked worker. May import core; imported by the task files of this folder.
  */
 
-import path from 'node:path';
 import {
   activatePlugins,
   DumboError,
@@ -39,12 +38,8 @@ export async function formattedDataset(
   options: { dryRunRows?: number } = {},
 ): Promise<{ rows: readonly TokenizedRow[]; tokenizer?: Tokenizer; evalRows: number }> {
   const { config } = prepared;
-  setRunContext({
-    configFile: path.resolve(config.dir, path.basename(config.file)),
-    seed: typeof config.data.seed === 'number' ? config.data.seed : 42,
-    dryRunRows: options.dryRunRows,
-  });
   const run = { ...runInfoOf(config), dryRunRows: options.dryRunRows };
+  setRunContext(run); // for plugins written before the context
   const bus = new HookBus(activatePlugins(prepared.plugins), { logger: log, locate: pluginLocator(config), run });
   let tokenizer: Tokenizer | undefined;
   try {
