@@ -26,6 +26,7 @@ import {
   type Dataset,
   type DatasetInfo,
   type PluginConfig,
+  type PluginHooks,
   type Result,
   type TokenizedRow,
   type Tokenizer,
@@ -121,10 +122,14 @@ export class JinjaFormatter extends BasePlugin {
     return Err(new Error(`${key}.${m.key}: ${m.text}`, { cause: r.error }));
   }
 
-  hooks() {
+  hooks(): PluginHooks {
     return {
-      dataset_formatter: (dataset: Dataset, config: PluginConfig, tokenizer: Tokenizer | undefined) =>
-        this.formatDataset(dataset, config, tokenizer),
+      dataset_formatter: (dataset, config, tokenizer) => this.formatDataset(dataset, config, tokenizer),
+      // The estimate's sequence length: no formatted row is longer than max_length.
+      estimate: (facts, config) => {
+        const { max_length } = config as FormatterOptions;
+        return Ok(max_length === undefined ? facts : { ...facts, maxLength: max_length });
+      },
     };
   }
 }

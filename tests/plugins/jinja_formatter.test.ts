@@ -3,7 +3,14 @@ import path from 'node:path';
 import { Interpreter, Template } from '@huggingface/jinja';
 import { Ajv } from 'ajv';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Dataset, PluginConfig, Result, TokenizedRow, Tokenizer } from '../../src/core/index.js';
+import {
+  standaloneContext,
+  type Dataset,
+  type PluginConfig,
+  type Result,
+  type TokenizedRow,
+  type Tokenizer,
+} from '../../src/core/index.js';
 import { JinjaFormatter, pack } from '../../plugins/jinja_formatter/index.js';
 import { repoRoot } from '../helpers.js';
 import { validSection } from './section.js';
@@ -62,7 +69,7 @@ async function format(
   const dataset: Dataset = { train, ...(evalRows ? { eval: evalRows } : {}) };
   const section = validSection(JinjaFormatter, config);
   if (!section.ok) return section;
-  return new JinjaFormatter().hooks().dataset_formatter(dataset, section.value, tokenizer);
+  return new JinjaFormatter().formatDataset(dataset, section.value, tokenizer);
 }
 
 async function rowsOf(...args: Parameters<typeof format>): Promise<TokenizedRow[]> {
@@ -139,9 +146,11 @@ describe('jinja_formatter: text rows', () => {
       info: () => ({ rows: 2, evalRows: 1, columns: ['body'], source: 'data.jsonl' }),
     };
     const out = (
-      await new JinjaFormatter()
-        .hooks()
-        .dataset_formatter(dataset, validSection(JinjaFormatter, { text_field: 'body' }).unwrap(), fakeTokenizer())
+      await new JinjaFormatter().formatDataset(
+        dataset,
+        validSection(JinjaFormatter, { text_field: 'body' }).unwrap(),
+        fakeTokenizer(),
+      )
     ).unwrap();
     expect(out.eval).toEqual([{ input_ids: [...enc('q'), EOS], labels: [...enc('q'), EOS] }]);
     expect(out.info!()).toEqual({
@@ -352,9 +361,20 @@ describe('jinja_formatter: length', () => {
   });
 });
 
+describe('jinja_formatter: the estimate', () => {
+  it('answers the longest sequence it makes (max_length), and nothing without one', async () => {
+    const hooks = new JinjaFormatter().hooks();
+    const ctx = standaloneContext('jinja_formatter');
+    const facts = { trainRows: async () => 0 };
+    const withMax = (await hooks.estimate!(facts, { max_length: 48 }, ctx)).unwrap();
+    expect(withMax.maxLength).toBe(48);
+    expect((await hooks.estimate!(facts, {}, ctx)).unwrap().maxLength).toBeUndefined();
+  });
+});
+
 describe('jinja_formatter: errors', () => {
   it('needs a tokenizer', async () => {
-    const r = await new JinjaFormatter().hooks().dataset_formatter({ train: [{ text: 'x' }] }, {}, undefined);
+    const r = await new JinjaFormatter().formatDataset({ train: [{ text: 'x' }] }, {}, undefined);
     expect(r.ok ? '' : r.error.message).toBe(
       'jinja_formatter needs a tokenizer: add a tokenizer_loader plugin (transformers) to plugins:',
     );

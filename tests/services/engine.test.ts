@@ -105,6 +105,31 @@ describe('services: estimate, dataset preview, generate, models', () => {
     );
   });
 
+  it("estimateRun: a third-party trainer's answer to the estimate hook is what the estimate counts", async () => {
+    const trainer = (answers: boolean) => `import { BasePlugin, Ok } from 'dumbo';
+export class FlatTrainer extends BasePlugin {
+  static configKey = 'flat';
+  static provides = ['trainer'];
+  hooks() {
+    return {
+      trainer: () => Ok({ steps: 0 }),
+      ${answers ? 'estimate: (facts) => Ok({ ...facts, batchSize: 3, seqLen: Math.min(10, facts.maxPositions), steps: 7 }),' : ''}
+    };
+  }
+}
+export const AVAILABLE_PLUGINS = [FlatTrainer];
+`;
+    const dir = writeFiles(h.cwd, { 'flat/answers/index.js': trainer(true), 'flat/silent/index.js': trainer(false) });
+    const text = (t: string) =>
+      `plugins: [transformers, ./${t}]\nmodel: {base_model: ${JSON.stringify(quickModel)}, init: from_config}\n`;
+    const file = path.join(dir, 'flat', 'run.yaml');
+    const e = await h.services.calls.estimateRun(text('answers'), file);
+    expect(e).toMatchObject({ parameters: 241_024, tokensPerStep: 30, steps: 7 });
+    await expect(h.services.calls.estimateRun(text('silent'), file)).rejects.toThrow(
+      'the trainer flat_trainer does not answer the estimate hook (batchSize, seqLen, steps): its cost cannot be estimated',
+    );
+  });
+
   it('previewDataset: the first batch, token by token, with the masked prompt positions', async () => {
     const dir = writeFiles(h.cwd, {
       'qa/data.jsonl':

@@ -1,19 +1,18 @@
 /**
  * The worker's `estimate` task: what a run will cost before it starts — parameters, tokens per step, steps,
- * seconds (a measured matmul rate and per-step overhead on the backend the run would get) and memory.
+ * seconds (a measured matmul rate and per-step overhead on the backend the run would get) and memory. The
+ * facts come from the plugins that own them (estimate-facts.ts); the arithmetic is ../estimate.ts.
  *
  * Runs only in the forked worker. May import core and the engine (loaded on first use: the catalog and
  * validation never load TensorFlow.js); imported by index.ts.
  */
 
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { DumboError, type PreparedRun } from '../../core/index.js';
+import { DumboError } from '../../core/index.js';
 import type { BackendChoice, RunEstimate } from '../../shared/api.js';
-import { modelShape, stepFlops, tinyClone, trainingMemoryBytes } from '../estimate.js';
+import { stepFlops, tinyClone, trainingMemoryBytes } from '../estimate.js';
 import type { WorkerCalls } from '../protocol.js';
-import { formattedDataset } from './formatted-dataset.js';
-import { int, prepareText, trainerSection, type LoadedSet } from './shared.js';
+import { askEstimate, trainerFacts } from './estimate-facts.js';
+import { prepareText, type LoadedSet } from './shared.js';
 
 const matmulRates = new Map<string, number>();
 
@@ -79,60 +78,21 @@ async function measureStepOverhead(config: Record<string, unknown>, tfBackend: s
   }
 }
 
-async function modelConfigOf(prepared: PreparedRun): Promise<Record<string, unknown>> {
-  const { cachedSnapshot, isRepoId, readConfig } = await import('../../engine/index.js');
-  const loader = prepared.plugins.find((p) => p.meta.provides.includes('model_loader'));
-  if (!loader) throw new DumboError('no plugin provides a model_loader: there is no model to estimate');
-  const s = prepared.config.section(loader.meta.configKey);
-  const overrides = (typeof s.config === 'object' && s.config !== null ? s.config : {}) as Record<string, unknown>;
-  const base = typeof s.base_model === 'string' ? s.base_model : undefined;
-  const where = prepared.config.locate([loader.meta.configKey, 'base_model']);
-  let baseConfig: Record<string, unknown> = {};
-  if (base) {
-    const local = path.resolve(prepared.config.dir, base);
-    if (existsSync(local)) baseConfig = readConfig(local);
-    else if (isRepoId(base)) {
-      const snap = cachedSnapshot(base, {
-        revision: typeof s.revision === 'string' ? s.revision : undefined,
-        cacheDir: typeof s.cache_dir === 'string' ? path.resolve(prepared.config.dir, s.cache_dir) : undefined,
-      });
-      if (!snap) {
-        throw new DumboError(
-          `${base} is not in the Hugging Face cache yet, so its size is unknown (it is downloaded when the run starts)`,
-          { location: where },
-        );
-      }
-      baseConfig = readConfig(snap);
-    } else throw new DumboError(`no model folder ${local}`, { location: where });
-  }
-  const merged = s.init === 'from_config' ? { ...baseConfig, ...overrides } : baseConfig;
-  if (Object.keys(merged).length === 0) {
-    throw new DumboError(`${loader.meta.configKey}: no base_model or config: the model's size is unknown`, {
-      location: prepared.config.locate([loader.meta.configKey]),
-    });
-  }
-  return merged;
-}
-
 export async function estimate(p: WorkerCalls['estimate']['params'], loaded: LoadedSet): Promise<RunEstimate> {
   const prepared = await prepareText(p.text, p.path, p.userPluginDir, loaded);
-  const training = trainerSection(prepared);
-  if (!training) throw new DumboError('no plugin provides a trainer: this config does not train, nothing to estimate');
-  const modelConfig = await modelConfigOf(prepared);
-  const shape = modelShape(modelConfig);
-  const batch = int(training.batch_size, 8);
-  const accumulation = int(training.gradient_accumulation_steps, 1);
-  const formatter = prepared.plugins.find((q) => q.meta.provides.includes('dataset_formatter'));
-  const formatterLength = formatter ? prepared.config.section(formatter.meta.configKey).max_length : undefined;
-  const seqLen = Math.min(int(training.max_length, 256), int(formatterLength, Infinity), shape.maxPositions);
-  const tokensPerStep = batch * seqLen * accumulation;
-  let steps = typeof training.max_steps === 'number' ? training.max_steps : undefined;
-  if (steps === undefined) {
-    // Steps follow from the data: as the trainer counts them (full batches, then accumulation).
-    const { rows } = await formattedDataset(prepared);
-    const perEpoch = Math.max(1, Math.floor(Math.max(1, Math.floor(rows.length / batch)) / accumulation));
-    steps = perEpoch * int(training.epochs, 1);
+  const asked = await askEstimate(prepared);
+  const { batchSize: batch, accumulation, seqLen, steps } = trainerFacts(asked);
+  const { shape, facts } = asked;
+  const modelConfig = facts.modelConfig;
+  if (!shape || !modelConfig) {
+    const loader = prepared.plugins.find((q) => q.meta.provides.includes('model_loader'));
+    throw new DumboError(
+      loader
+        ? `the model loader ${loader.meta.name} does not answer the estimate hook (modelConfig): the model's size is unknown`
+        : 'no plugin provides a model_loader: there is no model to estimate',
+    );
   }
+  const tokensPerStep = batch * seqLen * accumulation;
   const { backendDevice, initBackend, webgpuOptions } = await import('../../engine/index.js');
   const choice = (prepared.config.data.backend ?? p.defaultBackend ?? 'auto') as BackendChoice;
   const backend = await initBackend(choice, { webgpu: webgpuOptions(prepared.config.data.webgpu) });

@@ -1,6 +1,6 @@
 /**
  * The worker's `previewDataset` task: the first batch as the trainer would see it, token by token, with the
- * label positions the loss ignores marked.
+ * label positions the loss ignores marked, cut at the trainer's sequence length.
  *
  * Runs only in the forked worker. May import core; imported by index.ts.
  */
@@ -9,7 +9,8 @@ import { DumboError } from '../../core/index.js';
 import type { DatasetPreview } from '../../shared/api.js';
 import type { WorkerCalls } from '../protocol.js';
 import { formattedDataset } from './formatted-dataset.js';
-import { int, prepareText, trainerSection, type LoadedSet } from './shared.js';
+import { askEstimate } from './estimate-facts.js';
+import { prepareText, type LoadedSet } from './shared.js';
 
 export async function previewDataset(
   p: WorkerCalls['previewDataset']['params'],
@@ -18,9 +19,10 @@ export async function previewDataset(
   const prepared = await prepareText(p.text, p.path, p.userPluginDir, loaded);
   const { rows, tokenizer } = await formattedDataset(prepared);
   if (!tokenizer) throw new DumboError('no tokenizer: add a tokenizer_loader plugin (transformers) to plugins:');
-  const training = trainerSection(prepared) ?? {};
-  const batch = Math.min(int(training.batch_size, 8), p.maxRows ?? 8);
-  const maxLength = int(training.max_length, Infinity);
+  // The batch size and sequence length are the trainer's to say (no trainer: 8 rows, as formatted).
+  const { facts } = await askEstimate(prepared, { model: false, rows: rows.length });
+  const batch = Math.min(facts.batchSize ?? 8, p.maxRows ?? 8);
+  const maxLength = facts.seqLen ?? Infinity;
   return {
     rows: rows.slice(0, batch).map((row) => {
       const n = Math.min(row.input_ids.length, maxLength);

@@ -98,13 +98,3 @@ export async function prepareText(
   loaded.add(plugins);
   return checkPreparedRun(config, plugins);
 }
-
-/** The section of the plugin that provides the trainer, if one does. */
-export function trainerSection(prepared: PreparedRun): Record<string, unknown> | undefined {
-  const trainer = prepared.plugins.find((p) => p.meta.provides.includes('trainer'));
-  return trainer ? prepared.config.section(trainer.meta.configKey) : undefined;
-}
-
-/** `v` when it is a positive number, else `fallback`. */
-export const int = (v: unknown, fallback: number) =>
-  typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback;
