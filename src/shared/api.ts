@@ -41,6 +41,8 @@ export interface PluginCard {
   /** The name `plugins:` takes for it: the folder (built-in, user), else what the config wrote (path, package). */
   name: string;
   className: string;
+  /** The plugin's own name (its class name in snake_case), as messages and the trace name it: `plugins:` takes it too. */
+  pluginName?: string;
   configKey: string;
   source: 'builtin' | 'user' | 'path' | 'package';
   location: string;

@@ -46,6 +46,7 @@ export function pluginCard(p: LoadedPlugin, folder: string, names?: readonly str
     folder,
     name: (byFolder ? undefined : names?.[p.entryIndex]?.trim()) ?? folder,
     className: p.meta.className,
+    pluginName: p.meta.name,
     configKey: p.meta.configKey,
     source: kind,
     location: p.source.location,

@@ -138,3 +138,16 @@ describe('the plugins store', () => {
     expect(api.listPlugins).toHaveBeenCalledOnce();
   });
 });
+
+describe('namesCard', () => {
+  it('recognizes a plugin by its folder, its own name, its config key or a path to it', async () => {
+    const { namesCard } = await import('../../../src/renderer/src/stores/plugins.js');
+    const loader = card('transformers', { pluginName: 'transformers_model_loader', configKey: 'model' });
+    for (const name of ['transformers', 'transformers_model_loader', 'model']) {
+      expect(namesCard(name, loader), name).toBe(true);
+    }
+    expect(namesCard('transformers_tokenizer_loader', loader)).toBe(false);
+    const byPath = card('probe', { source: 'path', name: './ext/probe' });
+    expect(namesCard('./ext/probe/', byPath)).toBe(true);
+  });
+});

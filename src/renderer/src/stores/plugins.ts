@@ -12,15 +12,16 @@ import { messageOf } from '../lib/format.js';
 import { listedPlugins, setPluginListed } from '../lib/yaml-edit.js';
 import { useConfigStore } from './config.js';
 
-/** The name a config lists a plugin by: its folder for built-in and user plugins, else its name. */
+/** The name a config lists a plugin by, as the card says it (its folder, or what the config wrote). */
 export function listName(card: PluginCard): string {
-  return card.source === 'builtin' || card.source === 'user' ? card.folder : card.name;
+  return card.name;
 }
 
 /** Whether a name written in `plugins:` loads this card (folder, plugin name, config key or a path to it). */
 export function namesCard(name: string, card: PluginCard): boolean {
   const n = name.trim();
-  if (n === card.folder || n === card.name || (n === card.configKey && !card.error)) return true;
+  if (n === card.folder || n === card.name || n === card.pluginName || (n === card.configKey && !card.error))
+    return true;
   if (card.source === 'path')
     return (
       n
