@@ -4,7 +4,7 @@
  * and the arithmetic that turns parameters, tokens per step and a measured matmul rate into seconds and bytes.
  *
  * Pure functions (plus the engine's `paramShapes` and config parsers, which hold each architecture's weights and
- * defaults); used by the worker (worker-tasks.ts). May import engine; imported only inside src/host and by tests.
+ * defaults); used by the worker (worker/estimate.ts, worker/estimate-facts.ts). May import engine; imported only inside src/host and by tests.
  */
 
 import { architectureOf, commonConfig, paramShapes, type HFConfig } from '../engine/index.js';

@@ -7,7 +7,7 @@
  * validation, estimates and previews (all through the worker process: plugin code never runs in the app's
  * own process), settings (settings.ts), the run manager (runs.ts) and model lists (library.ts).
  *
- * Who may import it: src/main, src/cli (serve) and tests. It imports core, engine (hub only), host
+ * Who may import it: src/main, src/cli (serve) and tests. It imports core, engine (library.ts, loaded when called), host
  * (protocols, run folders) and src/shared; never Electron, never the renderer. Helper processes are
  * started through an injected `ForkHost` (process.ts), so the same code runs under Electron and Node.
  */
