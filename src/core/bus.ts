@@ -154,15 +154,7 @@ export class HookBus {
     args: (p: ActivePlugin) => Args<H>,
   ): Promise<{ plugin: ActivePlugin; value: Value<H> } | undefined> {
     this.checkMode(hook, 'first');
-    const impl = this.implementers(hook);
-    if (impl.length === 0) return undefined;
-    const errors: string[] = [];
-    for (const p of impl) {
-      const r = await this.call(p, hook, args(p));
-      if (r.ok) return { plugin: p, value: r.value as Value<H> };
-      errors.push(`${p.meta.name}: ${errorMessage(r.error)}`);
-    }
-    throw this.failure(impl[impl.length - 1]!, hook, impl.length === 1 ? errors[0]! : errors.join('; '));
+    return this.firstOk(hook, this.implementers(hook), args);
   }
 
   /** Each implementer (of `plugins`, default all, in order) transforms the value in turn; an Err stops the run. */
@@ -188,11 +180,23 @@ export class HookBus {
     args: (p: ActivePlugin) => Args<H>,
   ): Promise<{ plugin: ActivePlugin; value: Value<H> } | undefined> {
     this.checkMode(hook, 'exclusive');
-    const [p] = this.implementers(hook);
-    if (!p) return undefined;
-    const r = await this.call(p, hook, args(p));
-    if (!r.ok) throw this.failure(p, hook, `${p.meta.name}: ${errorMessage(r.error)}`);
-    return { plugin: p, value: r.value as Value<H> };
+    return this.firstOk(hook, this.implementers(hook).slice(0, 1), args);
+  }
+
+  /** `impl` asked in turn until one returns Ok; when all fail, one failure naming each plugin's error. */
+  private async firstOk<H extends HookName>(
+    hook: H,
+    impl: readonly ActivePlugin[],
+    args: (p: ActivePlugin) => Args<H>,
+  ): Promise<{ plugin: ActivePlugin; value: Value<H> } | undefined> {
+    if (impl.length === 0) return undefined;
+    const errors: string[] = [];
+    for (const p of impl) {
+      const r = await this.call(p, hook, args(p));
+      if (r.ok) return { plugin: p, value: r.value as Value<H> };
+      errors.push(`${p.meta.name}: ${errorMessage(r.error)}`);
+    }
+    throw this.failure(impl[impl.length - 1]!, hook, errors.join('; '));
   }
 
   /** Everyone is called; failures are logged and counted, never thrown. Returns the Ok values. */

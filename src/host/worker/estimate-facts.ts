@@ -9,19 +9,10 @@
  * Runs only in the forked worker. May import core; imported by the task files of this folder.
  */
 
-import {
-  activatePlugins,
-  DumboError,
-  getLogger,
-  HookBus,
-  pluginLocator,
-  runInfoOf,
-  type ActivePlugin,
-  type EstimateFacts,
-  type PreparedRun,
-} from '../../core/index.js';
+import { DumboError, type ActivePlugin, type EstimateFacts, type PreparedRun } from '../../core/index.js';
 import { modelShape, type ModelShape } from '../estimate.js';
 import { formattedDataset } from './formatted-dataset.js';
+import { workerBus } from './shared.js';
 
 /** The roles in the order the estimate asks them (a plugin with several roles is asked at its first). */
 const MODEL_ROLES = ['model_loader', 'tokenizer_loader', 'model_patcher'];
@@ -49,12 +40,8 @@ export async function askEstimate(
   options: { model?: boolean; rows?: number } = {},
 ): Promise<AskedFacts> {
   const { config } = prepared;
-  const plugins = activatePlugins(prepared.plugins);
-  const bus = new HookBus(plugins, {
-    logger: getLogger('worker'),
-    locate: pluginLocator(config),
-    run: runInfoOf(config),
-  });
+  const bus = workerBus(prepared);
+  const plugins = bus.plugins;
   let rows: Promise<number> | undefined = options.rows === undefined ? undefined : Promise.resolve(options.rows);
   const trainRows = () => (rows ??= formattedDataset(prepared).then((d) => d.rows.length));
   const ordered = [...plugins].sort((a, b) => roleIndex(a) - roleIndex(b));

@@ -7,20 +7,13 @@
  */
 
 import {
-  activatePlugins,
   DumboError,
-  getLogger,
-  HookBus,
-  pluginLocator,
-  runInfoOf,
-  setRunContext,
   type ActivePlugin,
   type PreparedRun,
   type Tokenizer,
   type TokenizedRow,
 } from '../../core/index.js';
-
-const log = getLogger('worker');
+import { workerBus } from './shared.js';
 
 function section(prepared: PreparedRun, p: ActivePlugin): Record<string, unknown> {
   return prepared.config.section(p.meta.configKey);
@@ -37,10 +30,7 @@ export async function formattedDataset(
   prepared: PreparedRun,
   options: { dryRunRows?: number } = {},
 ): Promise<{ rows: readonly TokenizedRow[]; tokenizer?: Tokenizer; evalRows: number }> {
-  const { config } = prepared;
-  const run = { ...runInfoOf(config), dryRunRows: options.dryRunRows };
-  setRunContext(run); // for plugins written before the context
-  const bus = new HookBus(activatePlugins(prepared.plugins), { logger: log, locate: pluginLocator(config), run });
+  const bus = workerBus(prepared, { dryRunRows: options.dryRunRows });
   let tokenizer: Tokenizer | undefined;
   try {
     tokenizer = (await bus.first('tokenizer_loader', (p) => [section(prepared, p), undefined]))?.value;

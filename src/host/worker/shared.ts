@@ -7,13 +7,20 @@
 
 import path from 'node:path';
 import {
+  activatePlugins,
   ConfigErrors,
   DumboError,
+  getLogger,
+  HookBus,
+  pluginLocator,
+  runInfoOf,
+  setRunContext,
   checkPreparedRun,
   loadConfiguredPlugins,
   parseConfig,
   type LoadedPlugin,
   type PreparedRun,
+  type RunInfo,
 } from '../../core/index.js';
 import type { ConfigProblem, PluginCard } from '../../shared/api.js';
 import type { WorkerCalls, WorkerError, WorkerMethod } from '../protocol.js';
@@ -98,4 +105,19 @@ export async function prepareText(
   const plugins = await loadConfiguredPlugins(config, { userPluginDir });
   loaded.add(plugins);
   return checkPreparedRun(config, plugins);
+}
+
+/**
+ * A hook bus over fresh instances of `prepared`'s plugins, outside a run: each plugin's context says what the
+ * config says (plus `extra`: a dry run), and a failure points at the field or section of the config.
+ */
+export function workerBus(prepared: PreparedRun, extra: Partial<RunInfo> = {}): HookBus {
+  const { config } = prepared;
+  const run = { ...runInfoOf(config), ...extra };
+  setRunContext(run); // for plugins written before the context
+  return new HookBus(activatePlugins(prepared.plugins), {
+    logger: getLogger('worker'),
+    locate: pluginLocator(config),
+    run,
+  });
 }
