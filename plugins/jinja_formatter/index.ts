@@ -19,7 +19,7 @@
  * output rows, and the statistics of a split).
  */
 import {
-  BasePlugin,
+  DatasetFormatterPlugin,
   Err,
   getLogger,
   Ok,
@@ -99,9 +99,8 @@ export function formatDataset(
   return Ok(out);
 }
 
-export class JinjaFormatter extends BasePlugin {
+export class JinjaFormatter extends DatasetFormatterPlugin {
   static configKey = 'formatter';
-  static provides = ['dataset_formatter'];
   static description =
     'Formats text, prompt/response and chat rows with Jinja templates into token ids and labels ' +
     '(completion-only masking, truncation, packing).';
@@ -124,7 +123,7 @@ export class JinjaFormatter extends BasePlugin {
 
   hooks(): PluginHooks {
     return {
-      dataset_formatter: (dataset, config, tokenizer) => this.formatDataset(dataset, config, tokenizer),
+      ...super.hooks(),
       // The estimate's sequence length: no formatted row is longer than max_length.
       estimate: (facts, config) => {
         const { max_length } = config as FormatterOptions;

@@ -19,7 +19,7 @@
  * split), info.ts (the dataset's info and length statistics).
  */
 import {
-  BasePlugin,
+  DatasetLoaderPlugin,
   Err,
   getLogger,
   Ok,
@@ -44,9 +44,8 @@ export type { ChatMessage, DatasetRow } from './rows.js';
 const log = getLogger('polars');
 const plural = (k: number, word: string) => `${k} ${word}${k === 1 ? '' : 's'}`;
 
-export class PolarsDatasetLoader extends BasePlugin {
+export class PolarsDatasetLoader extends DatasetLoaderPlugin {
   static configKey = 'dataset';
-  static provides = ['dataset_loader'];
   static description =
     'Loads a dataset from JSONL, JSON, CSV, Parquet or text files (globs allowed), with a seeded shuffle and ' +
     'evaluation split.';
@@ -104,13 +103,6 @@ export class PolarsDatasetLoader extends BasePlugin {
         `from ${plural(files.value.length + evalFiles.value.length, 'file')}`,
     );
     return Ok(dataset);
-  }
-
-  hooks() {
-    return {
-      dataset_loader: (config: PluginConfig, tokenizer: Tokenizer | undefined, ctx: PluginContext) =>
-        this.loadDataset(config, tokenizer, ctx),
-    };
   }
 }
 

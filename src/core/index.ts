@@ -12,6 +12,8 @@ export {
   ModelLoaderPlugin,
   TokenizerLoaderPlugin,
   ModelPatcherPlugin,
+  DatasetLoaderPlugin,
+  DatasetFormatterPlugin,
   LoggingPlugin,
   readPluginMeta,
   snakeCase,

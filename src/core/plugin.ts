@@ -12,7 +12,7 @@
 import type { PluginContext } from './context.js';
 import type { HookReturn, PluginHooks } from './hooks.js';
 import type { MetricEvent, MetricsCollector } from './metrics.js';
-import type { Model, PluginConfig, Tokenizer } from './types.js';
+import type { Dataset, Model, PluginConfig, Tokenizer } from './types.js';
 
 /** A JSON Schema object (draft 2020-12 or 07), used to validate a plugin's YAML section. */
 export type JSONSchema = Record<string, unknown>;
@@ -58,6 +58,33 @@ export abstract class ModelPatcherPlugin extends BasePlugin {
   abstract patchModel(model: Model, config: PluginConfig, context: PluginContext): HookReturn<Model>;
   hooks(): PluginHooks {
     return { model_patcher: (model, config, ctx) => this.patchModel(model, config, ctx) };
+  }
+}
+
+export abstract class DatasetLoaderPlugin extends BasePlugin {
+  static provides = ['dataset_loader'];
+  abstract loadDataset(
+    config: PluginConfig,
+    tokenizer: Tokenizer | undefined,
+    context: PluginContext,
+  ): HookReturn<Dataset>;
+  hooks(): PluginHooks {
+    return { dataset_loader: (config, tokenizer, ctx) => this.loadDataset(config, tokenizer, ctx) };
+  }
+}
+
+export abstract class DatasetFormatterPlugin extends BasePlugin {
+  static provides = ['dataset_formatter'];
+  abstract formatDataset(
+    dataset: Dataset,
+    config: PluginConfig,
+    tokenizer: Tokenizer | undefined,
+    context: PluginContext,
+  ): HookReturn<Dataset>;
+  hooks(): PluginHooks {
+    return {
+      dataset_formatter: (dataset, config, tokenizer, ctx) => this.formatDataset(dataset, config, tokenizer, ctx),
+    };
   }
 }
 

@@ -53,7 +53,7 @@ async function load(config: PluginConfig, tokenizer?: Tokenizer): Promise<Result
   const section = validSection(PolarsDatasetLoader, config);
   if (!section.ok) return section;
   const ctx = standaloneContext('polars_dataset_loader', run);
-  return new PolarsDatasetLoader().hooks().dataset_loader(section.value, tokenizer, ctx);
+  return new PolarsDatasetLoader().hooks().dataset_loader!(section.value, tokenizer, ctx);
 }
 
 async function loadOk(config: PluginConfig, tokenizer?: Tokenizer): Promise<Dataset> {
