@@ -18,19 +18,8 @@
  * rendering a prompt with a row's fields), formatter.ts (rows into masked token ids), packing.ts (examples into
  * output rows, and the statistics of a split).
  */
-import {
-  DatasetFormatterPlugin,
-  Err,
-  getLogger,
-  Ok,
-  type Dataset,
-  type DatasetInfo,
-  type PluginConfig,
-  type PluginHooks,
-  type Result,
-  type TokenizedRow,
-  type Tokenizer,
-} from 'dumbo';
+import { DatasetFormatterPlugin, Err, getLogger, Ok } from 'dumbo';
+import type { Dataset, DatasetInfo, PluginConfig, PluginHooks, Result, TokenizedRow, Tokenizer } from 'dumbo';
 import { RowFormatter, type SplitStats } from './formatter.js';
 import { aboutWhich, formatterSchema, type FormatterOptions } from './options.js';
 import { finish, summary } from './packing.js';

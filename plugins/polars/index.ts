@@ -18,18 +18,8 @@
  * read.ts (a file into a table), rows.ts (tables into rows), split.ts (seeded order, limit and evaluation
  * split), info.ts (the dataset's info and length statistics).
  */
-import {
-  DatasetLoaderPlugin,
-  Err,
-  getLogger,
-  Ok,
-  type Dataset,
-  type DatasetInfo,
-  type PluginConfig,
-  type PluginContext,
-  type Result,
-  type Tokenizer,
-} from 'dumbo';
+import { DatasetLoaderPlugin, Err, getLogger, Ok } from 'dumbo';
+import type { Dataset, DatasetInfo, PluginConfig, PluginContext, Result, Tokenizer } from 'dumbo';
 import { resolveFiles } from './files.js';
 import { datasetInfo, type Loaded } from './info.js';
 import { datasetSchema, readOptions } from './options.js';

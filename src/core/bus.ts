@@ -103,6 +103,9 @@ export function activatePlugins(loaded: readonly LoadedPlugin[]): ActivePlugin[]
 type Args<H extends HookName> = HookArgs<H>;
 type Value<H extends HookName> = HookValue<H>;
 
+/** The plugin whose `Ok` won and its value; `undefined` when no plugin implements the hook. */
+type Winner<H extends HookName> = Promise<{ plugin: ActivePlugin; value: Value<H> } | undefined>;
+
 /** What `emit` returns, by the hook's rule. */
 export type EmitResult<H extends HookName> =
   ModeOf<H> extends 'observe' ? Value<H>[] : ModeOf<H> extends 'pipe' ? Value<H> : Value<H> | undefined;
@@ -149,10 +152,7 @@ export class HookBus {
   }
 
   /** First Ok wins. `undefined` when no plugin implements the hook; throws when all of them fail. */
-  async first<H extends FirstHook>(
-    hook: H,
-    args: (p: ActivePlugin) => Args<H>,
-  ): Promise<{ plugin: ActivePlugin; value: Value<H> } | undefined> {
+  async first<H extends FirstHook>(hook: H, args: (p: ActivePlugin) => Args<H>): Winner<H> {
     this.checkMode(hook, 'first');
     return this.firstOk(hook, this.implementers(hook), args);
   }
@@ -175,10 +175,7 @@ export class HookBus {
   }
 
   /** The one implementer (resolution guarantees at most one); `undefined` when none. An Err stops the run. */
-  async exclusive<H extends ExclusiveHook>(
-    hook: H,
-    args: (p: ActivePlugin) => Args<H>,
-  ): Promise<{ plugin: ActivePlugin; value: Value<H> } | undefined> {
+  async exclusive<H extends ExclusiveHook>(hook: H, args: (p: ActivePlugin) => Args<H>): Winner<H> {
     this.checkMode(hook, 'exclusive');
     return this.firstOk(hook, this.implementers(hook).slice(0, 1), args);
   }
@@ -188,7 +185,7 @@ export class HookBus {
     hook: H,
     impl: readonly ActivePlugin[],
     args: (p: ActivePlugin) => Args<H>,
-  ): Promise<{ plugin: ActivePlugin; value: Value<H> } | undefined> {
+  ): Winner<H> {
     if (impl.length === 0) return undefined;
     const errors: string[] = [];
     for (const p of impl) {

@@ -10,7 +10,7 @@
  */
 
 import type { PluginContext } from './context.js';
-import type { HookReturn, PluginHooks } from './hooks.js';
+import type { HookArgs, HookName, HookReturn, PluginHooks } from './hooks.js';
 import type { MetricEvent, MetricsCollector } from './metrics.js';
 import type { Dataset, Model, PluginConfig, Tokenizer } from './types.js';
 
@@ -61,30 +61,24 @@ export abstract class ModelPatcherPlugin extends BasePlugin {
   }
 }
 
+/** The arguments of hook `H` as a kind class's method takes them: the hook's own, then the context. */
+type MethodArgs<H extends HookName> = [...HookArgs<H>, PluginContext];
+
 export abstract class DatasetLoaderPlugin extends BasePlugin {
   static provides = ['dataset_loader'];
-  abstract loadDataset(
-    config: PluginConfig,
-    tokenizer: Tokenizer | undefined,
-    context: PluginContext,
-  ): HookReturn<Dataset>;
+  /** (config, tokenizer, context) */
+  abstract loadDataset(...args: MethodArgs<'dataset_loader'>): HookReturn<Dataset>;
   hooks(): PluginHooks {
-    return { dataset_loader: (config, tokenizer, ctx) => this.loadDataset(config, tokenizer, ctx) };
+    return { dataset_loader: (...args) => this.loadDataset(...args) };
   }
 }
 
 export abstract class DatasetFormatterPlugin extends BasePlugin {
   static provides = ['dataset_formatter'];
-  abstract formatDataset(
-    dataset: Dataset,
-    config: PluginConfig,
-    tokenizer: Tokenizer | undefined,
-    context: PluginContext,
-  ): HookReturn<Dataset>;
+  /** (dataset, config, tokenizer, context) */
+  abstract formatDataset(...args: MethodArgs<'dataset_formatter'>): HookReturn<Dataset>;
   hooks(): PluginHooks {
-    return {
-      dataset_formatter: (dataset, config, tokenizer, ctx) => this.formatDataset(dataset, config, tokenizer, ctx),
-    };
+    return { dataset_formatter: (...args) => this.formatDataset(...args) };
   }
 }
 
