@@ -31,14 +31,11 @@ export async function generateText(p: WorkerCalls['generate']['params']): Promis
     cachedModel = { key, model, tokenizer };
   }
   const { model, tokenizer } = cachedModel;
-  let ids = tokenizer.encode(p.prompt);
-  if (ids.length === 0 && tokenizer.bosTokenId !== undefined) ids = [tokenizer.bosTokenId];
-  if (ids.length === 0) throw new DumboError('the prompt is empty after tokenization: give some text');
-  const out = await engine.generate(model.lm, ids, {
-    maxNewTokens: Math.min(p.maxNewTokens, Math.max(1, model.lm.maxPositions - ids.length)),
+  // The one rule for a prompt (engine sampleText): an empty one starts from BOS, else EOS.
+  const sample = await engine.sampleText(model.lm, tokenizer, p.prompt, {
+    maxNewTokens: p.maxNewTokens,
     temperature: p.temperature,
-    eosTokenId: tokenizer.eosTokenId,
     seed: p.seed,
   });
-  return p.prompt + tokenizer.decode(out, { skipSpecialTokens: true });
+  return sample.text;
 }
