@@ -89,7 +89,7 @@ export class TransformersTrainer extends BasePlugin {
     // `early_stopping_patience` predates the early_stopping plugin: the same callback, applied here.
     const patience = earlyStopping(c.early_stopping_patience);
     const onEvaluate: TrainerContext['onEvaluate'] = async (report, state) => {
-      const control = await ctx.onEvaluate(report, state);
+      const control = (await ctx.onEvaluate?.(report, state)) ?? {};
       if (patience(state).should_stop && !control.should_stop) {
         log.info(`early stopping: eval loss has not improved for ${c.early_stopping_patience} evaluations`);
         return { ...control, should_stop: true };

@@ -12,17 +12,17 @@
  */
 
 import { DumboError, type ErrorLocation } from './errors.js';
-import { standaloneContext, type PluginContext, type RunInfo } from './context.js';
+import { standaloneContext, type Emit, type PluginContext, type RunInfo } from './context.js';
 import {
   getHookSpec,
   hookNames,
+  type EmitResult,
   type ExclusiveHook,
   type FirstHook,
   type HookArgs,
   type HookMode,
   type HookName,
   type HookValue,
-  type ModeOf,
   type ObserveHook,
   type PipeHook,
   type PluginHooks,
@@ -106,10 +106,6 @@ type Value<H extends HookName> = HookValue<H>;
 /** The plugin whose `Ok` won and its value; `undefined` when no plugin implements the hook. */
 type Winner<H extends HookName> = Promise<{ plugin: ActivePlugin; value: Value<H> } | undefined>;
 
-/** What `emit` returns, by the hook's rule. */
-export type EmitResult<H extends HookName> =
-  ModeOf<H> extends 'observe' ? Value<H>[] : ModeOf<H> extends 'pipe' ? Value<H> : Value<H> | undefined;
-
 export interface HookBusOptions {
   onTrace?: (entry: TraceEntry) => void;
   /** Called as each hook call starts (its trace entry comes when it ends): a watchdog's start signal. */
@@ -144,7 +140,7 @@ export class HookBus {
     if (!ctx) {
       ctx = {
         ...standaloneContext(p.meta.name, this.options.run),
-        emit: (hook: HookName, ...args: unknown[]) => this.emit(p, hook, args),
+        emit: ((hook: HookName, ...args: unknown[]) => this.emit(p, hook, args)) as Emit,
       };
       this.contexts.set(p, ctx);
     }
@@ -248,8 +244,16 @@ export class HookBus {
         return (await this.observe(h, fixed)).map((r) => r.value) as EmitResult<H>;
       case 'first':
         return (await this.first(h, fixed))?.value as EmitResult<H>;
-      case 'exclusive':
+      case 'exclusive': {
+        const impl = this.implementers(hook);
+        if (impl.length > 1) {
+          throw new DumboError(
+            `hook '${hook}' is exclusive, but ${impl.map((p) => p.meta.name).join(' and ')} both implement it`,
+            { plugin: from.meta.name, hook },
+          );
+        }
         return (await this.exclusive(h, fixed))?.value as EmitResult<H>;
+      }
       case 'pipe':
         return (await this.pipe(
           h,

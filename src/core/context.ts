@@ -9,6 +9,7 @@
  */
 
 import { DEFAULT_SEED } from './config.js';
+import type { EmitResult, HookArgs, HookName } from './hooks.js';
 import { getLogger, type Logger } from './logger.js';
 import { getMetricsRegistry, type MetricsRegistry } from './metrics.js';
 
@@ -46,9 +47,8 @@ export interface PluginContext extends RunInfo {
   emit: Emit;
 }
 
-/** Filled in by bus.ts, where the hook types live (kept apart so this file imports no hook table). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Emit = (hook: any, ...args: any[]) => Promise<any>;
+/** `emit`, typed by the hook table: the hook's own arguments, and what its rule returns. */
+export type Emit = <H extends HookName>(hook: H, ...args: HookArgs<H>) => Promise<EmitResult<H>>;
 
 /**
  * A context for calling a plugin's hooks by hand, outside a run (a plugin's own tests, a script): the given
@@ -62,8 +62,8 @@ export function standaloneContext(plugin: string, run: Partial<RunInfo> = {}): P
     plugin,
     logger: getLogger(plugin),
     metrics: getMetricsRegistry(),
-    emit: async (hook: string) => {
+    emit: (async (hook: string) => {
       throw new Error(`${plugin} emitted '${hook}' outside a run: no plugins are there to answer it`);
-    },
+    }) as Emit,
   };
 }

@@ -124,7 +124,12 @@ export type HookMode = 'first' | 'pipe' | 'observe' | 'exclusive';
  * that adds a hook to `HookSpecs` adds its rule here too (declaration merging), and registers it at run time
  * with `defineHook`, whose `mode` must match.
  */
-export interface HookModes {
+// Open for declaration merging: empty here, it is the built-in rules plus those plugins add.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface HookModes extends BuiltinHookModes {}
+
+/** The built-in hooks' rules (closed: the table below must name each one; `HookModes` is the open one). */
+export interface BuiltinHookModes {
   kernels: 'pipe';
   model_loader: 'first';
   tokenizer_loader: 'first';
@@ -165,6 +170,11 @@ export type HookArgs<H extends HookName> = Parameters<HookSpecs[H]>;
 /** What a hook's `Ok` carries. */
 export type HookValue<H extends HookName> = Awaited<ReturnType<HookSpecs[H]>> extends Result<infer T> ? T : never;
 
+/** What `emit` returns, by the hook's rule: every Ok value (observe), the value piped through (pipe), the
+ *  winning value or undefined (first, exclusive). */
+export type EmitResult<H extends HookName> =
+  ModeOf<H> extends 'observe' ? HookValue<H>[] : ModeOf<H> extends 'pipe' ? HookValue<H> : HookValue<H> | undefined;
+
 /**
  * Who calls a hook: `run` hooks are called by the run itself (the lifecycle: loaders, `trainer`, `log_*`,
  * `finish`); `trainer` hooks by the trainer plugin through its context; `plugin` hooks are ones a plugin
@@ -187,7 +197,7 @@ export type PluginHooks = {
 };
 
 /** The seed's hooks plus the data/training hooks. A mapped type: forgetting one is a compile error. */
-const BUILTIN_HOOKS: { [H in keyof HookModes]: HookSpec & { mode: HookModes[H]; caller: HookCaller } } = {
+const BUILTIN_HOOKS: { [H in keyof BuiltinHookModes]: HookSpec & { mode: BuiltinHookModes[H]; caller: HookCaller } } = {
   log_init: { mode: 'observe', caller: 'run', description: 'initialize logging (each plugin)' },
   metrics_collector: { mode: 'observe', caller: 'run', description: 'after init: return a collector to register' },
   kernels: { mode: 'pipe', caller: 'run', description: 'register fused kernels, before the model is built' },
@@ -232,7 +242,8 @@ export function defineHook(name: string, spec: HookSpec): void {
   if (existing && existing.mode !== spec.mode) {
     throw new Error(`hook '${name}' is already defined with mode '${existing.mode}'`);
   }
-  registry.set(name, { caller: 'plugin', ...spec });
+  // Who calls a hook is the table's to say for a built-in one: redefining `finish` does not make it emittable.
+  registry.set(name, { ...spec, caller: existing?.caller ?? spec.caller ?? 'plugin' });
 }
 
 export function getHookSpec(name: string): HookSpec | undefined {

@@ -41,8 +41,10 @@ export {
   type PipeHook,
   type ObserveHook,
   type ExclusiveHook,
+  type EmitResult,
+  type BuiltinHookModes,
 } from './hooks.js';
-export { standaloneContext, type PluginContext, type RunInfo } from './context.js';
+export { standaloneContext, type Emit, type PluginContext, type RunInfo } from './context.js';
 export {
   MetricEvent,
   MetricsCollector,
@@ -99,14 +101,7 @@ export {
   type LoaderOptions,
 } from './loader.js';
 export { resolvePlugins } from './resolver.js';
-export {
-  HookBus,
-  activatePlugins,
-  type ActivePlugin,
-  type TraceEntry,
-  type HookFailure,
-  type EmitResult,
-} from './bus.js';
+export { HookBus, activatePlugins, type ActivePlugin, type TraceEntry, type HookFailure } from './bus.js';
 export {
   prepareRun,
   pluginLocator,

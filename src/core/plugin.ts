@@ -9,7 +9,7 @@
  * may extend another copy of the SDK.
  */
 
-import type { PluginContext } from './context.js';
+import { standaloneContext, type PluginContext } from './context.js';
 import type { HookArgs, HookName, HookReturn, PluginHooks } from './hooks.js';
 import type { MetricEvent, MetricsCollector } from './metrics.js';
 import type { Dataset, Model, PluginConfig, Tokenizer } from './types.js';
@@ -35,13 +35,18 @@ export abstract class BasePlugin {
   hooks(): PluginHooks {
     return {};
   }
+
+  /** The context a kind method gets: the bus's, or when a hook is called by hand without one, a standalone one. */
+  protected contextOf(ctx: PluginContext | undefined): PluginContext {
+    return ctx ?? standaloneContext(snakeCase(this.constructor.name));
+  }
 }
 
 export abstract class ModelLoaderPlugin extends BasePlugin {
   static provides = ['model_loader'];
   abstract loadModel(config: PluginConfig, context: PluginContext): HookReturn<Model>;
   hooks(): PluginHooks {
-    return { model_loader: (config, ctx) => this.loadModel(config, ctx) };
+    return { model_loader: (config, ctx) => this.loadModel(config, this.contextOf(ctx)) };
   }
 }
 
@@ -49,7 +54,7 @@ export abstract class TokenizerLoaderPlugin extends BasePlugin {
   static provides = ['tokenizer_loader'];
   abstract loadTokenizer(config: PluginConfig, model: Model | undefined, context: PluginContext): HookReturn<Tokenizer>;
   hooks(): PluginHooks {
-    return { tokenizer_loader: (config, model, ctx) => this.loadTokenizer(config, model, ctx) };
+    return { tokenizer_loader: (config, model, ctx) => this.loadTokenizer(config, model, this.contextOf(ctx)) };
   }
 }
 
@@ -57,7 +62,7 @@ export abstract class ModelPatcherPlugin extends BasePlugin {
   static provides = ['model_patcher'];
   abstract patchModel(model: Model, config: PluginConfig, context: PluginContext): HookReturn<Model>;
   hooks(): PluginHooks {
-    return { model_patcher: (model, config, ctx) => this.patchModel(model, config, ctx) };
+    return { model_patcher: (model, config, ctx) => this.patchModel(model, config, this.contextOf(ctx)) };
   }
 }
 
@@ -69,7 +74,7 @@ export abstract class DatasetLoaderPlugin extends BasePlugin {
   /** (config, tokenizer, context) */
   abstract loadDataset(...args: MethodArgs<'dataset_loader'>): HookReturn<Dataset>;
   hooks(): PluginHooks {
-    return { dataset_loader: (...args) => this.loadDataset(...args) };
+    return { dataset_loader: (config, tokenizer, ctx) => this.loadDataset(config, tokenizer, this.contextOf(ctx)) };
   }
 }
 
@@ -78,7 +83,10 @@ export abstract class DatasetFormatterPlugin extends BasePlugin {
   /** (dataset, config, tokenizer, context) */
   abstract formatDataset(...args: MethodArgs<'dataset_formatter'>): HookReturn<Dataset>;
   hooks(): PluginHooks {
-    return { dataset_formatter: (...args) => this.formatDataset(...args) };
+    return {
+      dataset_formatter: (dataset, config, tokenizer, ctx) =>
+        this.formatDataset(dataset, config, tokenizer, this.contextOf(ctx)),
+    };
   }
 }
 
@@ -91,10 +99,10 @@ export abstract class LoggingPlugin extends BasePlugin {
   finish?(context: PluginContext): HookReturn<void>;
   hooks(): PluginHooks {
     const h: PluginHooks = {};
-    if (this.initialize) h.log_init = (config, ctx) => this.initialize!(config, ctx);
-    if (this.logMetrics) h.log_metrics = (metrics, step, ctx) => this.logMetrics!(metrics, step, ctx);
-    if (this.getMetricsCollector) h.metrics_collector = (ctx) => this.getMetricsCollector!(ctx);
-    if (this.finish) h.finish = (ctx) => this.finish!(ctx);
+    if (this.initialize) h.log_init = (config, ctx) => this.initialize!(config, this.contextOf(ctx));
+    if (this.logMetrics) h.log_metrics = (metrics, step, ctx) => this.logMetrics!(metrics, step, this.contextOf(ctx));
+    if (this.getMetricsCollector) h.metrics_collector = (ctx) => this.getMetricsCollector!(this.contextOf(ctx));
+    if (this.finish) h.finish = (ctx) => this.finish!(this.contextOf(ctx));
     return h;
   }
 }

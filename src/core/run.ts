@@ -100,7 +100,9 @@ export interface RunOutcome {
 /** What a config says about its run: its file and folder, and its seed (top-level `seed:`, default DEFAULT_SEED). */
 export function runInfoOf(config: LoadedConfig): RunInfo {
   return {
-    configFile: path.resolve(config.dir, path.basename(config.file)),
+    // The file that was loaded (a resumed run loads its run folder's copy; its relative paths stay the
+    // original's, which `configDir` keeps).
+    configFile: path.resolve(config.file),
     configDir: config.dir,
     seed: config.run.seed,
   };
@@ -246,7 +248,10 @@ export async function runLifecycle(prepared: PreparedRun, options: RunOptions = 
 type TrainerHooks = Pick<TrainerContext, 'trainableParameters' | 'computeLoss' | 'onStepEnd' | 'onEvaluate' | 'onSave'>;
 
 /** A trainer's context: the given pieces plus its hooks, called through `bus` (as `context.emit` would). */
-export function trainerContext(bus: HookBus, base: Omit<TrainerContext, keyof TrainerHooks>): TrainerContext {
+export function trainerContext(
+  bus: HookBus,
+  base: Omit<TrainerContext, keyof TrainerHooks>,
+): TrainerContext & TrainerHooks {
   const controls = async (values: { value: TrainerControl | void }[]): Promise<TrainerControl> => {
     const out: TrainerControl = {};
     for (const { value } of values) {

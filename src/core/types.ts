@@ -107,13 +107,14 @@ export interface TrainerContext {
   /**
    * The training-time hooks, called by the trainer at its points (the same calls as `context.emit`):
    * `trainableParameters` and `computeLoss` once before the first step, the callbacks as HF's `TrainerCallback`.
-   * Each callback resolves to the OR of every plugin's control.
+   * Each callback resolves to the OR of every plugin's control. The run always gives them; they are optional
+   * so that a context built by hand (a trainer's own tests) needs none.
    */
-  trainableParameters<P>(params: ReadonlyMap<string, P>, model: Model): Promise<ReadonlyMap<string, P>>;
-  computeLoss<L extends LossFunction>(defaultLoss: L): Promise<L>;
-  onStepEnd(state: TrainerState): Promise<TrainerControl>;
-  onEvaluate(report: EvalReport, state: TrainerState): Promise<TrainerControl>;
-  onSave(checkpoint: SavedCheckpoint, state: TrainerState): Promise<TrainerControl>;
+  trainableParameters?<P>(params: ReadonlyMap<string, P>, model: Model): Promise<ReadonlyMap<string, P>>;
+  computeLoss?<L extends LossFunction>(defaultLoss: L): Promise<L>;
+  onStepEnd?(state: TrainerState): Promise<TrainerControl>;
+  onEvaluate?(report: EvalReport, state: TrainerState): Promise<TrainerControl>;
+  onSave?(checkpoint: SavedCheckpoint, state: TrainerState): Promise<TrainerControl>;
 }
 
 /** The object a `trainer` hook works with, for plugins that keep a trainer around. */

@@ -97,6 +97,19 @@ export function earlyStopping(patience: number, minDelta = 0): (state: TrainerSt
   };
 }
 
+/**
+ * A checkpoint's evaluation history. One written before the history existed kept only the best eval loss and
+ * the evaluations since it without improvement: the same count of non-improving entries gives callbacks (early
+ * stopping) the same decision after the resume.
+ */
+function evaluationsOf(state: TrainerCheckpointState): { step: number; loss: number }[] {
+  if (state.evaluations) return state.evaluations;
+  const old = state as TrainerCheckpointState & { evalsWithoutImprovement?: number };
+  if (old.bestEvalLoss === undefined) return [];
+  const best = { step: 0, loss: old.bestEvalLoss };
+  return [best, ...Array.from({ length: old.evalsWithoutImprovement ?? 0 }, () => ({ ...best }))];
+}
+
 function orControls(a: TrainerControl, b: TrainerControl): TrainerControl {
   const out = { ...a };
   for (const [k, v] of Object.entries(b) as [keyof TrainerControl, boolean | undefined][]) if (v) out[k] = true;
@@ -115,6 +128,14 @@ export async function train(run: TrainingRun, c: TrainingConfig): Promise<Traini
   const totalSteps = c.max_steps ?? perEpoch * c.epochs;
   const model: Model = run.model ?? { architecture: lm.architecture, config: lm.config };
   const params = ((await hooks.trainableParameters?.(lm.params, model)) ?? lm.params) as Map<string, tf.Variable>;
+  // Checkpoints hold the model's parameters: one trained outside them would come back at its initial value.
+  const outside = [...params.keys()].filter((name) => lm.params.get(name) !== params.get(name));
+  if (outside.length > 0) {
+    throw new Error(
+      `trainable_parameters returned ${outside.length} parameter(s) that are not the model's (${outside.slice(0, 3).join(', ')}): ` +
+        "a plugin that adds parameters attaches them to the model's params first (in model_patcher), so checkpoints keep them",
+    );
+  }
   const lossFn = (await hooks.computeLoss?.(causalLMLossFunction)) ?? causalLMLossFunction;
   const optimizer = new AdamW(new Map(params), {
     beta1: c.adam_beta1,
@@ -143,7 +164,7 @@ export async function train(run: TrainingRun, c: TrainingConfig): Promise<Traini
     if (run.resumeFrom) {
       const ckpt = await readCheckpoint(run.resumeFrom);
       restoreCheckpoint(ckpt, lm, optimizer);
-      state = { ...ckpt.state, totalSteps, evaluations: ckpt.state.evaluations ?? [] };
+      state = { ...ckpt.state, totalSteps, evaluations: evaluationsOf(ckpt.state) };
       stream.position = { ...ckpt.state.position };
       log.info(`resumed from ${run.resumeFrom} at step ${state.step}`);
     }
@@ -214,7 +235,8 @@ export async function train(run: TrainingRun, c: TrainingConfig): Promise<Traini
       let control = (await hooks.onStepEnd?.(view(lr))) ?? {};
       const hasEval = run.eval !== undefined && run.eval.length > 0;
       const evalDue = c.eval_every > 0 && (step % c.eval_every === 0 || step === totalSteps);
-      if (hasEval && (evalDue || control.should_evaluate)) {
+      const evaluates = hasEval && (evalDue || control.should_evaluate === true);
+      if (evaluates) {
         const ev = await evaluate(
           lm,
           evalBatches(run.eval!, c.batch_size, maxLength, padId, c.eval_batches > 0 ? c.eval_batches : Infinity),
@@ -229,7 +251,8 @@ export async function train(run: TrainingRun, c: TrainingConfig): Promise<Traini
         };
         control = orControls(control, (await hooks.onEvaluate?.(report, view(lr))) ?? {});
       }
-      const logDue = control.should_log === true || step % c.log_every === 0 || step === totalSteps;
+      // An evaluation is always logged: log_every thins the per-step metrics, never the eval ones.
+      const logDue = evaluates || control.should_log === true || step % c.log_every === 0 || step === totalSteps;
       await run.reportStep(
         { step, totalSteps, epoch: view().epoch, loss, lr, ...times },
         metrics,

@@ -45,7 +45,7 @@ export const TRAINING_SCHEMA = defineSchema({
       type: 'integer',
       minimum: 0,
       default: 0,
-      description: 'Evaluate every N steps (0: at the end only).',
+      description: 'Evaluate every N steps and at the last step (0: never).',
     },
     eval_batches: { type: 'integer', minimum: 0, default: 0, description: 'Batches per evaluation (0: all).' },
     save_every: { type: 'integer', minimum: 0, default: 0, description: 'Checkpoint every N steps (0: at the end).' },

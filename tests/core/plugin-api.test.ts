@@ -9,6 +9,10 @@ import {
   Ok,
   prepareRun,
   runLifecycle,
+  defineHook,
+  getHookSpec,
+  standaloneContext,
+  type HookReturn,
   type KernelRegistry,
   type LogRecord,
   type PluginHooks,
@@ -18,6 +22,17 @@ import { tempDir, writeFiles } from '../helpers.js';
 
 declare global {
   var __pluginApiRecords: unknown[] | undefined;
+}
+
+// A hook added as docs/plugins.md says: its arguments and its rule, by declaration merging. The SDK must still
+// compile with it (the built-in table is closed), and `emit` is typed by it.
+declare module 'dumbo' {
+  interface HookSpecs {
+    my_typed_eval(report: { step: number; score: number }): HookReturn<void>;
+  }
+  interface HookModes {
+    my_typed_eval: 'observe';
+  }
 }
 
 afterEach(() => {
@@ -115,6 +130,23 @@ describe('the hook bus is typed by calling rule', () => {
       },
     };
     expect(typeof hooks.log_metrics).toBe('function');
+  });
+});
+
+describe('hooks a plugin adds', () => {
+  it('are typed for emit by their HookSpecs and HookModes entries', async () => {
+    defineHook('my_typed_eval', { mode: 'observe', description: 'a typed custom evaluation' });
+    const ctx = standaloneContext('typed');
+    const call = () => ctx.emit('my_typed_eval', { step: 1, score: 0.5 });
+    // @ts-expect-error the hook takes a report, not a number
+    const wrong = () => ctx.emit('my_typed_eval', 3);
+    expect([typeof call, typeof wrong]).toEqual(['function', 'function']);
+    await expect(call()).rejects.toThrow("typed emitted 'my_typed_eval' outside a run");
+  });
+
+  it('redefining a built-in hook does not make it one plugins may emit', () => {
+    defineHook('finish', { mode: 'observe', description: 'cleanup', caller: 'plugin' });
+    expect(getHookSpec('finish')?.caller).toBe('run');
   });
 });
 

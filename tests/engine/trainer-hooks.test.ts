@@ -2,7 +2,7 @@
 // evaluate, log), the trainable_parameters hook (frozen weights stay bit-identical, the optimizer holds only
 // what is trained), the compute_loss hook (the loop trains on the loss it is given), and samples from an
 // empty prompt (they start from BOS/EOS instead of failing the run).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -105,6 +105,40 @@ describe('trainer callbacks (on_step_end / on_evaluate / on_save controls)', () 
     lm.dispose();
   });
 
+  it('always logs an evaluation, also on a step that log_every skips', async () => {
+    const lm = createModel(CONFIG, { seed: 5 });
+    const rec = recorder(lm, { eval: countingRows(2, 12, 12) });
+    await train(rec.run, options({ max_steps: 8, eval_every: 3, log_every: 4 }));
+    expect(rec.logged).toEqual([3, 4, 6, 8]);
+    expect(rec.values('eval/loss').map((e) => e.step)).toEqual([3, 6, 8]);
+    lm.dispose();
+  });
+
+  it('resumes from a checkpoint written before the evaluation history and stops where the run would have', async () => {
+    const stopAt = async (resumeFrom?: string, folder = tempDir()) => {
+      const lm = createModel(CONFIG, { seed: 6 });
+      const rec = recorder(lm, {
+        runFolder: folder,
+        resumeFrom,
+        eval: countingRows(2, 12, 12),
+        hooks: { onEvaluate: async (_r, state) => earlyStopping(2)(state) },
+      });
+      // Learning rate 0: every evaluation equals the first, so patience 2 runs out at step 3.
+      const summary = await train(rec.run, options({ max_steps: 10, learning_rate: 0, eval_every: 1, save_every: 1 }));
+      lm.dispose();
+      return { steps: summary.steps, folder };
+    };
+    const whole = await stopAt();
+    expect(whole.steps).toBe(3);
+    // The step-2 checkpoint as the older format wrote it: the best loss and one evaluation without improvement.
+    const step2 = path.join(whole.folder, 'checkpoints', 'step-2');
+    const file = path.join(step2, 'trainer_state.json');
+    const { evaluations, ...rest } = JSON.parse(readFileSync(file, 'utf8'));
+    expect(evaluations).toHaveLength(2);
+    writeFileSync(file, JSON.stringify({ ...rest, evalsWithoutImprovement: 1 }));
+    expect((await stopAt(step2)).steps).toBe(3);
+  });
+
   it('early stopping reads the evaluation history: patience and min_delta', () => {
     const state = (losses: number[]): TrainerState => ({
       step: losses.length,
@@ -141,6 +175,21 @@ describe('trainable_parameters', () => {
       const same = t.data.every((v, i) => v === after.get(name)!.data[i]);
       expect(same, name).toBe(!name.includes('ln_f'));
     }
+    lm.dispose();
+  });
+});
+
+describe('trainable_parameters: parameters outside the model', () => {
+  it('refuses a parameter the model does not hold (a checkpoint would lose it), saying where to attach it', async () => {
+    const lm = createModel(CONFIG, { seed: 7 });
+    const extra = tf.variable(tf.zeros([2]), true);
+    const rec = recorder(lm, {
+      hooks: { trainableParameters: async (params) => new Map([...params, ['adapter.weight', extra as never]]) },
+    });
+    await expect(train(rec.run, options({ max_steps: 1 }))).rejects.toThrow(
+      "trainable_parameters returned 1 parameter(s) that are not the model's (adapter.weight)",
+    );
+    extra.dispose();
     lm.dispose();
   });
 });
