@@ -5,7 +5,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelRegistry } from '../../src/core/index.js';
 import { initBackend } from '../../src/engine/backend.js';
 import { causalAttention } from '../../src/engine/kernels/attention.js';
-import { geluNew, layerNorm, rmsNorm, rope, swiglu } from '../../src/engine/kernels/ops.js';
+import { geglu, geluNew, layerNorm, linearCrossEntropy, rmsNorm, rope, swiglu } from '../../src/engine/kernels/ops.js';
 import { kernel, kernelTable, type KernelName } from '../../src/engine/index.js';
 import { createModel } from '../../src/engine/models/index.js';
 import { maxAbsDiff, randomize, TINY } from './models/tiny.js';
@@ -26,6 +26,8 @@ const DEFAULTS = {
   layer_norm: layerNorm,
   rms_norm: rmsNorm,
   swiglu,
+  geglu,
+  linear_cross_entropy: linearCrossEntropy,
   rope,
   attention: causalAttention,
 };
@@ -77,7 +79,7 @@ describe('the kernel table', () => {
 
   it('refuses an unknown op, listing the known ones with a did-you-mean', () => {
     expect(() => kernelTable.register('layer_nrom', () => 0)).toThrow(
-      "unknown kernel 'layer_nrom' (did you mean 'layer_norm'?): the kernel table has gelu_new, layer_norm, rms_norm, swiglu, rope, attention",
+      "unknown kernel 'layer_nrom' (did you mean 'layer_norm'?): the kernel table has gelu_new, layer_norm, rms_norm, swiglu, geglu, linear_cross_entropy, rope, attention",
     );
     expect(() => kernel('flash' as KernelName)).toThrow(/^unknown kernel 'flash': the kernel table has gelu_new, /);
     expect(() => kernelTable.register('rope', () => 0, { backends: [], plugin: 'liger' })).toThrow(
@@ -135,6 +137,8 @@ describe.each(TINY)('%s through the kernel table', (arch, config) => {
       layer_norm: (x: tf.Tensor3D, w: tf.Tensor, b: tf.Tensor, eps: number) => tf.mul(layerNorm(x, w, b, eps), 1.5),
       rms_norm: (x: tf.Tensor3D, w: tf.Tensor, eps: number) => tf.mul(rmsNorm(x, w, eps), 1.5),
       swiglu: (gate: tf.Tensor3D, up: tf.Tensor3D) => tf.mul(gate, up),
+      geglu: (gate: tf.Tensor3D, up: tf.Tensor3D) => tf.mul(gate, up),
+      linear_cross_entropy: (h: tf.Tensor2D, w: tf.Tensor2D, t: tf.Tensor1D) => tf.mul(linearCrossEntropy(h, w, t), 2),
       rope: (q: tf.Tensor4D, k: tf.Tensor4D) => [q, k],
       attention: (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, o: { scale: number }) =>
         causalAttention(q, k, v, { scale: o.scale * 2 }),

@@ -4,6 +4,7 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
+import { crossEntropy } from '../loss.js';
 
 /** GPT-2's tanh-approximated GELU (`gelu_new`): 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))). */
 export function geluNew(x: tf.Tensor3D): tf.Tensor3D {
@@ -26,6 +27,20 @@ export function rmsNorm(x: tf.Tensor3D, weight: tf.Tensor, eps: number): tf.Tens
 /** Llama's gated MLP activation: silu(gate) · up, silu(x) = x · sigmoid(x). */
 export function swiglu(gate: tf.Tensor3D, up: tf.Tensor3D): tf.Tensor3D {
   return tf.mul(tf.mul(gate, tf.sigmoid(gate)), up);
+}
+
+/** The GeGLU gate (T5 v1.1, Gemma): gelu_new(gate)·up. */
+export function geglu(gate: tf.Tensor3D, up: tf.Tensor3D): tf.Tensor3D {
+  return tf.mul(geluNew(gate), up);
+}
+
+/**
+ * The LM head and the loss in one op: per-row negative log-likelihood of `targets` (all in [0, V)) under
+ * `hidden · weightᵀ`. This default builds the [N, V] logits; a fused replacement never does (Liger's chunked
+ * algorithm). Rows the loss ignores are masked by the caller.
+ */
+export function linearCrossEntropy(hidden: tf.Tensor2D, weight: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  return crossEntropy(tf.matMul(hidden, weight, false, true), targets);
 }
 
 /** x·cos + rotate_half(x)·sin, where rotate_half([x1, x2]) = [-x2, x1] over the two halves of the last axis. */

@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { didYouMean, type KernelRegistry } from '../../core/index.js';
 import { causalAttention } from './attention.js';
-import { geluNew, layerNorm, rmsNorm, rope, swiglu } from './ops.js';
+import { geglu, geluNew, layerNorm, linearCrossEntropy, rmsNorm, rope, swiglu } from './ops.js';
 
 /** Each op's default and what it computes; a replacement takes the same arguments and returns the same. */
 const DEFAULTS = {
@@ -32,6 +32,16 @@ const DEFAULTS = {
   swiglu: {
     impl: swiglu,
     description: "Llama's MLP gate: (gate, up) → silu(gate)·up",
+  },
+  geglu: {
+    impl: geglu,
+    description: 'the GeGLU gate: (gate, up) → gelu_new(gate)·up',
+  },
+  linear_cross_entropy: {
+    impl: linearCrossEntropy,
+    description:
+      'LM head + cross-entropy: (hidden [N, D], weight [V, D], targets [N]) → per-row NLL of targets under ' +
+      'hidden·weightᵀ (the default builds the [N, V] logits)',
   },
   rope: {
     impl: rope,
