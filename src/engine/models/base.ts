@@ -1,8 +1,8 @@
 /**
  * What the three architectures share as objects: the weights created from the architecture's declaration
  * (weights.ts), the forward pass in a tidy with its checks, the LM head and the KV cache. Each architecture
- * (gpt2.ts, gpt_neo.ts, llama.ts) brings a config parser, a weight declaration and `logits`; `createModel`
- * (index.ts) puts them together.
+ * (gpt2.ts, gpt_neo.ts, llama.ts) brings a config parser, a weight declaration, `hidden` (the final hidden
+ * states) and `headWeights`; `createModel` (index.ts) puts them together.
  */
 
 import * as tf from '@tensorflow/tfjs-core';
@@ -43,10 +43,35 @@ export abstract class BaseCausalLM<C extends CommonConfig, Wt> implements Causal
     ({ weights: this.w, params: this.params, parts: this.parts } = create());
   }
 
-  /** Logits for ids (B, T) — implemented by each architecture, inside forward's tidy. */
-  protected abstract logits(idx: tf.Tensor2D, pass: Pass): tf.Tensor3D;
+  /** The final hidden states (B, T, C) for ids (B, T), after the final norm — each architecture's, inside a tidy. */
+  protected abstract hidden(idx: tf.Tensor2D, pass: Pass): tf.Tensor3D;
+
+  /** The LM head weight (V, C) — `lm_head.weight` or the tied embeddings — whole or as its row parts. */
+  protected abstract headWeights(): readonly tf.Tensor[];
 
   forward(inputIds: tf.Tensor2D, options?: ForwardOptions): tf.Tensor3D {
+    return this.run(inputIds, options, (x) => this.lmHead(x, this.headWeights())); // (B, T, V)
+  }
+
+  forwardHidden(inputIds: tf.Tensor2D, options?: ForwardOptions): tf.Tensor3D {
+    return this.run(inputIds, options, (x) => x); // (B, T, C)
+  }
+
+  /**
+   * The whole weight when it is one variable; row parts (a weight past a GPU's binding limit) are concatenated
+   * here, which a fused op could avoid by taking the parts directly (it works on row chunks of W anyway).
+   */
+  lmHeadWeight(): tf.Tensor2D {
+    const head = this.headWeights();
+    return (head.length === 1 ? head[0]! : tf.concat(head as tf.Tensor[], 0)) as tf.Tensor2D;
+  }
+
+  /** The checks on the input, then `top(hidden states)` in a tidy; the cache, if any, grows by T. */
+  private run(
+    inputIds: tf.Tensor2D,
+    options: ForwardOptions | undefined,
+    top: (x: tf.Tensor3D) => tf.Tensor3D,
+  ): tf.Tensor3D {
     assert(inputIds.rank === 2, `input ids must be [batch, time], got shape [${inputIds.shape.join(', ')}]`);
     assert(inputIds.dtype === 'int32', `input ids must be int32, got ${inputIds.dtype}`);
     const [B, T] = inputIds.shape;
@@ -57,7 +82,7 @@ export abstract class BaseCausalLM<C extends CommonConfig, Wt> implements Causal
     }
     return tf.tidy(() => {
       const pass = makePass(options);
-      const out = this.logits(inputIds, pass);
+      const out = top(this.hidden(inputIds, pass));
       if (cache) cache.length += T;
       return out;
     });

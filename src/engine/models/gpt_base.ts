@@ -78,7 +78,11 @@ export abstract class GPTBase<C extends GPTConfig, A> extends BaseCausalLM<C, GP
     return L.dropout(this.project(h, w.c_proj), this.cfg.residDropout, pass); // (B, T, C)
   }
 
-  protected logits(idx: tf.Tensor2D, pass: L.Pass): tf.Tensor3D {
+  protected headWeights(): readonly tf.Tensor[] {
+    return (this.w.lm_head ?? this.w.transformer.wte).weight;
+  }
+
+  protected hidden(idx: tf.Tensor2D, pass: L.Pass): tf.Tensor3D {
     const { wte, wpe, h, ln_f } = this.w.transformer;
     let x = L.learnedEmbeddings(wte.weight, wpe.weight, idx, this.cfg.embedDropout, pass, this.cfg.positionsKey); // (B, T, C)
     for (const [i, w] of h.entries()) {
@@ -90,6 +94,6 @@ export abstract class GPTBase<C extends GPTConfig, A> extends BaseCausalLM<C, GP
         (a) => this.mlp(a, w.mlp, pass),
       );
     }
-    return this.lmHead(this.ln(x, ln_f), (this.w.lm_head ?? wte).weight); // (B, T, V)
+    return this.ln(x, ln_f); // (B, T, C)
   }
 }

@@ -231,7 +231,11 @@ export class Llama extends BaseCausalLM<LlamaConfig, Weights> {
     return L.linear(this.gated(gate, up), w.down_proj); // (B, T, C)
   }
 
-  protected logits(idx: tf.Tensor2D, pass: L.Pass): tf.Tensor3D {
+  protected headWeights(): readonly tf.Tensor[] {
+    return (this.w.lm_head ?? this.w.model.embed_tokens).weight;
+  }
+
+  protected hidden(idx: tf.Tensor2D, pass: L.Pass): tf.Tensor3D {
     const { embed_tokens, layers, norm } = this.w.model;
     let x = L.tokenEmbeddings(embed_tokens.weight, idx); // (B, T, C)
     const rope = this.rope.get(pass.past, idx.shape[1]); // (T, hs) each
@@ -244,7 +248,7 @@ export class Llama extends BaseCausalLM<LlamaConfig, Weights> {
         (a) => this.mlp(a, w.mlp),
       );
     }
-    return this.lmHead(this.norm(x, norm), (this.w.lm_head ?? embed_tokens).weight); // (B, T, V)
+    return this.norm(x, norm); // (B, T, C)
   }
 
   override dispose(): void {

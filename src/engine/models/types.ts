@@ -52,6 +52,16 @@ export interface CausalLM {
   readonly numLayers: number;
   /** Logits [B, T, V] for input ids [B, T] (int32). */
   forward(inputIds: tf.Tensor2D, options?: ForwardOptions): tf.Tensor3D;
+  /**
+   * The final hidden states [B, T, D] (after the final norm): what `forward` feeds to the LM head, with the same
+   * options. With `lmHeadWeight` it lets a fused LM head + loss (`linear_cross_entropy`) skip the logits.
+   */
+  forwardHidden(inputIds: tf.Tensor2D, options?: ForwardOptions): tf.Tensor3D;
+  /**
+   * The LM head weight [V, D] (the token embeddings when tied), so that `forward` is forwardHidden · weightᵀ.
+   * It may be the model's own variable: use it inside a tidy and never dispose it.
+   */
+  lmHeadWeight(): tf.Tensor2D;
   /** An empty KV cache for `batch` sequences. */
   createCache(batch: number): KVCache;
   dispose(): void;
