@@ -1,0 +1,305 @@
+/**
+ * Fused MLP activations for the kernel table (registry.ts): `gelu_new`, `swiglu` and `geglu`, each one
+ * elementwise kernel forward and one backward (which recomputes the activation from the inputs, so nothing
+ * but the inputs is saved). A plain-loop kernel on `cpu`, a WGSL program on `webgpu`, and the default
+ * composition of ops.ts on any other backend.
+ *
+ * Also home of what the fused ops share (norms.ts, rope.ts import it): the backends' kernel interfaces, the
+ * choice of backend, the stable WGSL math and the flat elementwise program.
+ */
+
+import * as tf from '@tensorflow/tfjs-core';
+import { geglu, geluNew, swiglu } from '../kernels/ops.js';
+
+/** What a cpu kernel uses of tfjs-backend-cpu. */
+export interface CpuBackendLike extends tf.KernelBackend {
+  readSync(dataId: tf.DataId): tf.backend_util.BackendValues;
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): tf.TensorInfo;
+}
+
+export interface Uniform {
+  type: 'float32' | 'int32' | 'uint32';
+  data: number[];
+}
+
+/** What a webgpu kernel uses of tfjs-backend-webgpu: its program interface. */
+export interface WebGPUBackendLike extends tf.KernelBackend {
+  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: Uniform[]): tf.TensorInfo;
+}
+
+/** The backends with fused kernels; any other runs the default composition. */
+export function fusedBackend(): 'cpu' | 'webgpu' | undefined {
+  const name = tf.getBackend();
+  return name === 'cpu' || name === 'webgpu' ? name : undefined;
+}
+
+/** A float32 input's values on the cpu backend (no copy). */
+export function readF32(backend: object, t: tf.TensorInfo): Float32Array {
+  return (backend as CpuBackendLike).readSync(t.dataId) as Float32Array;
+}
+
+export function makeF32(backend: object, shape: number[], values: Float32Array): tf.TensorInfo {
+  return (backend as CpuBackendLike).makeTensorInfo(shape, 'float32', values);
+}
+
+export function runProgram(
+  backend: object,
+  program: object,
+  inputs: tf.TensorInfo[],
+  uniforms?: Uniform[],
+): tf.TensorInfo {
+  return (backend as WebGPUBackendLike).runWebGPUProgram(program, inputs, 'float32', uniforms);
+}
+
+/**
+ * WGSL helpers: tanh written with exp(-2|x|) (a naive (e^2x - 1)/(e^2x + 1) is inf/inf past |x| ≈ 44), GPT-2's
+ * gelu_new and SiLU with their derivatives, in the same formulas as the cpu kernels below.
+ */
+export const WGSL_MATH = `
+  fn stableTanh(a : f32) -> f32 {
+    let e = exp(-2.0 * abs(a));
+    return sign(a) * (1.0 - e) / (1.0 + e);
+  }
+  fn gelu(a : f32) -> f32 {
+    return 0.5 * a * (1.0 + stableTanh(0.7978845608028654 * (a + 0.044715 * a * a * a)));
+  }
+  fn geluGrad(a : f32) -> f32 {
+    let t = stableTanh(0.7978845608028654 * (a + 0.044715 * a * a * a));
+    return 0.5 * (1.0 + t) + 0.5 * a * (1.0 - t * t) * 0.7978845608028654 * (1.0 + 0.134145 * a * a);
+  }
+  fn sigmoid(a : f32) -> f32 {
+    return 1.0 / (1.0 + exp(-a));
+  }
+  fn silu(a : f32) -> f32 {
+    return a * sigmoid(a);
+  }
+  fn siluGrad(a : f32) -> f32 {
+    let s = sigmoid(a);
+    return s * (1.0 + a * (1.0 - s));
+  }
+`;
+
+const C = Math.sqrt(2 / Math.PI);
+
+function gelu(a: number): number {
+  return 0.5 * a * (1 + Math.tanh(C * (a + 0.044715 * a * a * a)));
+}
+
+function geluGrad(a: number): number {
+  const t = Math.tanh(C * (a + 0.044715 * a * a * a));
+  return 0.5 * (1 + t) + 0.5 * a * (1 - t * t) * C * (1 + 3 * 0.044715 * a * a);
+}
+
+function silu(a: number): number {
+  return a / (1 + Math.exp(-a));
+}
+
+function siluGrad(a: number): number {
+  const s = 1 / (1 + Math.exp(-a));
+  return s * (1 + a * (1 - s));
+}
+
+/**
+ * One thread per element over a flat output: `expr` is a WGSL expression of the inputs at `index` (each input
+ * has the output's shape, and `expr` reads every one of them). tfjs-webgpu splits a dispatch past the device's per-dimension limit.
+ */
+export class ElementwiseProgram {
+  readonly outputShape: number[];
+  readonly variableNames: string[];
+  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+  readonly size = true;
+  readonly dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  shaderKey: string;
+
+  constructor(
+    key: string,
+    shape: number[],
+    variableNames: string[],
+    private readonly expr: string,
+  ) {
+    this.outputShape = shape;
+    this.variableNames = variableNames;
+    this.shaderKey = `dumbo_${key}`;
+    this.dispatchLayout = { x: shape.map((_, i) => i) };
+    this.dispatch = [Math.ceil(tf.util.sizeFromShape(shape) / this.workgroupSize[0]), 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      ${WGSL_MATH}
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          setOutputAtIndex(index, ${this.expr});
+        }
+      }
+    `;
+  }
+}
+
+/** An activation f and its derivative, in JS (cpu) and by name in WGSL_MATH (webgpu). */
+interface Activation {
+  f: (a: number) => number;
+  df: (a: number) => number;
+  wgsl: string;
+}
+
+const GELU: Activation = { f: gelu, df: geluGrad, wgsl: 'gelu' };
+const SILU: Activation = { f: silu, df: siluGrad, wgsl: 'silu' };
+
+export const GELU_NEW_KERNEL = 'DumboGeluNew';
+export const SWIGLU_KERNEL = 'DumboSwiglu';
+export const GEGLU_KERNEL = 'DumboGeglu';
+
+/** gelu_new: y = f(x) forward, dx = dy·f'(x) backward. */
+function registerPlain(name: string, act: Activation): void {
+  const grad = `${name}Grad`;
+  tf.registerKernel({
+    kernelName: name,
+    backendName: 'cpu',
+    kernelFunc: ({ inputs, backend }) => {
+      const x = inputs.x as tf.TensorInfo;
+      const xs = readF32(backend, x);
+      const out = new Float32Array(xs.length);
+      for (let i = 0; i < xs.length; i++) out[i] = act.f(xs[i]!);
+      return makeF32(backend, x.shape, out);
+    },
+  });
+  tf.registerKernel({
+    kernelName: grad,
+    backendName: 'cpu',
+    kernelFunc: ({ inputs, backend }) => {
+      const [dy, x] = [inputs.dy as tf.TensorInfo, inputs.x as tf.TensorInfo];
+      const [dys, xs] = [readF32(backend, dy), readF32(backend, x)];
+      const out = new Float32Array(xs.length);
+      for (let i = 0; i < xs.length; i++) out[i] = dys[i]! * act.df(xs[i]!);
+      return makeF32(backend, x.shape, out);
+    },
+  });
+  tf.registerKernel({
+    kernelName: name,
+    backendName: 'webgpu',
+    kernelFunc: ({ inputs, backend }) => {
+      const x = inputs.x as tf.TensorInfo;
+      return runProgram(backend, new ElementwiseProgram(name, x.shape, ['x'], `${act.wgsl}(x[index])`), [x]);
+    },
+  });
+  tf.registerKernel({
+    kernelName: grad,
+    backendName: 'webgpu',
+    kernelFunc: ({ inputs, backend }) => {
+      const [dy, x] = [inputs.dy as tf.TensorInfo, inputs.x as tf.TensorInfo];
+      const expr = `dy[index] * ${act.wgsl}Grad(x[index])`;
+      return runProgram(backend, new ElementwiseProgram(grad, x.shape, ['dy', 'x'], expr), [dy, x]);
+    },
+  });
+  tf.registerGradient({
+    kernelName: name,
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x]) => ({ x: () => tf.engine().runKernel(grad, { dy: dy as tf.Tensor, x: x! }) as tf.Tensor }),
+  });
+}
+
+/** swiglu, geglu: y = f(gate)·up forward; dgate = dy·up·f'(gate), dup = dy·f(gate) backward, in one kernel. */
+function registerGated(name: string, act: Activation): void {
+  const grad = `${name}Grad`;
+  tf.registerKernel({
+    kernelName: name,
+    backendName: 'cpu',
+    kernelFunc: ({ inputs, backend }) => {
+      const [gate, up] = [inputs.gate as tf.TensorInfo, inputs.up as tf.TensorInfo];
+      const [g, u] = [readF32(backend, gate), readF32(backend, up)];
+      const out = new Float32Array(g.length);
+      for (let i = 0; i < g.length; i++) out[i] = act.f(g[i]!) * u[i]!;
+      return makeF32(backend, gate.shape, out);
+    },
+  });
+  tf.registerKernel({
+    kernelName: grad,
+    backendName: 'cpu',
+    kernelFunc: ({ inputs, backend }) => {
+      const { dy, gate, up } = inputs as Record<string, tf.TensorInfo>;
+      const [d, g, u] = [readF32(backend, dy!), readF32(backend, gate!), readF32(backend, up!)];
+      const [dg, du] = [new Float32Array(g.length), new Float32Array(g.length)];
+      for (let i = 0; i < g.length; i++) {
+        dg[i] = d[i]! * u[i]! * act.df(g[i]!);
+        du[i] = d[i]! * act.f(g[i]!);
+      }
+      return [makeF32(backend, gate!.shape, dg), makeF32(backend, gate!.shape, du)];
+    },
+  });
+  tf.registerKernel({
+    kernelName: name,
+    backendName: 'webgpu',
+    kernelFunc: ({ inputs, backend }) => {
+      const [gate, up] = [inputs.gate as tf.TensorInfo, inputs.up as tf.TensorInfo];
+      const expr = `${act.wgsl}(gate[index]) * up[index]`;
+      return runProgram(backend, new ElementwiseProgram(name, gate.shape, ['gate', 'up'], expr), [gate, up]);
+    },
+  });
+  // Two programs (a tfjs-webgpu program writes one output), one kernel. Each binds only the inputs it reads:
+  // the pipeline's layout is derived from the shader, and an unread binding is not in it.
+  tf.registerKernel({
+    kernelName: grad,
+    backendName: 'webgpu',
+    kernelFunc: ({ inputs, backend }) => {
+      const { dy, gate, up } = inputs as Record<string, tf.TensorInfo>;
+      const dgExpr = `dy[index] * up[index] * ${act.wgsl}Grad(gate[index])`;
+      const duExpr = `dy[index] * ${act.wgsl}(gate[index])`;
+      const [dgVars, duVars] = [
+        ['dy', 'gate', 'up'],
+        ['dy', 'gate'],
+      ];
+      return [
+        runProgram(backend, new ElementwiseProgram(`${grad}_gate`, gate!.shape, dgVars, dgExpr), [dy!, gate!, up!]),
+        runProgram(backend, new ElementwiseProgram(`${grad}_up`, gate!.shape, duVars, duExpr), [dy!, gate!]),
+      ];
+    },
+  });
+  tf.registerGradient({
+    kernelName: name,
+    inputsToSave: ['gate', 'up'],
+    gradFunc: (dy, [gate, up]) => {
+      const [dg, du] = tf.engine().runKernel(grad, { dy: dy as tf.Tensor, gate: gate!, up: up! }) as tf.Tensor[];
+      return { gate: () => dg!, up: () => du! };
+    },
+  });
+}
+
+let registered = false;
+
+/** Registers the activation kernels (cpu, webgpu) and their gradients; idempotent. */
+export function registerActivationKernels(): void {
+  if (registered) return;
+  registered = true;
+  registerPlain(GELU_NEW_KERNEL, GELU);
+  registerGated(SWIGLU_KERNEL, SILU);
+  registerGated(GEGLU_KERNEL, GELU);
+}
+
+function fusable(...ts: tf.Tensor[]): boolean {
+  return (
+    fusedBackend() !== undefined && ts.every((t) => t.dtype === 'float32' && tf.util.arraysEqual(t.shape, ts[0]!.shape))
+  );
+}
+
+/** `gelu_new` (registry.ts) as one kernel forward and one backward. */
+export function fusedGeluNew(x: tf.Tensor3D): tf.Tensor3D {
+  if (!fusable(x)) return geluNew(x);
+  registerActivationKernels();
+  return tf.engine().runKernel(GELU_NEW_KERNEL, { x }) as tf.Tensor3D;
+}
+
+/** `swiglu`: silu(gate)·up as one kernel forward and one backward (gate and up of one shape, else the default). */
+export function fusedSwiglu(gate: tf.Tensor3D, up: tf.Tensor3D): tf.Tensor3D {
+  if (!fusable(gate, up)) return swiglu(gate, up);
+  registerActivationKernels();
+  return tf.engine().runKernel(SWIGLU_KERNEL, { gate, up }) as tf.Tensor3D;
+}
+
+/** `geglu`: gelu_new(gate)·up as one kernel forward and one backward (gate and up of one shape, else the default). */
+export function fusedGeglu(gate: tf.Tensor3D, up: tf.Tensor3D): tf.Tensor3D {
+  if (!fusable(gate, up)) return geglu(gate, up);
+  registerActivationKernels();
+  return tf.engine().runKernel(GEGLU_KERNEL, { gate, up }) as tf.Tensor3D;
+}
