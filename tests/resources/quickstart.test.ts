@@ -7,6 +7,7 @@ import path from 'node:path';
 import { loadTokenizer as loadEngineTokenizer, type EngineTokenizer } from '../../src/engine/tokenizer.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeEncoder } from '../../scripts/make-quickstart.mjs';
+import { fill } from '../../scripts/quickstart/words.mjs';
 import { repoRoot, tempDir } from '../helpers.js';
 
 const quickstart = path.join(repoRoot, 'resources', 'quickstart');
@@ -158,6 +159,27 @@ describe('the quickstart corpus', () => {
     expect(evalStories.filter((t) => train.has(t))).toEqual([]);
     expect(stories.filter((t) => t.includes('\n\n')).length).toBe(stories.length);
     expect(stories.filter((t) => t.startsWith('Once upon a time')).length).toBeGreaterThan(stories.length / 10);
+  });
+});
+
+describe("the story tables' templates", () => {
+  const mia = { name: 'Mia', noun: 'girl', trait: 'kind', he: 'she', him: 'her', his: 'her', He: 'She', His: 'Her' };
+  const tom = { ...mia, name: 'Tom', noun: 'boy', he: 'he', him: 'him', his: 'his', He: 'He', His: 'His' };
+
+  it('put in the name for CHAR, and her or his words for HE, HIS, HIMSELF and PARENT', () => {
+    const template = 'CHAR ran to get PARENT, and HE hurt HIS knee, all by HIMSELF.';
+    expect(fill(template, { ...mia, parent: 'grandma' })).toBe(
+      'Mia ran to get her grandma, and she hurt her knee, all by herself.',
+    );
+    expect(fill(template, { ...tom, parent: 'dad' })).toBe(
+      'Tom ran to get his dad, and he hurt his knee, all by himself.',
+    );
+  });
+
+  it('capitalize a word that begins the template or a sentence in it, and leave other capitals alone', () => {
+    expect(fill('PARENT said, "Look!" HE smiled. HIS mom. BOOM. HELLO', { ...tom, parent: 'mom' })).toBe(
+      'His mom said, "Look!" he smiled. His mom. BOOM. HELLO',
+    );
   });
 });
 
