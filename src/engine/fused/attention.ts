@@ -1,0 +1,216 @@
+/**
+ * Fused causal attention (the kernel table's `attention`, registry.ts), flash-attention style: the forward
+ * walks the keys in tiles with an online softmax (a running max and sum per query row), so the
+ * [B, heads, T, S] scores never exist, and saves only the output and each row's log-sum-exp; the backward
+ * recomputes the probabilities tile by tile from q, k, v, the output and the log-sum-exp (FlashAttention-2:
+ * D = rowsum(dO·O), dS = P·(dP − D)). Grouped key/value heads: query head h reads kv head floor(h / rep), and
+ * dk, dv sum over the query heads that share it. GPT-Neo's local layers: query i sees keys j with
+ * i - window < j <= i. A plain-loop kernel on `cpu`; the default composition (kernels/attention.ts)
+ * elsewhere.
+ */
+
+import * as tf from '@tensorflow/tfjs-core';
+import { causalAttention, type AttentionOptions } from '../kernels/attention.js';
+import { fusedBackend, makeF32, readF32 } from './activations.js';
+
+export const FLASH_ATTENTION_KERNEL = 'DumboFlashAttention';
+export const FLASH_ATTENTION_GRAD_KERNEL = 'DumboFlashAttentionGrad';
+
+/** The kernels' attributes: the score scale, and the window (0: every earlier key). */
+export interface FlashAttrs {
+  scale: number;
+  window: number;
+}
+
+/** The sizes of one call: q (B, nh, T, hs) over k, v (B, nkv, S, hs); the first `past` = S - T keys are cached. */
+export interface AttentionDims {
+  B: number;
+  nh: number;
+  nkv: number;
+  T: number;
+  S: number;
+  hs: number;
+  /** Query heads per kv head. */
+  rep: number;
+  past: number;
+}
+
+export function dimsOf(q: tf.TensorInfo, k: tf.TensorInfo): AttentionDims {
+  const [B, nh, T, hs] = q.shape as number[];
+  const [, nkv, S] = k.shape as number[];
+  return { B: B!, nh: nh!, nkv: nkv!, T: T!, S: S!, hs: hs!, rep: nh! / nkv!, past: S! - T! };
+}
+
+/** Keys per tile of the cpu forward: the online softmax rescales the accumulator once per tile. */
+const CPU_TILE = 32;
+
+function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, n: number): number {
+  let s = 0;
+  for (let d = 0; d < n; d++) s += a[ao + d]! * b[bo + d]!;
+  return s;
+}
+
+/** The first and last key (inclusive) that query row i sees. */
+function keyRange(d: AttentionDims, i: number, window: number): [number, number] {
+  const pos = d.past + i;
+  return [window > 0 ? Math.max(0, pos - window + 1) : 0, pos];
+}
+
+/** out (B, nh, T, hs) and lse (B, nh, T): per query row, key tiles folded into a running max, sum and output. */
+function forwardCpu(q: Float32Array, k: Float32Array, v: Float32Array, d: AttentionDims, a: FlashAttrs) {
+  const { B, nh, nkv, T, S, hs, rep } = d;
+  const out = new Float32Array(B * nh * T * hs);
+  const lse = new Float32Array(B * nh * T);
+  const scores = new Float32Array(CPU_TILE);
+  const acc = new Float64Array(hs);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < nh; h++) {
+      const kv = (b * nkv + Math.floor(h / rep)) * S * hs;
+      for (let i = 0; i < T; i++) {
+        const row = (b * nh + h) * T + i;
+        const qo = row * hs;
+        const [lo, hi] = keyRange(d, i, a.window);
+        let m = -Infinity;
+        let l = 0;
+        acc.fill(0);
+        for (let j0 = lo; j0 <= hi; j0 += CPU_TILE) {
+          const n = Math.min(CPU_TILE, hi - j0 + 1);
+          let tileMax = -Infinity;
+          for (let t = 0; t < n; t++) {
+            const s = a.scale * dot(q, qo, k, kv + (j0 + t) * hs, hs);
+            scores[t] = s;
+            if (s > tileMax) tileMax = s;
+          }
+          if (tileMax > m) {
+            // A larger max: what was summed so far shrinks by e^(m_old - m_new).
+            const c = Math.exp(m - tileMax);
+            l *= c;
+            for (let e = 0; e < hs; e++) acc[e]! *= c;
+            m = tileMax;
+          }
+          for (let t = 0; t < n; t++) {
+            const p = Math.exp(scores[t]! - m);
+            const vo = kv + (j0 + t) * hs;
+            l += p;
+            for (let e = 0; e < hs; e++) acc[e]! += p * v[vo + e]!;
+          }
+        }
+        for (let e = 0; e < hs; e++) out[qo + e] = acc[e]! / l;
+        lse[row] = m + Math.log(l);
+      }
+    }
+  }
+  return { out, lse };
+}
+
+/**
+ * dq, dk, dv: per query row, P = exp(s - lse) recomputed key by key; dv_j += P·dO_i, dS = P·(dO_i·v_j - D_i),
+ * dq_i += dS·k_j·scale, dk_j += dS·q_i·scale. Heads sharing a kv head add into the same dk, dv rows.
+ */
+function backwardCpu(
+  [dy, q, k, v, out, lse]: Float32Array[],
+  d: AttentionDims,
+  a: FlashAttrs,
+): [Float32Array, Float32Array, Float32Array] {
+  const { B, nh, nkv, T, S, hs, rep } = d;
+  const dq = new Float32Array(q!.length);
+  const dk = new Float32Array(k!.length);
+  const dv = new Float32Array(v!.length);
+  const dqRow = new Float64Array(hs);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < nh; h++) {
+      const kv = (b * nkv + Math.floor(h / rep)) * S * hs;
+      for (let i = 0; i < T; i++) {
+        const row = (b * nh + h) * T + i;
+        const qo = row * hs;
+        const D = dot(dy!, qo, out!, qo, hs);
+        const L = lse![row]!;
+        const [lo, hi] = keyRange(d, i, a.window);
+        dqRow.fill(0);
+        for (let j = lo; j <= hi; j++) {
+          const ko = kv + j * hs;
+          const p = Math.exp(a.scale * dot(q!, qo, k!, ko, hs) - L);
+          const ds = p * (dot(dy!, qo, v!, ko, hs) - D) * a.scale;
+          for (let e = 0; e < hs; e++) {
+            dv[ko + e]! += p * dy![qo + e]!;
+            dk[ko + e]! += ds * q![qo + e]!;
+            dqRow[e]! += ds * k![ko + e]!;
+          }
+        }
+        dq.set(dqRow, qo);
+      }
+    }
+  }
+  return [dq, dk, dv];
+}
+
+let registered = false;
+
+/** Registers the forward and backward kernels (cpu); idempotent. */
+export function registerFlashAttentionKernels(): void {
+  if (registered) return;
+  registered = true;
+  tf.registerKernel({
+    kernelName: FLASH_ATTENTION_KERNEL,
+    backendName: 'cpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { q, k, v } = inputs as Record<string, tf.TensorInfo>;
+      const d = dimsOf(q!, k!);
+      const [qs, ks, vs] = [q!, k!, v!].map((t) => readF32(backend, t));
+      const { out, lse } = forwardCpu(qs!, ks!, vs!, d, attrs as unknown as FlashAttrs);
+      return [makeF32(backend, q!.shape, out), makeF32(backend, [d.B, d.nh, d.T], lse)];
+    },
+  });
+  tf.registerKernel({
+    kernelName: FLASH_ATTENTION_GRAD_KERNEL,
+    backendName: 'cpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { dy, q, k, v, out, lse } = inputs as Record<string, tf.TensorInfo>;
+      const values = [dy!, q!, k!, v!, out!, lse!].map((t) => readF32(backend, t));
+      const [dq, dk, dv] = backwardCpu(values, dimsOf(q!, k!), attrs as unknown as FlashAttrs);
+      return [makeF32(backend, q!.shape, dq), makeF32(backend, k!.shape, dk), makeF32(backend, v!.shape, dv)];
+    },
+  });
+}
+
+/** Why the fused kernels cannot take this call (the default composition then does), or undefined. */
+function unfusable(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, options: AttentionOptions): string | undefined {
+  // Dropout on the probabilities would need the mask inside the tiles (redrawn in the backward pass): out of
+  // scope for now, so a call with dropout runs the default composition, whose mask is seeded dropout's.
+  if (options.dropout && options.dropout.rate > 0) return 'dropout';
+  if (fusedBackend() !== 'cpu') return 'backend'; // the WGSL programs are not written yet
+  if ([q, k, v].some((t) => t.dtype !== 'float32')) return 'dtype';
+  if (options.window !== undefined && !(options.window >= 1)) return 'window';
+  const [B, nh, T, hs] = q.shape;
+  const [kb, nkv, S, khs] = k.shape;
+  if (kb !== B || khs !== hs || nh % nkv !== 0 || S < T || !tf.util.arraysEqual(k.shape, v.shape)) return 'shapes';
+  return undefined;
+}
+
+/**
+ * `attention` (registry.ts) as one kernel forward and one backward: softmax(q·kᵀ·scale + causal mask)·v for q
+ * (B, nh, T, hs) over k, v (B, nkv, S, hs), without the [B, nh, T, S] scores. Dropout (rate > 0), another
+ * backend, or shapes the default would refuse: the default composition.
+ */
+export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, options: AttentionOptions): tf.Tensor4D {
+  if (unfusable(q, k, v, options) !== undefined) return causalAttention(q, k, v, options);
+  registerFlashAttentionKernels();
+  const attrs: FlashAttrs = { scale: options.scale, window: options.window ?? 0 };
+  const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [qi, ki, vi] = args as tf.Tensor[];
+    const save = args[3] as tf.GradSaveFunc;
+    const [out, lse] = tf
+      .engine()
+      .runKernel(FLASH_ATTENTION_KERNEL, { q: qi!, k: ki!, v: vi! }, attrs as never) as tf.Tensor[];
+    save([qi!, ki!, vi!, out!, lse!]);
+    return {
+      value: out!,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sq, sk, sv, so, sl] = saved;
+        const inputs = { dy, q: sq!, k: sk!, v: sv!, out: so!, lse: sl! };
+        return tf.engine().runKernel(FLASH_ATTENTION_GRAD_KERNEL, inputs, attrs as never) as tf.Tensor[];
+      },
+    };
+  });
+  return run(q, k, v) as tf.Tensor4D;
+}

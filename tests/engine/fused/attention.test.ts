@@ -1,0 +1,149 @@
+// Fused attention (src/engine/fused/attention.ts) against the default composition (kernels/attention.ts):
+// the output and the gradients of q, k and v agree within 1e-4 relative on odd shapes (T = 1, 7, 33, 70, not
+// a multiple of any tile), grouped kv heads, GPT-Neo's window and a KV cache, on the cpu backend. The fused
+// kernels must be the ones that ran, and the forward never holds a [B, H, T, T] tensor.
+import * as tf from '@tensorflow/tfjs-core';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { initBackend } from '../../../src/engine/backend.js';
+import {
+  FLASH_ATTENTION_GRAD_KERNEL,
+  FLASH_ATTENTION_KERNEL,
+  fusedAttention,
+  registerFlashAttentionKernels,
+} from '../../../src/engine/fused/attention.js';
+import { causalAttention, type AttentionOptions } from '../../../src/engine/kernels/attention.js';
+
+const TOL = 1e-4;
+
+interface Case {
+  B: number;
+  nh: number;
+  nkv: number;
+  T: number;
+  hs: number;
+  /** Keys already in the KV cache before these T queries. */
+  past?: number;
+  window?: number;
+}
+
+const CASES: Case[] = [
+  { B: 1, nh: 1, nkv: 1, T: 1, hs: 4 },
+  { B: 2, nh: 4, nkv: 2, T: 7, hs: 8 },
+  { B: 1, nh: 4, nkv: 2, T: 33, hs: 16 },
+  { B: 2, nh: 4, nkv: 2, T: 33, hs: 4, window: 5 },
+  { B: 1, nh: 4, nkv: 2, T: 70, hs: 8, window: 40 },
+  { B: 1, nh: 2, nkv: 1, T: 70, hs: 16 },
+  { B: 2, nh: 4, nkv: 2, T: 7, hs: 8, past: 9 },
+  { B: 1, nh: 4, nkv: 2, T: 1, hs: 16, past: 33, window: 8 },
+];
+
+const label = (c: Case) =>
+  `B ${c.B}, ${c.nh} query heads over ${c.nkv} kv heads, T ${c.T}, head size ${c.hs}` +
+  (c.past ? `, ${c.past} cached keys` : '') +
+  (c.window ? `, window ${c.window}` : '');
+
+/** max |a - b| / max |b|: the error relative to the reference's scale. */
+function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let diff = 0;
+  let ref = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    ref = Math.max(ref, Math.abs(b[i]!));
+  }
+  return diff / Math.max(ref, 1e-30);
+}
+
+type Attention = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, options: AttentionOptions) => tf.Tensor4D;
+
+/** The output and dq, dk, dv under a random upstream gradient, on the host. */
+async function run(f: Attention, c: Case, seed: number): Promise<Float32Array[]> {
+  const S = (c.past ?? 0) + c.T;
+  // q at twice the spread of k: sharper rows than N(0, 1) logits give, so the max-subtraction matters.
+  const q = tf.randomNormal([c.B, c.nh, c.T, c.hs], 0, 2, 'float32', seed) as tf.Tensor4D;
+  const k = tf.randomNormal([c.B, c.nkv, S, c.hs], 0, 1, 'float32', seed + 1) as tf.Tensor4D;
+  const v = tf.randomNormal([c.B, c.nkv, S, c.hs], 0, 1, 'float32', seed + 2) as tf.Tensor4D;
+  const dy = tf.randomNormal([c.B, c.nh, c.T, c.hs], 0, 1, 'float32', seed + 3);
+  const options: AttentionOptions = { scale: 1 / Math.sqrt(c.hs), window: c.window };
+  const out = f(q, k, v, options);
+  const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) =>
+    tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor4D, d as tf.Tensor4D, options), dy)),
+  )([q, k, v]);
+  const host = await Promise.all([out, ...grads].map(async (t) => Float32Array.from(await t.data())));
+  tf.dispose([q, k, v, dy, out, ...grads]);
+  return host;
+}
+
+/** Spies on the fused kernels of `backend`: how often each ran. */
+function spyKernels(backend: string) {
+  registerFlashAttentionKernels();
+  const forward = tf.getKernel(FLASH_ATTENTION_KERNEL, backend);
+  const backward = tf.getKernel(FLASH_ATTENTION_GRAD_KERNEL, backend);
+  expect(forward, `${FLASH_ATTENTION_KERNEL} on ${backend}`).toBeDefined();
+  expect(backward, `${FLASH_ATTENTION_GRAD_KERNEL} on ${backend}`).toBeDefined();
+  return { forward: vi.spyOn(forward!, 'kernelFunc'), backward: vi.spyOn(backward!, 'kernelFunc') };
+}
+
+function equivalenceTests(backend: 'cpu') {
+  it.each(CASES.map((c) => [label(c), c] as const))(
+    'equals the default composition, output and dq, dk, dv within 1e-4 relative: %s',
+    async (_label, c) => {
+      const spies = spyKernels(backend);
+      const before = tf.memory().numTensors;
+      const fused = await run(fusedAttention, c, 17);
+      expect(spies.forward).toHaveBeenCalledTimes(2); // the plain forward, and the one tf.grads records
+      expect(spies.backward).toHaveBeenCalledTimes(1);
+      expect(tf.memory().numTensors, 'tensors left behind').toBe(before);
+      const reference = await run(causalAttention, c, 17);
+      ['output', 'dq', 'dk', 'dv'].forEach((what, i) => {
+        expect(relError(fused[i]!, reference[i]!), what).toBeLessThan(TOL);
+      });
+    },
+  );
+
+  it('leaves dropout (rate > 0) to the default composition, whose masks are seeded dropout’s', async () => {
+    const spies = spyKernels(backend);
+    const c: Case = { B: 1, nh: 2, nkv: 1, T: 9, hs: 8 };
+    const withDropout =
+      (f: Attention): Attention =>
+      (q, k, v, o) =>
+        f(q, k, v, { ...o, dropout: { rate: 0.3, seed: 5 } });
+    const fused = await run(withDropout(fusedAttention), c, 3);
+    const reference = await run(withDropout(causalAttention), c, 3);
+    expect(spies.forward).not.toHaveBeenCalled();
+    fused.forEach((t, i) => expect(Array.from(t)).toEqual(Array.from(reference[i]!)));
+  });
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('fused attention on the cpu backend', () => {
+  beforeAll(async () => {
+    await initBackend('cpu');
+  });
+
+  equivalenceTests('cpu');
+
+  it('never holds the [B, H, T, T] scores in the forward (the default does)', async () => {
+    const [B, nh, nkv, T, hs] = [1, 4, 2, 256, 8];
+    const scoreBytes = B * nh * T * T * 4; // 1 MiB, 32 times q's size
+    const q = tf.randomNormal([B, nh, T, hs], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const k = tf.randomNormal([B, nkv, T, hs], 0, 1, 'float32', 2) as tf.Tensor4D;
+    const v = tf.randomNormal([B, nkv, T, hs], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const peakOf = async (f: Attention) => {
+      const start = tf.memory().numBytes;
+      const profile = await tf.profile(() => f(q, k, v, { scale: 0.35 }));
+      tf.dispose(profile.result as tf.Tensor);
+      return profile.peakBytes - start;
+    };
+    const spies = spyKernels('cpu');
+    const fusedPeak = await peakOf(fusedAttention);
+    expect(spies.forward).toHaveBeenCalledTimes(1);
+    expect(fusedPeak).toBeLessThan(scoreBytes / 8);
+    // The measure sees a [B, H, T, T] tensor when there is one.
+    expect(await peakOf(causalAttention)).toBeGreaterThanOrEqual(scoreBytes);
+    tf.dispose([q, k, v]);
+  });
+});
