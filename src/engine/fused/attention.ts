@@ -50,56 +50,58 @@ function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, n: number
   return s;
 }
 
-/** The first and last key (inclusive) that query row i sees. */
-function keyRange(d: AttentionDims, i: number, window: number): [number, number] {
-  const pos = d.past + i;
-  return [window > 0 ? Math.max(0, pos - window + 1) : 0, pos];
+/**
+ * Calls `f` for every query row: its flat index in (B, nh, T), the offset of its kv head's keys in k and v, and
+ * the first and last key (inclusive) it sees — query i sits at position past + i.
+ */
+function forEachRow(d: AttentionDims, window: number, f: (row: number, kv: number, lo: number, hi: number) => void) {
+  const { B, nh, nkv, T, S, hs, rep, past } = d;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < nh; h++) {
+      const kv = (b * nkv + Math.floor(h / rep)) * S * hs;
+      for (let i = 0; i < T; i++)
+        f((b * nh + h) * T + i, kv, window > 0 ? Math.max(0, past + i - window + 1) : 0, past + i);
+    }
+  }
 }
 
 /** out (B, nh, T, hs) and lse (B, nh, T): per query row, key tiles folded into a running max, sum and output. */
 function forwardCpu(q: Float32Array, k: Float32Array, v: Float32Array, d: AttentionDims, a: FlashAttrs) {
-  const { B, nh, nkv, T, S, hs, rep } = d;
-  const out = new Float32Array(B * nh * T * hs);
-  const lse = new Float32Array(B * nh * T);
+  const hs = d.hs;
+  const out = new Float32Array(q.length);
+  const lse = new Float32Array(q.length / hs);
   const scores = new Float32Array(CPU_TILE);
   const acc = new Float64Array(hs);
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < nh; h++) {
-      const kv = (b * nkv + Math.floor(h / rep)) * S * hs;
-      for (let i = 0; i < T; i++) {
-        const row = (b * nh + h) * T + i;
-        const qo = row * hs;
-        const [lo, hi] = keyRange(d, i, a.window);
-        let m = -Infinity;
-        let l = 0;
-        acc.fill(0);
-        for (let j0 = lo; j0 <= hi; j0 += CPU_TILE) {
-          const n = Math.min(CPU_TILE, hi - j0 + 1);
-          let tileMax = -Infinity;
-          for (let t = 0; t < n; t++) {
-            const s = a.scale * dot(q, qo, k, kv + (j0 + t) * hs, hs);
-            scores[t] = s;
-            if (s > tileMax) tileMax = s;
-          }
-          if (tileMax > m) {
-            // A larger max: what was summed so far shrinks by e^(m_old - m_new).
-            const c = Math.exp(m - tileMax);
-            l *= c;
-            for (let e = 0; e < hs; e++) acc[e]! *= c;
-            m = tileMax;
-          }
-          for (let t = 0; t < n; t++) {
-            const p = Math.exp(scores[t]! - m);
-            const vo = kv + (j0 + t) * hs;
-            l += p;
-            for (let e = 0; e < hs; e++) acc[e]! += p * v[vo + e]!;
-          }
-        }
-        for (let e = 0; e < hs; e++) out[qo + e] = acc[e]! / l;
-        lse[row] = m + Math.log(l);
+  forEachRow(d, a.window, (row, kv, lo, hi) => {
+    const qo = row * hs;
+    let m = -Infinity;
+    let l = 0;
+    acc.fill(0);
+    for (let j0 = lo; j0 <= hi; j0 += CPU_TILE) {
+      const n = Math.min(CPU_TILE, hi - j0 + 1);
+      let tileMax = -Infinity;
+      for (let t = 0; t < n; t++) {
+        const s = a.scale * dot(q, qo, k, kv + (j0 + t) * hs, hs);
+        scores[t] = s;
+        if (s > tileMax) tileMax = s;
+      }
+      if (tileMax > m) {
+        // A larger max: what was summed so far shrinks by e^(m_old - m_new).
+        const c = Math.exp(m - tileMax);
+        l *= c;
+        for (let e = 0; e < hs; e++) acc[e]! *= c;
+        m = tileMax;
+      }
+      for (let t = 0; t < n; t++) {
+        const p = Math.exp(scores[t]! - m);
+        const vo = kv + (j0 + t) * hs;
+        l += p;
+        for (let e = 0; e < hs; e++) acc[e]! += p * v[vo + e]!;
       }
     }
-  }
+    for (let e = 0; e < hs; e++) out[qo + e] = acc[e]! / l;
+    lse[row] = m + Math.log(l);
+  });
   return { out, lse };
 }
 
@@ -112,35 +114,28 @@ function backwardCpu(
   d: AttentionDims,
   a: FlashAttrs,
 ): [Float32Array, Float32Array, Float32Array] {
-  const { B, nh, nkv, T, S, hs, rep } = d;
+  const hs = d.hs;
   const dq = new Float32Array(q!.length);
   const dk = new Float32Array(k!.length);
   const dv = new Float32Array(v!.length);
   const dqRow = new Float64Array(hs);
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < nh; h++) {
-      const kv = (b * nkv + Math.floor(h / rep)) * S * hs;
-      for (let i = 0; i < T; i++) {
-        const row = (b * nh + h) * T + i;
-        const qo = row * hs;
-        const D = dot(dy!, qo, out!, qo, hs);
-        const L = lse![row]!;
-        const [lo, hi] = keyRange(d, i, a.window);
-        dqRow.fill(0);
-        for (let j = lo; j <= hi; j++) {
-          const ko = kv + j * hs;
-          const p = Math.exp(a.scale * dot(q!, qo, k!, ko, hs) - L);
-          const ds = p * (dot(dy!, qo, v!, ko, hs) - D) * a.scale;
-          for (let e = 0; e < hs; e++) {
-            dv[ko + e]! += p * dy![qo + e]!;
-            dk[ko + e]! += ds * q![qo + e]!;
-            dqRow[e]! += ds * k![ko + e]!;
-          }
-        }
-        dq.set(dqRow, qo);
+  forEachRow(d, a.window, (row, kv, lo, hi) => {
+    const qo = row * hs;
+    const D = dot(dy!, qo, out!, qo, hs);
+    const L = lse![row]!;
+    dqRow.fill(0);
+    for (let j = lo; j <= hi; j++) {
+      const ko = kv + j * hs;
+      const p = Math.exp(a.scale * dot(q!, qo, k!, ko, hs) - L);
+      const ds = p * (dot(dy!, qo, v!, ko, hs) - D) * a.scale;
+      for (let e = 0; e < hs; e++) {
+        dv[ko + e]! += p * dy![qo + e]!;
+        dk[ko + e]! += ds * q![qo + e]!;
+        dqRow[e]! += ds * k![ko + e]!;
       }
     }
-  }
+    dq.set(dqRow, qo);
+  });
   return [dq, dk, dv];
 }
 
