@@ -112,11 +112,16 @@ export class ElementwiseProgram {
   dispatch: [number, number, number];
   shaderKey: string;
 
+  /**
+   * `uniforms`: extra uniforms the expression reads (`uniforms.name`), as tfjs-webgpu declares them ("cols : i32,");
+   * their values go to runProgram in the same order.
+   */
   constructor(
     key: string,
     shape: number[],
     variableNames: string[],
     private readonly expr: string,
+    readonly uniforms = '',
   ) {
     this.outputShape = shape;
     this.variableNames = variableNames;
