@@ -156,48 +156,46 @@ export const GELU_NEW_KERNEL = 'DumboGeluNew';
 export const SWIGLU_KERNEL = 'DumboSwiglu';
 export const GEGLU_KERNEL = 'DumboGeglu';
 
+/** Registers kernel `name` for the cpu and the webgpu backend. */
+export function registerKernel(name: string, cpu: tf.KernelFunc, webgpu: tf.KernelFunc): void {
+  tf.registerKernel({ kernelName: name, backendName: 'cpu', kernelFunc: cpu });
+  tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: webgpu });
+}
+
+/** A cpu elementwise result: out[i] = value(i) over `shape` (one output array, nothing allocated per element). */
+function mapCpu(backend: object, shape: number[], value: (i: number) => number): tf.TensorInfo {
+  const out = new Float32Array(tf.util.sizeFromShape(shape));
+  for (let i = 0; i < out.length; i++) out[i] = value(i);
+  return makeF32(backend, shape, out);
+}
+
+/** A webgpu elementwise result: `expr` of `inputs` (their names in the kernel's input map) at each index. */
+function mapWebGPU(backend: object, key: string, inputs: tf.NamedTensorInfoMap, expr: string): tf.TensorInfo {
+  const names = Object.keys(inputs);
+  const infos = names.map((n) => inputs[n]!);
+  return runProgram(backend, new ElementwiseProgram(key, infos[0]!.shape, names, expr), infos);
+}
+
 /** gelu_new: y = f(x) forward, dx = dy·f'(x) backward. */
 function registerPlain(name: string, act: Activation): void {
   const grad = `${name}Grad`;
-  tf.registerKernel({
-    kernelName: name,
-    backendName: 'cpu',
-    kernelFunc: ({ inputs, backend }) => {
-      const x = inputs.x as tf.TensorInfo;
-      const xs = readF32(backend, x);
-      const out = new Float32Array(xs.length);
-      for (let i = 0; i < xs.length; i++) out[i] = act.f(xs[i]!);
-      return makeF32(backend, x.shape, out);
+  registerKernel(
+    name,
+    ({ inputs: { x }, backend }) => {
+      const xs = readF32(backend, x!);
+      return mapCpu(backend, x!.shape, (i) => act.f(xs[i]!));
     },
-  });
-  tf.registerKernel({
-    kernelName: grad,
-    backendName: 'cpu',
-    kernelFunc: ({ inputs, backend }) => {
-      const [dy, x] = [inputs.dy as tf.TensorInfo, inputs.x as tf.TensorInfo];
-      const [dys, xs] = [readF32(backend, dy), readF32(backend, x)];
-      const out = new Float32Array(xs.length);
-      for (let i = 0; i < xs.length; i++) out[i] = dys[i]! * act.df(xs[i]!);
-      return makeF32(backend, x.shape, out);
+    ({ inputs: { x }, backend }) => mapWebGPU(backend, name, { x: x! }, `${act.wgsl}(x[index])`),
+  );
+  registerKernel(
+    grad,
+    ({ inputs: { dy, x }, backend }) => {
+      const [d, xs] = [readF32(backend, dy!), readF32(backend, x!)];
+      return mapCpu(backend, x!.shape, (i) => d[i]! * act.df(xs[i]!));
     },
-  });
-  tf.registerKernel({
-    kernelName: name,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend }) => {
-      const x = inputs.x as tf.TensorInfo;
-      return runProgram(backend, new ElementwiseProgram(name, x.shape, ['x'], `${act.wgsl}(x[index])`), [x]);
-    },
-  });
-  tf.registerKernel({
-    kernelName: grad,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend }) => {
-      const [dy, x] = [inputs.dy as tf.TensorInfo, inputs.x as tf.TensorInfo];
-      const expr = `dy[index] * ${act.wgsl}Grad(x[index])`;
-      return runProgram(backend, new ElementwiseProgram(grad, x.shape, ['dy', 'x'], expr), [dy, x]);
-    },
-  });
+    ({ inputs: { dy, x }, backend }) =>
+      mapWebGPU(backend, grad, { dy: dy!, x: x! }, `dy[index] * ${act.wgsl}Grad(x[index])`),
+  );
   tf.registerGradient({
     kernelName: name,
     inputsToSave: ['x'],
@@ -205,62 +203,41 @@ function registerPlain(name: string, act: Activation): void {
   });
 }
 
-/** swiglu, geglu: y = f(gate)·up forward; dgate = dy·up·f'(gate), dup = dy·f(gate) backward, in one kernel. */
+/**
+ * swiglu, geglu: y = f(gate)·up forward; dgate = dy·up·f'(gate), dup = dy·f(gate) backward, in one kernel (on
+ * webgpu two programs, as a tfjs-webgpu program writes one output; each binds only the inputs it reads, since
+ * the pipeline's layout is derived from the shader and an unread binding is not in it).
+ */
 function registerGated(name: string, act: Activation): void {
   const grad = `${name}Grad`;
-  tf.registerKernel({
-    kernelName: name,
-    backendName: 'cpu',
-    kernelFunc: ({ inputs, backend }) => {
-      const [gate, up] = [inputs.gate as tf.TensorInfo, inputs.up as tf.TensorInfo];
-      const [g, u] = [readF32(backend, gate), readF32(backend, up)];
-      const out = new Float32Array(g.length);
-      for (let i = 0; i < g.length; i++) out[i] = act.f(g[i]!) * u[i]!;
-      return makeF32(backend, gate.shape, out);
+  registerKernel(
+    name,
+    ({ inputs: { gate, up }, backend }) => {
+      const [g, u] = [readF32(backend, gate!), readF32(backend, up!)];
+      return mapCpu(backend, gate!.shape, (i) => act.f(g[i]!) * u[i]!);
     },
-  });
-  tf.registerKernel({
-    kernelName: grad,
-    backendName: 'cpu',
-    kernelFunc: ({ inputs, backend }) => {
-      const { dy, gate, up } = inputs as Record<string, tf.TensorInfo>;
+    ({ inputs: { gate, up }, backend }) =>
+      mapWebGPU(backend, name, { gate: gate!, up: up! }, `${act.wgsl}(gate[index]) * up[index]`),
+  );
+  registerKernel(
+    grad,
+    ({ inputs: { dy, gate, up }, backend }) => {
       const [d, g, u] = [readF32(backend, dy!), readF32(backend, gate!), readF32(backend, up!)];
-      const [dg, du] = [new Float32Array(g.length), new Float32Array(g.length)];
-      for (let i = 0; i < g.length; i++) {
-        dg[i] = d[i]! * u[i]! * act.df(g[i]!);
-        du[i] = d[i]! * act.f(g[i]!);
-      }
-      return [makeF32(backend, gate!.shape, dg), makeF32(backend, gate!.shape, du)];
-    },
-  });
-  tf.registerKernel({
-    kernelName: name,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend }) => {
-      const [gate, up] = [inputs.gate as tf.TensorInfo, inputs.up as tf.TensorInfo];
-      const expr = `${act.wgsl}(gate[index]) * up[index]`;
-      return runProgram(backend, new ElementwiseProgram(name, gate.shape, ['gate', 'up'], expr), [gate, up]);
-    },
-  });
-  // Two programs (a tfjs-webgpu program writes one output), one kernel. Each binds only the inputs it reads:
-  // the pipeline's layout is derived from the shader, and an unread binding is not in it.
-  tf.registerKernel({
-    kernelName: grad,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend }) => {
-      const { dy, gate, up } = inputs as Record<string, tf.TensorInfo>;
-      const dgExpr = `dy[index] * up[index] * ${act.wgsl}Grad(gate[index])`;
-      const duExpr = `dy[index] * ${act.wgsl}(gate[index])`;
-      const [dgVars, duVars] = [
-        ['dy', 'gate', 'up'],
-        ['dy', 'gate'],
-      ];
       return [
-        runProgram(backend, new ElementwiseProgram(`${grad}_gate`, gate!.shape, dgVars, dgExpr), [dy!, gate!, up!]),
-        runProgram(backend, new ElementwiseProgram(`${grad}_up`, gate!.shape, duVars, duExpr), [dy!, gate!]),
+        mapCpu(backend, gate!.shape, (i) => d[i]! * u[i]! * act.df(g[i]!)),
+        mapCpu(backend, gate!.shape, (i) => d[i]! * act.f(g[i]!)),
       ];
     },
-  });
+    ({ inputs: { dy, gate, up }, backend }) => [
+      mapWebGPU(
+        backend,
+        `${grad}_gate`,
+        { dy: dy!, gate: gate!, up: up! },
+        `dy[index] * up[index] * ${act.wgsl}Grad(gate[index])`,
+      ),
+      mapWebGPU(backend, `${grad}_up`, { dy: dy!, gate: gate! }, `dy[index] * ${act.wgsl}(gate[index])`),
+    ],
+  );
   tf.registerGradient({
     kernelName: name,
     inputsToSave: ['gate', 'up'],

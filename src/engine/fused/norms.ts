@@ -9,7 +9,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { layerNorm, rmsNorm } from '../kernels/ops.js';
-import { ElementwiseProgram, fusedBackend, makeF32, readF32, runProgram } from './activations.js';
+import { ElementwiseProgram, fusedBackend, makeF32, readF32, registerKernel, runProgram } from './activations.js';
 
 export const LAYER_NORM_KERNEL = 'DumboLayerNorm';
 export const RMS_NORM_KERNEL = 'DumboRmsNorm';
@@ -277,38 +277,15 @@ function normalizeProgram(kind: NormKind, shape: number[]): ElementwiseProgram {
 const int = (v: number) => ({ type: 'int32' as const, data: [v] });
 
 function registerNorm(kind: NormKind): void {
-  const grad = `${kind.name}Grad`;
-  tf.registerKernel({
-    kernelName: kind.name,
-    backendName: 'cpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { x, weight, bias } = inputs as Record<string, tf.TensorInfo | undefined>;
+  const k = statsPerRow(kind);
+  registerKernel(
+    kind.name,
+    ({ inputs: { x, weight, bias }, backend, attrs }) => {
       const b = bias && readF32(backend, bias);
       const [y, stats] = forwardCpu(kind, readF32(backend, x!), readF32(backend, weight!), b, attrs!.eps as number);
-      return [
-        makeF32(backend, x!.shape, y!),
-        makeF32(backend, [stats!.length / statsPerRow(kind), statsPerRow(kind)], stats!),
-      ];
+      return [makeF32(backend, x!.shape, y!), makeF32(backend, [stats!.length / k, k], stats!)];
     },
-  });
-  tf.registerKernel({
-    kernelName: grad,
-    backendName: 'cpu',
-    kernelFunc: ({ inputs, backend }) => {
-      const [dy, x, weight, stats] = ['dy', 'x', 'weight', 'stats'].map((n) => inputs[n] as tf.TensorInfo);
-      const read = (t: tf.TensorInfo | undefined) => readF32(backend, t!);
-      const g = backwardCpu(kind, read(dy), read(x), read(weight), read(stats));
-      const dw = makeF32(backend, weight!.shape, g.dw);
-      return kind.centered
-        ? [makeF32(backend, x!.shape, g.dx), dw, makeF32(backend, weight!.shape, g.db)]
-        : [makeF32(backend, x!.shape, g.dx), dw];
-    },
-  });
-  tf.registerKernel({
-    kernelName: kind.name,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { x, weight, bias } = inputs as Record<string, tf.TensorInfo>;
+    ({ inputs: { x, weight, bias }, backend, attrs }) => {
       const [rows, cols] = rowsAndCols(x!);
       const eps = { type: 'float32' as const, data: [attrs!.eps as number] };
       const stats = runProgram(backend, new NormStatsProgram(kind, rows), [x!], [int(rows), int(cols), eps]);
@@ -316,12 +293,16 @@ function registerNorm(kind: NormKind): void {
       const y = runProgram(backend, normalizeProgram(kind, x!.shape), [x!, stats, ...params], [int(cols)]);
       return [y, stats];
     },
-  });
-  tf.registerKernel({
-    kernelName: grad,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend }) => {
-      const { dy, x, weight, stats } = inputs as Record<string, tf.TensorInfo>;
+  );
+  registerKernel(
+    `${kind.name}Grad`,
+    ({ inputs: { dy, x, weight, stats }, backend }) => {
+      const read = (t: tf.TensorInfo | undefined) => readF32(backend, t!);
+      const g = backwardCpu(kind, read(dy), read(x), read(weight), read(stats));
+      const [dx, dw] = [makeF32(backend, x!.shape, g.dx), makeF32(backend, weight!.shape, g.dw)];
+      return kind.centered ? [dx, dw, makeF32(backend, weight!.shape, g.db)] : [dx, dw];
+    },
+    ({ inputs: { dy, x, weight, stats }, backend }) => {
       const [rows, cols] = rowsAndCols(x!);
       const dims = [int(rows), int(cols)];
       const noEps = { type: 'float32' as const, data: [0] };
@@ -331,7 +312,7 @@ function registerNorm(kind: NormKind): void {
       if (!kind.centered) return [dx, dw];
       return [dx, dw, runProgram(backend, new ColumnSumProgram(kind, cols, false), [dy!], dims)];
     },
-  });
+  );
 }
 
 let registered = false;
