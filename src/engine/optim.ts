@@ -1,24 +1,22 @@
 /**
  * The optimizer step and what surrounds it: AdamW (decoupled weight decay, bias correction, as
  * torch.optim.AdamW), learning-rate schedules with warmup (as Hugging Face's get_*_schedule_with_warmup),
- * and global-norm gradient clipping. The update is ONE function (`AdamW.step`), so a native kernel can
- * replace it without touching the trainer.
+ * and global-norm gradient clipping. The update itself is the kernel table's `adamw` op (fused/adamw.ts holds
+ * its default and its fused version), so a plugin can replace it without touching the trainer.
  */
 
 import * as tf from '@tensorflow/tfjs-core';
 import { readTensor } from './backend.js';
+import { kernel } from './kernels/registry.js';
 import type { HostTensor } from './models/types.js';
+
+export { decays, type AdamWHyper } from './fused/adamw.js';
 
 export interface AdamWOptions {
   beta1: number;
   beta2: number;
   eps: number;
   weightDecay: number;
-}
-
-/** Weight decay applies to matrices (embeddings, projections), not to biases and norm weights (1-D). */
-export function decays(param: tf.Variable): boolean {
-  return param.rank >= 2;
 }
 
 export class AdamW {
@@ -42,28 +40,20 @@ export class AdamW {
     });
   }
 
-  /** One update of every parameter with its gradient, at learning rate `lr`. */
+  /** One update of every parameter that has a gradient, at learning rate `lr` (the kernel table's `adamw`). */
   step(grads: Map<string, tf.Tensor>, lr: number): void {
     this.stepCount += 1;
+    const [params, gs, ms, vs]: [tf.Variable[], tf.Tensor[], tf.Variable[], tf.Variable[]] = [[], [], [], []];
+    for (const [name, p] of this.params) {
+      const g = grads.get(name);
+      if (!g) continue;
+      params.push(p);
+      gs.push(g);
+      ms.push(this.m.get(name)!);
+      vs.push(this.v.get(name)!);
+    }
     const { beta1, beta2, eps, weightDecay } = this.options;
-    const bc1 = 1 - beta1 ** this.stepCount;
-    const bc2 = 1 - beta2 ** this.stepCount;
-    tf.tidy(() => {
-      for (const [name, p] of this.params) {
-        const g = grads.get(name);
-        if (!g) continue;
-        const m = this.m.get(name)!;
-        const v = this.v.get(name)!;
-        const m2 = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
-        const v2 = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
-        m.assign(m2);
-        v.assign(v2);
-        // p <- p * (1 - lr*wd) - lr * m̂ / (sqrt(v̂) + eps), with m̂ = m/bc1, v̂ = v/bc2
-        const decayed = weightDecay > 0 && decays(p) ? tf.mul(p, 1 - lr * weightDecay) : p;
-        const update = tf.mul(tf.div(tf.div(m2, bc1), tf.add(tf.sqrt(tf.div(v2, bc2)), eps)), lr);
-        p.assign(tf.sub(decayed, update));
-      }
-    });
+    kernel('adamw')(params, gs, ms, vs, { lr, beta1, beta2, eps, weightDecay, step: this.stepCount });
   }
 
   /** First and second moments by `<param>.exp_avg` / `<param>.exp_avg_sq`, for checkpoints (read all at once). */

@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/backend.js';
-import { AdamW, clipGradients, globalNorm, learningRate } from '../../src/engine/optim.js';
+import { fusedAdamW } from '../../src/engine/fused/adamw.js';
+import { kernelTable } from '../../src/engine/kernels/registry.js';
+import { AdamW, clipGradients, globalNorm, learningRate, type AdamWHyper } from '../../src/engine/optim.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -18,6 +20,46 @@ function referenceAdamW(p0: number, grads: number[], lr: number, wd: number, b1 
     p = p - (lr * (m / (1 - b1 ** t))) / (Math.sqrt(v / (1 - b2 ** t)) + eps);
   });
   return p;
+}
+
+afterEach(() => kernelTable.reset());
+
+/** Three steps of an AdamW over a matrix, a vector and a parameter without gradients; its state and weights. */
+async function threeSteps() {
+  const params = new Map<string, tf.Variable>([
+    [
+      'w',
+      tf.variable(
+        tf.tensor2d([
+          [1.5, -2, 0.25],
+          [0.5, 3, -1],
+        ]),
+        true,
+      ),
+    ],
+    ['b', tf.variable(tf.tensor1d([0.5, -0.125, 2]), true)],
+    ['frozen', tf.variable(tf.tensor1d([7]), true)],
+  ]);
+  const opt = new AdamW(params, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 });
+  for (const [i, lr] of [0.01, 0.02, 0.005].entries()) {
+    const grads = new Map<string, tf.Tensor>([
+      [
+        'w',
+        tf.tensor2d([
+          [0.3 - i, -1, 0.2],
+          [0.1 * i, 0.7, -0.4],
+        ]),
+      ],
+      ['b', tf.tensor1d([i - 0.5, 0.25, 0.9])],
+    ]);
+    opt.step(grads, lr);
+    tf.dispose([...grads.values()]);
+  }
+  const state = await opt.exportState();
+  const weights = await Promise.all([...params.values()].map(async (p) => [...(await p.data())]));
+  opt.dispose();
+  tf.dispose([...params.values()]);
+  return { state, weights };
 }
 
 describe('AdamW', () => {
@@ -101,6 +143,41 @@ describe('AdamW', () => {
     const before = tf.memory().numTensors;
     for (let i = 0; i < 5; i++) step();
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe("AdamW's update as the kernel table's adamw", () => {
+  it('passes every parameter that has a gradient, with its moments, the lr and the step counted from 1', async () => {
+    const calls: { names: string[]; hyper: AdamWHyper }[] = [];
+    kernelTable.register(
+      'adamw',
+      (params, grads, m, v, hyper) => {
+        expect(grads.map((g) => g.shape)).toEqual(params.map((p) => p.shape));
+        expect(m.map((t) => t.shape)).toEqual(params.map((p) => p.shape));
+        expect(v.map((t) => t.shape)).toEqual(params.map((p) => p.shape));
+        calls.push({ names: params.map((p) => p.shape.join('x')), hyper: { ...hyper } });
+      },
+      { backends: ['cpu'], plugin: 'spy' },
+    );
+    const { weights } = await threeSteps();
+    expect(calls.map((c) => c.names)).toEqual(Array(3).fill(['2x3', '3']));
+    expect(calls.map((c) => [c.hyper.step, c.hyper.lr])).toEqual([
+      [1, 0.01],
+      [2, 0.02],
+      [3, 0.005],
+    ]);
+    expect(calls[0]!.hyper).toMatchObject({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 });
+    expect(weights[0]).toEqual([1.5, -2, 0.25, 0.5, 3, -1]); // the spy updated nothing, and nothing else did
+  });
+
+  it('with the fused kernel registered, takes the same steps bit for bit and exports the same state', async () => {
+    const plain = await threeSteps();
+    kernelTable.register('adamw', fusedAdamW, { plugin: 'liger' });
+    const fused = await threeSteps();
+    expect(fused.weights).toEqual(plain.weights);
+    expect(fused.weights[0]).not.toEqual([1.5, -2, 0.25, 0.5, 3, -1]);
+    expect([...fused.state.keys()]).toEqual([...plain.state.keys()]);
+    for (const [key, t] of plain.state) expect([...fused.state.get(key)!.data], key).toEqual([...t.data]);
   });
 });
 

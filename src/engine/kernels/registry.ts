@@ -10,6 +10,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { didYouMean, type KernelRegistry } from '../../core/index.js';
+import { adamwStep } from '../fused/adamw.js';
 import { causalAttention } from './attention.js';
 import { geglu, geluNew, layerNorm, linearCrossEntropy, rmsNorm, rope, swiglu } from './ops.js';
 
@@ -53,6 +54,12 @@ const DEFAULTS = {
     description:
       'causal scaled-dot-product attention with grouped key/value heads: (q, k, v, {scale, window?, dropout?}) → ' +
       'softmax(q·kᵀ·scale + causal mask)·v, GPT-Neo local layers seeing only the last `window` keys',
+  },
+  adamw: {
+    impl: adamwStep,
+    description:
+      'one AdamW step of every parameter, as torch.optim.AdamW (bias correction, decoupled weight decay on ' +
+      'matrices): (params, grads, m, v, {lr, beta1, beta2, eps, weightDecay, step}) → assigns the new params, m, v',
   },
 };
 
