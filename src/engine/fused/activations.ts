@@ -156,6 +156,16 @@ export const GELU_NEW_KERNEL = 'DumboGeluNew';
 export const SWIGLU_KERNEL = 'DumboSwiglu';
 export const GEGLU_KERNEL = 'DumboGeglu';
 
+/** `register` run at the first call only: tfjs takes each kernel and gradient once per process. */
+export function once(register: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    register();
+  };
+}
+
 /** Registers kernel `name` for the cpu and the webgpu backend. */
 export function registerKernel(name: string, cpu: tf.KernelFunc, webgpu: tf.KernelFunc): void {
   tf.registerKernel({ kernelName: name, backendName: 'cpu', kernelFunc: cpu });
@@ -248,16 +258,12 @@ function registerGated(name: string, act: Activation): void {
   });
 }
 
-let registered = false;
-
 /** Registers the activation kernels (cpu, webgpu) and their gradients; idempotent. */
-export function registerActivationKernels(): void {
-  if (registered) return;
-  registered = true;
+export const registerActivationKernels = once(() => {
   registerPlain(GELU_NEW_KERNEL, GELU);
   registerGated(SWIGLU_KERNEL, SILU);
   registerGated(GEGLU_KERNEL, GELU);
-}
+});
 
 function fusable(...ts: tf.Tensor[]): boolean {
   return (

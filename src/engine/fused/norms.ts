@@ -9,7 +9,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { layerNorm, rmsNorm } from '../kernels/ops.js';
-import { ElementwiseProgram, fusedBackend, makeF32, readF32, registerKernel, runProgram } from './activations.js';
+import { ElementwiseProgram, fusedBackend, makeF32, once, readF32, registerKernel, runProgram } from './activations.js';
 
 export const LAYER_NORM_KERNEL = 'DumboLayerNorm';
 export const RMS_NORM_KERNEL = 'DumboRmsNorm';
@@ -315,15 +315,11 @@ function registerNorm(kind: NormKind): void {
   );
 }
 
-let registered = false;
-
 /** Registers the norm kernels (cpu, webgpu), forward and backward; idempotent. */
-export function registerNormKernels(): void {
-  if (registered) return;
-  registered = true;
+export const registerNormKernels = once(() => {
   registerNorm(LAYER);
   registerNorm(RMS);
-}
+});
 
 /** x of rank ≥ 1 and parameters of shape [last axis of x], all float32 on a backend with the kernels. */
 function fusable(x: tf.Tensor, ...params: tf.Tensor[]): boolean {

@@ -13,7 +13,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { rope } from '../kernels/ops.js';
-import { ElementwiseProgram, fusedBackend, makeF32, readF32, registerKernel, runProgram } from './activations.js';
+import { ElementwiseProgram, fusedBackend, makeF32, once, readF32, registerKernel, runProgram } from './activations.js';
 
 export const ROPE_KERNEL = 'DumboRope';
 export const ROPE_GRAD_KERNEL = `${ROPE_KERNEL}Grad`;
@@ -68,12 +68,8 @@ function registerRotation(name: string, backward: boolean): void {
   );
 }
 
-let registered = false;
-
 /** Registers the rotation kernels (cpu, webgpu) and the gradient; idempotent. */
-export function registerRopeKernels(): void {
-  if (registered) return;
-  registered = true;
+export const registerRopeKernels = once(() => {
   registerRotation(ROPE_KERNEL, false);
   registerRotation(ROPE_GRAD_KERNEL, true);
   tf.registerGradient({
@@ -86,7 +82,7 @@ export function registerRopeKernels(): void {
       return { q: () => gq!, k: () => gk! };
     },
   });
-}
+});
 
 /** q (B, nh, T, hs), k (B, nkv, T, hs), the tables (T, hs) with hs even, all float32, on a backend with the kernel. */
 function fusable(q: tf.Tensor4D, k: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): boolean {
