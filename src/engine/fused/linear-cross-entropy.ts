@@ -1,0 +1,315 @@
+/**
+ * Fused linear cross-entropy (Liger-Kernel's algorithm), the kernel table's `linear_cross_entropy` without the
+ * [N, V] logits: the rows of `hidden` go through the LM head in chunks; per chunk the logits, their row
+ * log-sum-exp and the NLL, and in the backward the same chunk's logits again, their gradient
+ * g = (softmax − onehot)·dy, then grad_hidden_c = g·W and grad_W += gᵀ·h_c. At most one chunk's logits exist
+ * at a time, so memory is O(chunk·V) where the default's is O(N·V).
+ *
+ * Liger computes the gradients already in the forward, assuming the upstream gradient is a scalar applied in
+ * its backward. Here the op returns per-row NLLs and the caller's upstream dy is per row (the ignore mask over
+ * the token count), and gᵀ·h summed over rows cannot be rescaled per row afterwards; so the forward keeps only
+ * each row's log-sum-exp and the backward recomputes the chunk's logits: one more matmul per chunk, exact for
+ * any dy.
+ *
+ * The chunk's row statistics and its logits gradient are one kernel each: plain loops on `cpu`, WGSL programs
+ * on `webgpu`, the tfjs composition elsewhere. The matmuls are tfjs's own on every backend.
+ */
+
+import * as tf from '@tensorflow/tfjs-core';
+
+export const LCE_ROW_STATS_KERNEL = 'DumboLceRowStats';
+export const LCE_LOGITS_GRAD_KERNEL = 'DumboLceLogitsGrad';
+
+/**
+ * Rows per chunk, as Liger: about as many chunks as V/D, so that a chunk's logits [chunk, V] are about the size
+ * of the hidden states [N, D]; a power of two, at least 1 and at most N rounded up.
+ */
+export function lceChunkRows(N: number, V: number, D: number): number {
+  const chunks = Math.max(1, Math.ceil(V / D));
+  const rows = Math.max(1, Math.ceil(N / chunks));
+  return 2 ** Math.ceil(Math.log2(rows));
+}
+
+interface CpuBackendLike extends tf.KernelBackend {
+  readSync(dataId: tf.DataId): tf.backend_util.BackendValues;
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): tf.TensorInfo;
+}
+
+interface WebGPUBackendLike extends tf.KernelBackend {
+  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+// ------------------------------------------------------------------------------------- cpu: plain loops
+
+/** [lse; nll] of each row of logits [C, V]: two rows of C, in one array. */
+function rowStatsHost(x: Float32Array, t: Int32Array, C: number, V: number): Float32Array {
+  const out = new Float32Array(2 * C);
+  for (let r = 0; r < C; r++) {
+    const base = r * V;
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) if (x[base + v]! > max) max = x[base + v]!;
+    let sum = 0;
+    for (let v = 0; v < V; v++) sum += Math.exp(x[base + v]! - max);
+    const lse = max + Math.log(sum);
+    out[r] = lse;
+    out[C + r] = lse - x[base + t[r]!]!;
+  }
+  return out;
+}
+
+/** (softmax − onehot(target)) · dy of each row of logits [C, V], given each row's lse. */
+function logitsGradHost(x: Float32Array, lse: Float32Array, t: Int32Array, dy: Float32Array, V: number) {
+  const out = new Float32Array(x.length);
+  for (let r = 0; r < lse.length; r++) {
+    const [base, l, d] = [r * V, lse[r]!, dy[r]!];
+    for (let v = 0; v < V; v++) out[base + v] = Math.exp(x[base + v]! - l) * d;
+    out[base + t[r]!]! -= d;
+  }
+  return out;
+}
+
+// --------------------------------------------------------------------------------------- webgpu: WGSL
+
+/** One workgroup per row: max, then Σexp, each reduced in workgroup memory; writes lse at [0, r], nll at [1, r]. */
+class RowStatsProgram {
+  readonly variableNames = ['logits', 'targets'];
+  readonly outputShape: number[];
+  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly shaderKey = 'dumbo_lce_row_stats';
+
+  constructor(rows: number) {
+    this.outputShape = [2, rows];
+    this.dispatchLayout = { x: [0, 1] };
+    this.dispatch = [rows, 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      const block = ${this.workgroupSize[0]};
+      var<workgroup> buf : array<f32, ${this.workgroupSize[0]}>;
+      fn reduceMax(tid : i32) -> f32 {
+        for (var s = block / 2; s > 0; s = s / 2) {
+          if (tid < s) { buf[tid] = max(buf[tid], buf[tid + s]); }
+          workgroupBarrier();
+        }
+        return buf[0];
+      }
+      fn reduceSum(tid : i32) -> f32 {
+        for (var s = block / 2; s > 0; s = s / 2) {
+          if (tid < s) { buf[tid] = buf[tid] + buf[tid + s]; }
+          workgroupBarrier();
+        }
+        return buf[0];
+      }
+      fn main(index : i32) {
+        let row = index / block;
+        let tid = i32(localId.x);
+        let V = uniforms.logitsShape[1];
+        let base = row * V;
+        var m = -3.402823e+38;
+        for (var v = tid; v < V; v = v + block) { m = max(m, logits[base + v]); }
+        buf[tid] = m;
+        workgroupBarrier();
+        let rowMax = reduceMax(tid);
+        workgroupBarrier();
+        var s = 0.0;
+        for (var v = tid; v < V; v = v + block) { s = s + exp(logits[base + v] - rowMax); }
+        buf[tid] = s;
+        workgroupBarrier();
+        let lse = rowMax + log(reduceSum(tid));
+        if (tid == 0) {
+          let C = uniforms.outShape[1];
+          setOutputAtIndex(row, lse);
+          setOutputAtIndex(C + row, lse - logits[base + targets[row]]);
+        }
+      }
+    `;
+  }
+}
+
+/** One thread per logit: exp(x − lse[row])·dy[row], minus dy[row] at the row's target. */
+class LogitsGradProgram {
+  readonly variableNames = ['logits', 'lse', 'targets', 'dy'];
+  readonly outputShape: number[];
+  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+  readonly size = true;
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly shaderKey = 'dumbo_lce_logits_grad';
+
+  constructor(shape: [number, number]) {
+    this.outputShape = shape;
+    this.dispatchLayout = { x: [0, 1] };
+    this.dispatch = [Math.ceil((shape[0] * shape[1]) / this.workgroupSize[0]), 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let V = uniforms.outShape[1];
+          let row = index / V;
+          let d = dy[row];
+          var g = exp(logits[index] - lse[row]) * d;
+          if (index - row * V == targets[row]) { g = g - d; }
+          setOutputAtIndex(index, g);
+        }
+      }
+    `;
+  }
+}
+
+// ------------------------------------------------------------------------------------------- kernels
+
+let registered = false;
+
+/** Registers the two chunk kernels for cpu and webgpu; idempotent. */
+export function registerLceKernels(): void {
+  if (registered) return;
+  registered = true;
+  const read = (b: unknown, t: tf.TensorInfo) => (b as CpuBackendLike).readSync(t.dataId);
+  tf.registerKernel({
+    kernelName: LCE_ROW_STATS_KERNEL,
+    backendName: 'cpu',
+    kernelFunc: ({ inputs, backend }) => {
+      const { logits, targets } = inputs as { logits: tf.TensorInfo; targets: tf.TensorInfo };
+      const [C, V] = logits.shape as [number, number];
+      const out = rowStatsHost(read(backend, logits) as Float32Array, read(backend, targets) as Int32Array, C, V);
+      return (backend as CpuBackendLike).makeTensorInfo([2, C], 'float32', out);
+    },
+  });
+  tf.registerKernel({
+    kernelName: LCE_LOGITS_GRAD_KERNEL,
+    backendName: 'cpu',
+    kernelFunc: ({ inputs, backend }) => {
+      const { logits, lse, targets, dy } = inputs as Record<'logits' | 'lse' | 'targets' | 'dy', tf.TensorInfo>;
+      const [x, l, t, d] = [logits, lse, targets, dy].map((i) => read(backend, i));
+      const out = logitsGradHost(
+        x as Float32Array,
+        l as Float32Array,
+        t as Int32Array,
+        d as Float32Array,
+        logits.shape[1]!,
+      );
+      return (backend as CpuBackendLike).makeTensorInfo(logits.shape, 'float32', out);
+    },
+  });
+  tf.registerKernel({
+    kernelName: LCE_ROW_STATS_KERNEL,
+    backendName: 'webgpu',
+    kernelFunc: ({ inputs, backend }) => {
+      const { logits, targets } = inputs as { logits: tf.TensorInfo; targets: tf.TensorInfo };
+      const program = new RowStatsProgram(logits.shape[0]!);
+      return (backend as WebGPUBackendLike).runWebGPUProgram(program, [logits, targets], 'float32');
+    },
+  });
+  tf.registerKernel({
+    kernelName: LCE_LOGITS_GRAD_KERNEL,
+    backendName: 'webgpu',
+    kernelFunc: ({ inputs, backend }) => {
+      const { logits, lse, targets, dy } = inputs as Record<'logits' | 'lse' | 'targets' | 'dy', tf.TensorInfo>;
+      const program = new LogitsGradProgram(logits.shape as [number, number]);
+      return (backend as WebGPUBackendLike).runWebGPUProgram(program, [logits, lse, targets, dy], 'float32');
+    },
+  });
+}
+
+function hasKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
+/** (row, target) of each row, for gatherND and tensorScatterUpdate. */
+function targetIndices(targets: tf.Tensor1D): tf.Tensor2D {
+  return tf.stack([tf.range(0, targets.shape[0], 1, 'int32'), targets], 1) as tf.Tensor2D;
+}
+
+/** Each row's log-sum-exp and NLL of its target, for logits [C, V]. */
+function rowStats(logits: tf.Tensor2D, targets: tf.Tensor1D): [tf.Tensor1D, tf.Tensor1D] {
+  if (hasKernel(LCE_ROW_STATS_KERNEL)) {
+    const both = tf.engine().runKernel(LCE_ROW_STATS_KERNEL, { logits, targets }) as tf.Tensor2D;
+    return tf.unstack(both) as [tf.Tensor1D, tf.Tensor1D];
+  }
+  const lse = tf.logSumExp(logits, 1) as tf.Tensor1D;
+  return [lse, tf.sub(lse, tf.gatherND(logits, targetIndices(targets)))];
+}
+
+/** d Σ dy·nll / d logits for logits [C, V]: (softmax − onehot)·dy, the softmax from the saved lse. */
+function logitsGrad(logits: tf.Tensor2D, lse: tf.Tensor1D, targets: tf.Tensor1D, dy: tf.Tensor1D): tf.Tensor2D {
+  if (hasKernel(LCE_LOGITS_GRAD_KERNEL)) {
+    return tf.engine().runKernel(LCE_LOGITS_GRAD_KERNEL, { logits, lse, targets, dy }) as tf.Tensor2D;
+  }
+  const C = logits.shape[0];
+  const g = tf.mul(tf.exp(tf.sub(logits, tf.reshape(lse, [C, 1]))), tf.reshape(dy, [C, 1]));
+  const at = targetIndices(targets); // the N target entries rewritten, never a one-hot (as loss.ts)
+  return tf.tensorScatterUpdate(g, at, tf.sub(tf.gatherND(g, at), dy)) as tf.Tensor2D;
+}
+
+/** Rows [start, start + rows) of a tensor, without a copy when that is all of it. */
+function rowsOf<T extends tf.Tensor>(x: T, start: number, rows: number): T {
+  if (start === 0 && rows === x.shape[0]) return x;
+  return tf.slice(x, start, rows);
+}
+
+/**
+ * The kernel table's `linear_cross_entropy`: per-row NLL [N] of `targets` (int32, all in [0, V)) under the
+ * logits hidden [N, D] · weight [V, D]ᵀ, computed chunk by chunk so the [N, V] logits never exist (forward
+ * or backward). Gradients for hidden and weight; none for the targets.
+ */
+export function fusedLinearCrossEntropy(hidden: tf.Tensor2D, weight: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  const [N, D] = hidden.shape;
+  const [V, Dw] = weight.shape;
+  if (hidden.rank !== 2 || weight.rank !== 2 || Dw !== D || targets.rank !== 1 || targets.shape[0] !== N) {
+    throw new Error(
+      `linear_cross_entropy: expected hidden [N, D], weight [V, D] and targets [N], got [${hidden.shape.join(', ')}], ` +
+        `[${weight.shape.join(', ')}] and [${targets.shape.join(', ')}]`,
+    );
+  }
+  if (targets.dtype !== 'int32') throw new Error(`linear_cross_entropy: targets must be int32, got ${targets.dtype}`);
+  if (N === 0) return tf.zeros([0]);
+  registerLceKernels();
+  const chunk = lceChunkRows(N, V, D);
+  const spans: [number, number][] = [];
+  for (let s = 0; s < N; s += chunk) spans.push([s, Math.min(chunk, N - s)]);
+  const chunkLogits = (h: tf.Tensor2D, w: tf.Tensor2D, s: number, c: number): tf.Tensor2D =>
+    tf.matMul(rowsOf(h, s, c), w, false, true); // (c, V)
+
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [h, w, t, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    const lses: tf.Tensor1D[] = [];
+    const nlls: tf.Tensor1D[] = [];
+    for (const [s, c] of spans) {
+      const [lse, nll] = tf.tidy(() => rowStats(chunkLogits(h, w, s, c), rowsOf(t, s, c)));
+      lses.push(lse);
+      nlls.push(nll);
+    }
+    const [lse, nll] = [tf.concat(lses), tf.concat(nlls)];
+    tf.dispose([...lses, ...nlls]);
+    save([h, w, t, lse]);
+    return {
+      value: nll,
+      gradFunc: (dy, saved) => {
+        const [hs, ws, ts, lseAll] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+        const gradHidden: tf.Tensor2D[] = [];
+        let gradWeight: tf.Tensor2D | undefined;
+        for (const [s, c] of spans) {
+          const [gh, gw] = tf.tidy(() => {
+            const hc = rowsOf(hs, s, c);
+            const [lc, tc, dc] = [rowsOf(lseAll, s, c), rowsOf(ts, s, c), rowsOf(dy as tf.Tensor1D, s, c)];
+            const g = logitsGrad(chunkLogits(hs, ws, s, c), lc, tc, dc); // (c, V): the only logits alive
+            const part = tf.matMul(g, hc, true, false); // (V, D)
+            return [tf.matMul(g, ws), gradWeight ? tf.add(gradWeight, part) : part] as [tf.Tensor2D, tf.Tensor2D];
+          });
+          gradWeight?.dispose(); // the running sum: only the newest is kept
+          gradWeight = gw;
+          gradHidden.push(gh);
+        }
+        const gh = tf.concat(gradHidden);
+        tf.dispose(gradHidden);
+        return [gh, gradWeight!, tf.zerosLike(ts)];
+      },
+    };
+  });
+  return f(hidden, weight, targets) as tf.Tensor1D;
+}

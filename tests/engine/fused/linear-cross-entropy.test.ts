@@ -1,0 +1,192 @@
+// Fused linear cross-entropy (src/engine/fused/linear-cross-entropy.ts) against the kernel table's default
+// `linear_cross_entropy` (src/engine/kernels/ops.ts): per-row NLL and the gradients of hidden and weight within
+// 1e-4 relative under a random upstream gradient, with N not a multiple of the chunk and V a prime, on cpu and
+// on WebGPU (the software adapter in CI; skipped, saying so, where there is none); its chunk kernels seen
+// running and no [N, V] tensor made; its peak memory at most a quarter of the default's. And what the models
+// give it: forwardHidden · lmHeadWeightᵀ is forward's logits, tied and untied, whole and in row parts.
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../../src/engine/backend.js';
+import {
+  fusedLinearCrossEntropy,
+  LCE_LOGITS_GRAD_KERNEL,
+  LCE_ROW_STATS_KERNEL,
+  lceChunkRows,
+} from '../../../src/engine/fused/linear-cross-entropy.js';
+import { linearCrossEntropy } from '../../../src/engine/kernels/ops.js';
+import { createModel } from '../../../src/engine/models/index.js';
+import type { HFConfig } from '../../../src/engine/models/types.js';
+import { probeWebGPU } from '../../../src/engine/webgpu.js';
+import { ids, maxAbsDiff, randomize, TINY } from '../models/tiny.js';
+
+const probe = await probeWebGPU({});
+if (!probe.adapter)
+  console.warn(`fused linear cross-entropy: no WebGPU adapter here, skipping webgpu (${probe.reason})`);
+
+type Op = (hidden: tf.Tensor2D, weight: tf.Tensor2D, targets: tf.Tensor1D) => tf.Tensor1D;
+
+/** max |a - b| / max |b|: the error relative to the reference's scale. */
+function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
+  return maxAbsDiff(a, b) / scale;
+}
+
+interface Inputs {
+  hidden: tf.Tensor2D;
+  weight: tf.Tensor2D;
+  targets: tf.Tensor1D;
+  dy: tf.Tensor1D;
+}
+
+function inputs(N: number, D: number, V: number, seed: number): Inputs {
+  return {
+    // Logits of a few units: a softmax neither flat nor saturated.
+    hidden: tf.randomNormal([N, D], 0, 1, 'float32', seed),
+    weight: tf.randomNormal([V, D], 0, 2 / Math.sqrt(D), 'float32', seed + 1),
+    targets: tf.randomUniformInt([N], 0, V, seed + 2) as tf.Tensor1D,
+    dy: tf.randomNormal([N], 0, 1, 'float32', seed + 3),
+  };
+}
+
+/** Per-row NLL and the gradients of hidden and weight under upstream `dy`, and the kernels that ran. */
+async function pass(op: Op, { hidden, weight, targets, dy }: Inputs) {
+  let out: tf.Tensor[] = [];
+  const info = await tf.profile(() => {
+    const f = (h: tf.Tensor, w: tf.Tensor) => tf.sum(tf.mul(op(h as tf.Tensor2D, w as tf.Tensor2D, targets), dy));
+    const { value, grads } = tf.valueAndGrads(f)([hidden, weight]);
+    out = [tf.tidy(() => op(hidden, weight, targets)), ...grads];
+    value.dispose();
+  });
+  const values = await Promise.all(out.map((t) => t.data()));
+  tf.dispose(out);
+  const largest = Math.max(...info.kernels.flatMap((k) => k.outputShapes.map((s) => s.reduce((a, b) => a * b, 1))));
+  return { values, kernels: info.kernelNames, largest, peakBytes: info.peakBytes };
+}
+
+describe('lceChunkRows', () => {
+  it("takes Liger's chunk: about V/D chunks, rows a power of two", () => {
+    expect(lceChunkRows(2048, 8192, 64)).toBe(16); // 128 chunks of 16 rows
+    expect(lceChunkRows(37, 101, 24)).toBe(8); // 5 chunks, the last of 5 rows
+    expect(lceChunkRows(2048, 50257, 384)).toBe(16);
+    expect(lceChunkRows(5, 10, 64)).toBe(8); // V < D: one chunk
+    expect(lceChunkRows(1, 101, 24)).toBe(1);
+  });
+});
+
+describe.each([
+  { backend: 'cpu', skip: false },
+  { backend: 'webgpu', skip: !probe.adapter },
+] as const)('fused linear cross-entropy on $backend', ({ backend, skip }) => {
+  beforeAll(async () => {
+    if (!skip) await initBackend(backend, { webgpu: { allowSoftware: true } });
+  });
+  afterAll(async () => {
+    if (!skip) await initBackend('cpu');
+  });
+
+  it.skipIf(skip).each([
+    { N: 37, D: 24, V: 101 },
+    { N: 203, D: 40, V: 1009 },
+  ])(
+    'N=$N D=$D V=$V: NLL and gradients equal the default, by its chunk kernels, no [N, V] tensor',
+    async ({ N, D, V }) => {
+      expect(tf.getBackend()).toBe(backend);
+      expect(N % lceChunkRows(N, V, D)).not.toBe(0);
+      const x = inputs(N, D, V, N);
+      const before = tf.memory().numTensors;
+      const got = await pass(fusedLinearCrossEntropy, x);
+      const want = await pass(linearCrossEntropy, x);
+      expect(tf.memory().numTensors).toBe(before);
+      ['nll', 'grad hidden', 'grad weight'].forEach((what, i) =>
+        expect(relError(got.values[i]!, want.values[i]!), what).toBeLessThan(1e-4),
+      );
+      expect(got.kernels).toContain(LCE_ROW_STATS_KERNEL);
+      expect(got.kernels).toContain(LCE_LOGITS_GRAD_KERNEL);
+      expect(want.largest).toBeGreaterThanOrEqual(N * V); // the measure sees the default's logits...
+      expect(got.largest).toBeLessThan(N * V); // ...and no tensor of the fused op is that large
+      tf.dispose(Object.values(x));
+    },
+  );
+});
+
+describe('fused linear cross-entropy memory', () => {
+  it('peaks at most a quarter of the default at N=2048, D=64, V=8192 (forward and backward)', async () => {
+    await initBackend('cpu');
+    const x = inputs(2048, 64, 8192, 1);
+    const peak = async (op: Op) => {
+      const info = await tf.profile(() => {
+        const { value, grads } = tf.valueAndGrads((h: tf.Tensor, w: tf.Tensor) =>
+          tf.sum(tf.mul(op(h as tf.Tensor2D, w as tf.Tensor2D, x.targets), x.dy)),
+        )([x.hidden, x.weight]);
+        tf.dispose([value, ...grads]);
+      });
+      return info.peakBytes;
+    };
+    const [fused, reference] = [await peak(fusedLinearCrossEntropy), await peak(linearCrossEntropy)];
+    expect(reference).toBeGreaterThan(2 * 2048 * 8192 * 4); // the logits and their gradient, at least
+    expect(fused).toBeLessThanOrEqual(reference / 4);
+    tf.dispose(Object.values(x));
+  }, 240_000); // 4 GFLOP of cpu matmuls for the two
+
+  it('refuses mismatched shapes and float targets', () => {
+    tf.tidy(() => {
+      const [h, w] = [tf.zeros([3, 4]) as tf.Tensor2D, tf.zeros([5, 4]) as tf.Tensor2D];
+      expect(() => fusedLinearCrossEntropy(h, tf.zeros([5, 3]) as tf.Tensor2D, tf.zeros([3], 'int32'))).toThrow(
+        'expected hidden [N, D], weight [V, D] and targets [N], got [3, 4], [5, 3] and [3]',
+      );
+      expect(() => fusedLinearCrossEntropy(h, w, tf.zeros([3]))).toThrow('targets must be int32, got float32');
+    });
+  });
+});
+
+describe.each(TINY)('%s: forwardHidden and lmHeadWeight give forward', (_arch, base) => {
+  const ROWS = [
+    [1, 2, 3, 4, 5],
+    [5, 4, 3, 2, 1],
+  ];
+  // Every architecture's dropout sites on, so that `training` and `seed` reach forwardHidden as they reach forward.
+  const DROPOUT = { resid_pdrop: 0.1, embd_pdrop: 0.1, attn_pdrop: 0.1 };
+  const DROPOUT_NEO_LLAMA = { resid_dropout: 0.1, embed_dropout: 0.1, attention_dropout: 0.1 };
+
+  it.each([
+    { tied: true, parts: false },
+    { tied: false, parts: false },
+    { tied: true, parts: true },
+    { tied: false, parts: true },
+  ])(
+    'tied $tied, in row parts $parts: hidden · Wᵀ equals the logits, with the same options',
+    async ({ tied, parts }) => {
+      await initBackend('cpu');
+      const config: HFConfig = { ...base, ...DROPOUT, ...DROPOUT_NEO_LLAMA, vocab_size: 64, tie_word_embeddings: tied };
+      // 1100 bytes: the largest other weight (an [8, 32] MLP projection, 1024 bytes) stays whole, the [64, 8]
+      // head (2048 bytes) is held as row parts.
+      const lm = randomize(createModel(config, { maxTensorBytes: parts ? 1100 : undefined }), 3);
+      expect(lm.params.has('lm_head.weight') || [...lm.params.keys()].some((k) => k.startsWith('lm_head.'))).toBe(
+        !tied,
+      );
+      expect((lm.parts?.size ?? 0) > 0).toBe(parts);
+      for (const options of [{}, { training: true, seed: 4 }]) {
+        const [logits, viaHidden] = tf.tidy(() => {
+          const x = ids(ROWS);
+          const h = lm.forwardHidden(x, options);
+          const w = lm.lmHeadWeight();
+          expect(h.shape).toEqual([2, 5, 8]);
+          expect(w.shape).toEqual([lm.vocabSize, 8]);
+          const y = tf.reshape(tf.matMul(tf.reshape(h, [10, 8]), w, false, true), [2, 5, lm.vocabSize]);
+          return [lm.forward(x, options), y];
+        });
+        expect(maxAbsDiff(logits.dataSync(), viaHidden.dataSync()), JSON.stringify(options)).toBeLessThan(1e-5);
+        tf.dispose([logits, viaHidden]);
+      }
+      const cache = lm.createCache(2);
+      tf.tidy(() => void lm.forwardHidden(ids(ROWS), { cache }));
+      expect(cache.length).toBe(5);
+      cache.dispose();
+      const before = tf.memory().numTensors;
+      tf.tidy(() => void lm.lmHeadWeight());
+      expect(tf.memory().numTensors).toBe(before); // the weight itself, or a concatenation the tidy freed
+      lm.dispose();
+    },
+  );
+});
