@@ -54,10 +54,13 @@ const CASES = [
   { name: 'rms_norm', fused: rms(fusedRmsNorm), reference: rms(rmsNorm), params: 1, kernel: RMS_NORM_KERNEL },
 ];
 
-// Odd widths below and above the 64-thread row workgroup, rows not a multiple of the 16 column-sum lanes.
+// Odd widths below and above the 64-thread row workgroup, rows not a multiple of the 16 column-sum lanes, and
+// more rows than WebGPU's 65,535 workgroups per dispatch dimension (tfjs-webgpu splits the dispatch; the
+// workgroups past the last row must write nothing).
 const SHAPES: [number, number, number][] = [
   [3, 7, 37],
   [2, 9, 131],
+  [1, 65601, 3],
 ];
 
 describe.each([
