@@ -5,7 +5,7 @@
  * composition of ops.ts on any other backend.
  *
  * Also home of what the fused ops share (norms.ts, rope.ts import it): the backends' kernel interfaces, the
- * choice of backend, the stable WGSL math and the flat elementwise program.
+ * choice of backend, the registration helpers, the stable WGSL math and the flat elementwise program.
  */
 
 import * as tf from '@tensorflow/tfjs-core';

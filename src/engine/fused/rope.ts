@@ -48,8 +48,9 @@ function rotateProgram(key: string, shape: number[], backward: boolean): Element
   // Forward: -x2·sin1 into the first half, +x1·sin2 into the second; backward: +x2·sin2 and -x1·sin1.
   const sign = backward ? `select(-1.0, 1.0, ${first})` : `select(1.0, -1.0, ${first})`;
   const sinAt = backward ? `select(${c} - ${half}, ${c} + ${half}, ${first})` : c;
-  const expr = `x[index] * cos[${row} + ${c}] + ${sign} * x[${partner}] * sin[${row} + ${sinAt}]`;
-  return new ElementwiseProgram(key, shape, ['x', 'cos', 'sin'], expr, 'seqLen : i32, headSize : i32,');
+  const expr = `x[index] * cosines[${row} + ${c}] + ${sign} * x[${partner}] * sines[${row} + ${sinAt}]`;
+  // The tables' bindings are not named cos and sin, which would shadow WGSL's builtins.
+  return new ElementwiseProgram(key, shape, ['x', 'cosines', 'sines'], expr, 'seqLen : i32, headSize : i32,');
 }
 
 /** Kernel `name` rotates both inputs q and k (for the backward kernel: the gradients of q' and k'). */
