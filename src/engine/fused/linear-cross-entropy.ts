@@ -36,13 +36,18 @@ interface CpuBackendLike extends tf.KernelBackend {
 }
 
 interface WebGPUBackendLike extends tf.KernelBackend {
-  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo;
+  runWebGPUProgram(
+    program: object,
+    inputs: tf.TensorInfo[],
+    dtype: tf.DataType,
+    uniforms: { type: 'int32'; data: number[] }[],
+  ): tf.TensorInfo;
 }
 
 // ------------------------------------------------------------------------------------- cpu: plain loops
 
-/** [lse; nll] of each row of logits [C, V]: two rows of C, in one array. */
-function rowStatsHost(x: Float32Array, t: Int32Array, C: number, V: number): Float32Array {
+/** [lse; nll] of each row r of the chunk's logits [C, V], whose target is t[offset + r]: two rows of C. */
+function rowStatsHost(x: Float32Array, t: Int32Array, offset: number, C: number, V: number): Float32Array {
   const out = new Float32Array(2 * C);
   for (let r = 0; r < C; r++) {
     const base = r * V;
@@ -52,27 +57,38 @@ function rowStatsHost(x: Float32Array, t: Int32Array, C: number, V: number): Flo
     for (let v = 0; v < V; v++) sum += Math.exp(x[base + v]! - max);
     const lse = max + Math.log(sum);
     out[r] = lse;
-    out[C + r] = lse - x[base + t[r]!]!;
+    out[C + r] = lse - x[base + t[offset + r]!]!;
   }
   return out;
 }
 
-/** (softmax − onehot(target)) · dy of each row of logits [C, V], given each row's lse. */
-function logitsGradHost(x: Float32Array, lse: Float32Array, t: Int32Array, dy: Float32Array, V: number) {
+/** (softmax − onehot(target)) · dy of each row r of the chunk's logits [C, V]; lse, t and dy at offset + r. */
+function logitsGradHost(
+  x: Float32Array,
+  lse: Float32Array,
+  t: Int32Array,
+  dy: Float32Array,
+  offset: number,
+  V: number,
+) {
   const out = new Float32Array(x.length);
-  for (let r = 0; r < lse.length; r++) {
-    const [base, l, d] = [r * V, lse[r]!, dy[r]!];
+  for (let r = 0; r < x.length / V; r++) {
+    const [base, l, d] = [r * V, lse[offset + r]!, dy[offset + r]!];
     for (let v = 0; v < V; v++) out[base + v] = Math.exp(x[base + v]! - l) * d;
-    out[base + t[r]!]! -= d;
+    out[base + t[offset + r]!]! -= d;
   }
   return out;
 }
 
 // --------------------------------------------------------------------------------------- webgpu: WGSL
 
-/** One workgroup per row: max, then Σexp, each reduced in workgroup memory; writes lse at [0, r], nll at [1, r]. */
+/**
+ * One workgroup per row of the chunk: max, then Σexp, each reduced in workgroup memory; writes lse at [0, r]
+ * and nll at [1, r]. The targets are all N of them, the chunk's from `offset` (no slice launched per chunk).
+ */
 class RowStatsProgram {
   readonly variableNames = ['logits', 'targets'];
+  readonly uniforms = 'offset : i32,';
   readonly outputShape: number[];
   readonly workgroupSize: [number, number, number] = [64, 1, 1];
   readonly dispatchLayout: { x: number[] };
@@ -122,16 +138,20 @@ class RowStatsProgram {
         if (tid == 0) {
           let C = uniforms.outShape[1];
           setOutputAtIndex(row, lse);
-          setOutputAtIndex(C + row, lse - logits[base + targets[row]]);
+          setOutputAtIndex(C + row, lse - logits[base + targets[uniforms.offset + row]]);
         }
       }
     `;
   }
 }
 
-/** One thread per logit: exp(x − lse[row])·dy[row], minus dy[row] at the row's target. */
+/**
+ * One thread per logit of the chunk: exp(x − lse)·dy, minus dy at the row's target; lse (row 0 of the saved
+ * [2, N] statistics), the targets and dy are all N rows', the chunk's from `offset`.
+ */
 class LogitsGradProgram {
-  readonly variableNames = ['logits', 'lse', 'targets', 'dy'];
+  readonly variableNames = ['logits', 'stats', 'targets', 'dy'];
+  readonly uniforms = 'offset : i32,';
   readonly outputShape: number[];
   readonly workgroupSize: [number, number, number] = [64, 1, 1];
   readonly size = true;
@@ -151,9 +171,10 @@ class LogitsGradProgram {
         if (index < uniforms.size) {
           let V = uniforms.outShape[1];
           let row = index / V;
-          let d = dy[row];
-          var g = exp(logits[index] - lse[row]) * d;
-          if (index - row * V == targets[row]) { g = g - d; }
+          let at = uniforms.offset + row;
+          let d = dy[at];
+          var g = exp(logits[index] - stats[at]) * d;
+          if (index - row * V == targets[at]) { g = g - d; }
           setOutputAtIndex(index, g);
         }
       }
@@ -163,6 +184,11 @@ class LogitsGradProgram {
 
 // ------------------------------------------------------------------------------------------- kernels
 
+interface OffsetAttrs {
+  /** The chunk's first row among all N (of the targets, statistics and dy). */
+  offset: number;
+}
+
 let registered = false;
 
 /** Registers the two chunk kernels for cpu and webgpu; idempotent. */
@@ -170,48 +196,48 @@ export function registerLceKernels(): void {
   if (registered) return;
   registered = true;
   const read = (b: unknown, t: tf.TensorInfo) => (b as CpuBackendLike).readSync(t.dataId);
+  const make = (b: unknown, shape: number[], values: Float32Array) =>
+    (b as CpuBackendLike).makeTensorInfo(shape, 'float32', values);
+  const run = (b: unknown, program: object, inputs: tf.TensorInfo[], offset: number) =>
+    (b as WebGPUBackendLike).runWebGPUProgram(program, inputs, 'float32', [{ type: 'int32', data: [offset] }]);
   tf.registerKernel({
     kernelName: LCE_ROW_STATS_KERNEL,
     backendName: 'cpu',
-    kernelFunc: ({ inputs, backend }) => {
-      const { logits, targets } = inputs as { logits: tf.TensorInfo; targets: tf.TensorInfo };
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { logits, targets } = inputs as Record<'logits' | 'targets', tf.TensorInfo>;
       const [C, V] = logits.shape as [number, number];
-      const out = rowStatsHost(read(backend, logits) as Float32Array, read(backend, targets) as Int32Array, C, V);
-      return (backend as CpuBackendLike).makeTensorInfo([2, C], 'float32', out);
+      const [x, t] = [read(backend, logits) as Float32Array, read(backend, targets) as Int32Array];
+      return make(backend, [2, C], rowStatsHost(x, t, (attrs as unknown as OffsetAttrs).offset, C, V));
     },
   });
   tf.registerKernel({
     kernelName: LCE_LOGITS_GRAD_KERNEL,
     backendName: 'cpu',
-    kernelFunc: ({ inputs, backend }) => {
-      const { logits, lse, targets, dy } = inputs as Record<'logits' | 'lse' | 'targets' | 'dy', tf.TensorInfo>;
-      const [x, l, t, d] = [logits, lse, targets, dy].map((i) => read(backend, i));
-      const out = logitsGradHost(
-        x as Float32Array,
-        l as Float32Array,
-        t as Int32Array,
-        d as Float32Array,
-        logits.shape[1]!,
-      );
-      return (backend as CpuBackendLike).makeTensorInfo(logits.shape, 'float32', out);
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { logits, stats, targets, dy } = inputs as Record<'logits' | 'stats' | 'targets' | 'dy', tf.TensorInfo>;
+      const [x, l, t, d] = [logits, stats, targets, dy].map((i) => read(backend, i));
+      const { offset } = attrs as unknown as OffsetAttrs;
+      const V = logits.shape[1]!;
+      const out = logitsGradHost(x as Float32Array, l as Float32Array, t as Int32Array, d as Float32Array, offset, V);
+      return make(backend, logits.shape, out);
     },
   });
   tf.registerKernel({
     kernelName: LCE_ROW_STATS_KERNEL,
     backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend }) => {
-      const { logits, targets } = inputs as { logits: tf.TensorInfo; targets: tf.TensorInfo };
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { logits, targets } = inputs as Record<'logits' | 'targets', tf.TensorInfo>;
       const program = new RowStatsProgram(logits.shape[0]!);
-      return (backend as WebGPUBackendLike).runWebGPUProgram(program, [logits, targets], 'float32');
+      return run(backend, program, [logits, targets], (attrs as unknown as OffsetAttrs).offset);
     },
   });
   tf.registerKernel({
     kernelName: LCE_LOGITS_GRAD_KERNEL,
     backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend }) => {
-      const { logits, lse, targets, dy } = inputs as Record<'logits' | 'lse' | 'targets' | 'dy', tf.TensorInfo>;
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { logits, stats, targets, dy } = inputs as Record<'logits' | 'stats' | 'targets' | 'dy', tf.TensorInfo>;
       const program = new LogitsGradProgram(logits.shape as [number, number]);
-      return (backend as WebGPUBackendLike).runWebGPUProgram(program, [logits, lse, targets, dy], 'float32');
+      return run(backend, program, [logits, stats, targets, dy], (attrs as unknown as OffsetAttrs).offset);
     },
   });
 }
@@ -225,25 +251,36 @@ function targetIndices(targets: tf.Tensor1D): tf.Tensor2D {
   return tf.stack([tf.range(0, targets.shape[0], 1, 'int32'), targets], 1) as tf.Tensor2D;
 }
 
-/** Each row's log-sum-exp and NLL of its target, for logits [C, V]. */
-function rowStats(logits: tf.Tensor2D, targets: tf.Tensor1D): [tf.Tensor1D, tf.Tensor1D] {
+/** [lse; nll] [2, C] of the chunk's logits [C, V], whose targets are targets[offset, offset + C). */
+function rowStats(logits: tf.Tensor2D, targets: tf.Tensor1D, offset: number): tf.Tensor2D {
   if (hasKernel(LCE_ROW_STATS_KERNEL)) {
-    const both = tf.engine().runKernel(LCE_ROW_STATS_KERNEL, { logits, targets }) as tf.Tensor2D;
-    return tf.unstack(both) as [tf.Tensor1D, tf.Tensor1D];
+    return tf.engine().runKernel(LCE_ROW_STATS_KERNEL, { logits, targets }, { offset } as never) as tf.Tensor2D;
   }
   const lse = tf.logSumExp(logits, 1) as tf.Tensor1D;
-  return [lse, tf.sub(lse, tf.gatherND(logits, targetIndices(targets)))];
+  const picked = tf.gatherND(logits, targetIndices(rowsOf(targets, offset, logits.shape[0])));
+  return tf.stack([lse, tf.sub(lse, picked)]) as tf.Tensor2D;
 }
 
-/** d Σ dy·nll / d logits for logits [C, V]: (softmax − onehot)·dy, the softmax from the saved lse. */
-function logitsGrad(logits: tf.Tensor2D, lse: tf.Tensor1D, targets: tf.Tensor1D, dy: tf.Tensor1D): tf.Tensor2D {
+/**
+ * d Σ dy·nll / d logits for the chunk's logits [C, V]: (softmax − onehot)·dy, the softmax from the saved lse
+ * (row 0 of stats [2, N]); stats, targets and dy are all N rows', the chunk's from `offset`.
+ */
+function logitsGrad(
+  logits: tf.Tensor2D,
+  stats: tf.Tensor2D,
+  targets: tf.Tensor1D,
+  dy: tf.Tensor1D,
+  offset: number,
+): tf.Tensor2D {
   if (hasKernel(LCE_LOGITS_GRAD_KERNEL)) {
-    return tf.engine().runKernel(LCE_LOGITS_GRAD_KERNEL, { logits, lse, targets, dy }) as tf.Tensor2D;
+    const inputs = { logits, stats, targets, dy };
+    return tf.engine().runKernel(LCE_LOGITS_GRAD_KERNEL, inputs, { offset } as never) as tf.Tensor2D;
   }
   const C = logits.shape[0];
-  const g = tf.mul(tf.exp(tf.sub(logits, tf.reshape(lse, [C, 1]))), tf.reshape(dy, [C, 1]));
-  const at = targetIndices(targets); // the N target entries rewritten, never a one-hot (as loss.ts)
-  return tf.tensorScatterUpdate(g, at, tf.sub(tf.gatherND(g, at), dy)) as tf.Tensor2D;
+  const [lse, d] = [tf.slice(stats, [0, offset], [1, C]), tf.reshape(rowsOf(dy, offset, C), [C, 1])];
+  const g = tf.mul(tf.exp(tf.sub(logits, tf.reshape(lse, [C, 1]))), d);
+  const at = targetIndices(rowsOf(targets, offset, C)); // the C target entries rewritten, never a one-hot
+  return tf.tensorScatterUpdate(g, at, tf.sub(tf.gatherND(g, at), tf.reshape(d, [C]))) as tf.Tensor2D;
 }
 
 /** Rows [start, start + rows) of a tensor, without a copy when that is all of it. */
@@ -272,32 +309,24 @@ export function fusedLinearCrossEntropy(hidden: tf.Tensor2D, weight: tf.Tensor2D
   const chunk = lceChunkRows(N, V, D);
   const spans: [number, number][] = [];
   for (let s = 0; s < N; s += chunk) spans.push([s, Math.min(chunk, N - s)]);
-  const chunkLogits = (h: tf.Tensor2D, w: tf.Tensor2D, s: number, c: number): tf.Tensor2D =>
-    tf.matMul(rowsOf(h, s, c), w, false, true); // (c, V)
+  const logitsOf = (hc: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D => tf.matMul(hc, w, false, true); // (c, V)
 
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [h, w, t, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-    const lses: tf.Tensor1D[] = [];
-    const nlls: tf.Tensor1D[] = [];
-    for (const [s, c] of spans) {
-      const [lse, nll] = tf.tidy(() => rowStats(chunkLogits(h, w, s, c), rowsOf(t, s, c)));
-      lses.push(lse);
-      nlls.push(nll);
-    }
-    const [lse, nll] = [tf.concat(lses), tf.concat(nlls)];
-    tf.dispose([...lses, ...nlls]);
-    save([h, w, t, lse]);
+    const parts = spans.map(([s, c]) => tf.tidy(() => rowStats(logitsOf(rowsOf(h, s, c), w), t, s)));
+    const stats = tf.concat(parts, 1); // (2, N): lse; nll
+    tf.dispose(parts);
+    save([h, w, t, stats]);
     return {
-      value: nll,
+      value: tf.reshape(tf.slice(stats, [1, 0], [1, N]), [N]),
       gradFunc: (dy, saved) => {
-        const [hs, ws, ts, lseAll] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+        const [hs, ws, ts, st] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D];
         const gradHidden: tf.Tensor2D[] = [];
         let gradWeight: tf.Tensor2D | undefined;
         for (const [s, c] of spans) {
           const [gh, gw] = tf.tidy(() => {
             const hc = rowsOf(hs, s, c);
-            const [lc, tc, dc] = [rowsOf(lseAll, s, c), rowsOf(ts, s, c), rowsOf(dy as tf.Tensor1D, s, c)];
-            const g = logitsGrad(chunkLogits(hs, ws, s, c), lc, tc, dc); // (c, V): the only logits alive
+            const g = logitsGrad(logitsOf(hc, ws), st, ts, dy as tf.Tensor1D, s); // (c, V): the only logits alive
             const part = tf.matMul(g, hc, true, false); // (V, D)
             return [tf.matMul(g, ws), gradWeight ? tf.add(gradWeight, part) : part] as [tf.Tensor2D, tf.Tensor2D];
           });

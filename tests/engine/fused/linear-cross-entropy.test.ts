@@ -110,6 +110,27 @@ describe.each([
   );
 });
 
+describe('fused linear cross-entropy on a backend without its chunk kernels', () => {
+  it('falls back to the tfjs composition, still chunked and equal to the default', async () => {
+    await initBackend('cpu');
+    const x = inputs(37, 24, 101, 7);
+    void (await pass(fusedLinearCrossEntropy, x)); // registers the kernels, which are then taken away
+    const names = [LCE_ROW_STATS_KERNEL, LCE_LOGITS_GRAD_KERNEL];
+    const saved = names.map((name) => tf.getKernel(name, 'cpu')!);
+    names.forEach((name) => tf.unregisterKernel(name, 'cpu'));
+    try {
+      const got = await pass(fusedLinearCrossEntropy, x);
+      const want = await pass(linearCrossEntropy, x);
+      got.values.forEach((v, i) => expect(relError(v, want.values[i]!), `output ${i}`).toBeLessThan(1e-4));
+      names.forEach((name) => expect(got.kernels).not.toContain(name));
+      expect(got.largest).toBeLessThan(37 * 101);
+    } finally {
+      saved.forEach((config) => tf.registerKernel(config));
+    }
+    tf.dispose(Object.values(x));
+  });
+});
+
 describe('fused linear cross-entropy memory', () => {
   it('peaks at most a quarter of the default at N=2048, D=64, V=8192 (forward and backward)', async () => {
     await initBackend('cpu');
