@@ -8,7 +8,10 @@
  * measured matmul rate, and the ratio to PyTorch's tokens/s. Not part of `npm test`.
  *
  *   npm run bench [-- --quick] [--backend B ...] [--allow-software] [--shapes ID,...] [--steps N]
- *                    [--no-torch] [--json FILE]
+ *                    [--no-torch] [--liger on|off|both] [--json FILE]
+ *
+ * Each shape runs without and with liger's fused ops (`--liger both`, the default): the rows side by side
+ * show what the fusions change in tokens/s, host time, kernel launches and peak bytes.
  *
  * `--quick` runs reduced shapes in a few minutes. GPT-2 124M (seq 512, batch 8) runs on GPU backends only
  * unless named with --shapes. A software WebGPU adapter (llvmpipe) runs only with --allow-software: its
@@ -23,7 +26,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { backendDevice, initBackend, type BackendChoice } from '../engine/index.js';
-import { benchShape, matmulGflops, type Row } from './measure.js';
+import { benchShape, headMemory, matmulGflops, type HeadMemory, type Row } from './measure.js';
 import { shapes } from './shapes.js';
 import { fmt, printTable } from './table.js';
 import { torchReference } from './torch-reference.js';
@@ -35,6 +38,8 @@ export interface BenchArgs {
   only?: string[];
   steps?: number;
   torch: boolean;
+  /** Rows without liger's fused ops, with them, or both. */
+  liger: 'on' | 'off' | 'both';
   json?: string;
 }
 
@@ -51,8 +56,15 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       .filter(Boolean),
     steps: steps === undefined ? undefined : Number(steps),
     torch: !argv.includes('--no-torch'),
+    liger: ligerArg(values('--liger')[0]),
     json: values('--json')[0],
   };
+}
+
+function ligerArg(v: string | undefined): BenchArgs['liger'] {
+  if (v === undefined) return 'both';
+  if (v === 'on' || v === 'off' || v === 'both') return v;
+  throw new Error(`--liger: expected on, off or both, got '${v}'`);
 }
 
 export async function runBench(args: BenchArgs): Promise<Row[]> {
@@ -90,34 +102,38 @@ export async function runBench(args: BenchArgs): Promise<Row[]> {
     }
     const warmup = onGpu ? 2 : 1;
     const timed = args.steps ?? (args.quick ? 1 : onGpu ? 5 : 2);
-    for (const shape of chosen) {
-      process.stderr.write(`  ${shape.name} ...\n`);
-      let row: Row;
-      try {
-        row = await benchShape(
-          shape,
-          { name: report.name, tfBackend: report.tfBackend, device },
-          gflops,
-          warmup,
-          timed,
+    const ligerModes = args.liger === 'both' ? [false, true] : [args.liger === 'on'];
+    for (const shape of chosen)
+      for (const liger of ligerModes) {
+        process.stderr.write(`  ${shape.name}${liger ? ' with liger' : ''} ...\n`);
+        let row: Row;
+        try {
+          row = await benchShape(
+            shape,
+            { name: report.name, tfBackend: report.tfBackend, device },
+            gflops,
+            warmup,
+            timed,
+            liger,
+          );
+        } catch (error) {
+          process.stderr.write(`  failed: ${(error as Error).message}\n`);
+          rows.push({
+            backend: report.name,
+            device,
+            shape: shape.id,
+            model: shape.name,
+            liger,
+            error: (error as Error).message,
+          } as Row);
+          continue;
+        }
+        rows.push(row);
+        process.stderr.write(
+          `  ${fmt(row.msPerStep, 0)} ms/step (host ${fmt(row.hostMs, 0)}, wait ${fmt(row.waitMs, 0)}), ` +
+            `${fmt(row.tokensPerS)} tokens/s, ${fmt(row.launchesPerStep, 0)} ${row.launchKind}/step\n`,
         );
-      } catch (error) {
-        process.stderr.write(`  failed: ${(error as Error).message}\n`);
-        rows.push({
-          backend: report.name,
-          device,
-          shape: shape.id,
-          model: shape.name,
-          error: (error as Error).message,
-        } as Row);
-        continue;
       }
-      rows.push(row);
-      process.stderr.write(
-        `  ${fmt(row.msPerStep, 0)} ms/step (host ${fmt(row.hostMs, 0)}, wait ${fmt(row.waitMs, 0)}), ` +
-          `${fmt(row.tokensPerS)} tokens/s, ${fmt(row.launchesPerStep, 0)} ${row.launchKind}/step\n`,
-      );
-    }
     // PyTorch on the same kind of device: its CPU for the CPU backends, CUDA for the GPU ones.
     const torchDevice = onGpu ? 'cuda' : 'cpu';
     if (args.torch && chosen.length > 0) {
@@ -135,12 +151,32 @@ export async function runBench(args: BenchArgs): Promise<Row[]> {
     }
   }
   printTable(rows);
+  // The memory target of the fused LM head + loss: GPT-2's vocabulary, d 384, seq 256 x batch 8 (quick: x 1).
+  let head: HeadMemory | undefined;
+  if (args.liger !== 'off') {
+    await initBackend(args.backends.includes('cpu') ? 'cpu' : args.backends[0]!, {
+      webgpu: { allowSoftware: args.allowSoftware },
+    });
+    head = await headMemory(50257, args.quick ? 256 : 2048, 384);
+    process.stdout.write(
+      `\nLM head + loss, forward and backward (vocab ${head.vocab}, ${head.tokens} tokens, d ${head.hidden}): peak ` +
+        `${fmt(head.unfusedPeakBytes / 2 ** 20, 0)} MB plain, ${fmt(head.fusedPeakBytes / 2 ** 20, 0)} MB fused ` +
+        `(${fmt(head.fusedPeakBytes / head.unfusedPeakBytes, 3)}x)\n`,
+    );
+  }
   const out = args.json ?? path.join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
   writeFileSync(
     out,
     JSON.stringify(
-      { quick: args.quick, date: new Date().toISOString(), host: os.cpus()[0]?.model, matmulGflops: matmul, rows },
+      {
+        quick: args.quick,
+        date: new Date().toISOString(),
+        host: os.cpus()[0]?.model,
+        matmulGflops: matmul,
+        rows,
+        headMemory: head,
+      },
       null,
       2,
     ) + '\n',

@@ -10,10 +10,14 @@ import {
   collate,
   createModel,
   emptyStepTimes,
+  kernelTable,
+  ligerLossFunction,
   readTensor,
+  registerFused,
   trainStep,
   webgpuDispatches,
   type CausalLM,
+  type EngineLossFunction,
 } from '../engine/index.js';
 import type { Shape } from './shapes.js';
 
@@ -51,6 +55,8 @@ export interface Row {
   device?: string;
   shape: string;
   model: string;
+  /** Trained with every fused op of liger (src/engine/fused/) in the kernel table and the fused loss. */
+  liger?: boolean;
   parameters: number;
   tokensPerStep: number;
   msPerStep: number;
@@ -82,7 +88,14 @@ export async function benchShape(
   gflops: number,
   warmup: number,
   timed: number,
+  liger = false,
 ): Promise<Row> {
+  // liger: every fused op in the kernel table, and the loss through the fused LM head + cross-entropy.
+  let lossFn: EngineLossFunction | undefined;
+  if (liger) {
+    registerFused(kernelTable, undefined, 'bench');
+    lossFn = ligerLossFunction;
+  }
   const lm = createModel(shape.config, { seed: 0 });
   const opt = new AdamW(lm.params, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
   const V = lm.vocabSize;
@@ -95,11 +108,11 @@ export async function benchShape(
     return collate(rows, shape.seq, 0);
   };
   try {
-    for (let i = 0; i < warmup; i++) await trainStep(lm, opt, [batch()], 1e-4, 1, i);
+    for (let i = 0; i < warmup; i++) await trainStep(lm, opt, [batch()], 1e-4, 1, i, undefined, lossFn);
     const times = emptyStepTimes();
     const dispatches0 = webgpuDispatches();
     const t0 = performance.now();
-    for (let i = 0; i < timed; i++) await trainStep(lm, opt, [batch()], 1e-4, 1, i, times);
+    for (let i = 0; i < timed; i++) await trainStep(lm, opt, [batch()], 1e-4, 1, i, times, lossFn);
     // The last step's update is still queued on a GPU: wait for it, and count the wait.
     const tFlush = performance.now();
     const probe = tf.slice(lm.params.values().next().value!, 0, 1);
@@ -110,7 +123,7 @@ export async function benchShape(
     const dispatches = (webgpuDispatches() - dispatches0) / timed;
     // Peak bytes and the kernel count of one more step, from tfjs's profiler (kept apart: it slows the step).
     const profile = await tf.profile(async () => {
-      await trainStep(lm, opt, [batch()], 1e-4, 1, 99);
+      await trainStep(lm, opt, [batch()], 1e-4, 1, 99, undefined, lossFn);
     });
     const tokens = shape.batch * shape.seq;
     const L = lm.numLayers;
@@ -123,6 +136,7 @@ export async function benchShape(
       device: backend.device,
       shape: shape.id,
       model: shape.name,
+      liger,
       parameters: [...lm.params.values()].reduce((s, v) => s + v.size, 0),
       tokensPerStep: tokens,
       msPerStep: ms,
@@ -143,5 +157,48 @@ export async function benchShape(
   } finally {
     opt.dispose();
     lm.dispose();
+    kernelTable.reset();
+  }
+}
+
+/** Peak tensor bytes of the LM head + loss, forward and backward, without and with the fused op. */
+export interface HeadMemory {
+  vocab: number;
+  tokens: number;
+  hidden: number;
+  unfusedPeakBytes: number;
+  fusedPeakBytes: number;
+}
+
+/**
+ * The LM head and the cross-entropy alone (hidden [tokens, d] · weightᵀ [d, vocab] → per-token NLL → mean), its
+ * gradients for hidden and weight, as tfjs's profiler sees its peak bytes: once with the kernel table's plain
+ * op (the [tokens, vocab] logits, their softmax and gradient) and once with liger's fused op.
+ */
+export async function headMemory(vocab: number, tokens: number, hidden: number): Promise<HeadMemory> {
+  const h = tf.randomNormal<tf.Rank.R2>([tokens, hidden], 0, 1, 'float32', 1);
+  const w = tf.randomNormal<tf.Rank.R2>([vocab, hidden], 0, 0.02, 'float32', 2);
+  const targets = tf.randomUniform([tokens], 0, vocab, 'int32', 3) as tf.Tensor1D;
+  const peak = async (fused: boolean): Promise<number> => {
+    if (fused) registerFused(kernelTable, ['linear_cross_entropy'], 'bench');
+    try {
+      const op = kernelTable.resolve('linear_cross_entropy');
+      const profile = await tf.profile(async () => {
+        const grads = tf.grads((x: tf.Tensor, y: tf.Tensor) =>
+          tf.mean(op(x as tf.Tensor2D, y as tf.Tensor2D, targets)),
+        );
+        const [dh, dw] = grads([h, w]);
+        await readTensor(dw!);
+        tf.dispose([dh!, dw!]);
+      });
+      return profile.peakBytes;
+    } finally {
+      kernelTable.reset();
+    }
+  };
+  try {
+    return { vocab, tokens, hidden, unfusedPeakBytes: await peak(false), fusedPeakBytes: await peak(true) };
+  } finally {
+    tf.dispose([h, w, targets]);
   }
 }

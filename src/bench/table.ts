@@ -10,6 +10,7 @@ export function printTable(rows: Row[]): void {
   const header = [
     'backend',
     'model',
+    'liger',
     'params',
     'tok/step',
     'ms/step',
@@ -25,10 +26,11 @@ export function printTable(rows: Row[]): void {
   ];
   const table = rows.map((r) =>
     r.error
-      ? [r.backend, r.model, `failed: ${r.error.slice(0, 60)}`, '', '', '', '', '', '', '', '', '', '', '']
+      ? [r.backend, r.model, r.liger ? 'on' : 'off', `failed: ${r.error.slice(0, 60)}`, ...Array(11).fill('')]
       : [
           r.backend,
           r.model,
+          r.liger ? 'on' : 'off',
           fmt(r.parameters / 1e6, 2) + 'M',
           String(r.tokensPerStep),
           fmt(r.msPerStep, 0),
@@ -49,7 +51,7 @@ export function printTable(rows: Row[]): void {
   process.stdout.write('\n' + line(header) + '\n' + widths.map((w) => '-'.repeat(w)).join('  ') + '\n');
   for (const row of table) process.stdout.write(line(row) + '\n');
   process.stdout.write(
-    '\nms/step = host (recording kernels: forward + backward + optimizer) + wait (for the device, at the one read per ' +
+    '\nliger: on = every fused op of liger (src/engine/fused/) and the fused LM head + loss. ms/step = host (recording kernels: forward + backward + optimizer) + wait (for the device, at the one read per ' +
       'step). launches: GPU dispatches per step on WebGPU, tfjs kernels per step elsewhere. ' +
       'FLOPs/step = 6 * N * tokens + 12 * L * T * d * tokens (N: weights in matmuls, LM head included); ' +
       'MFU = achieved GFLOP/s / measured matmul GFLOP/s of the same backend. vs PyTorch: our tokens/s over ' +

@@ -23,5 +23,6 @@ export * from './data.js';
 export * from './optim.js';
 export * from './checkpoint.js';
 export * from './trainer.js';
+export * from './fused/index.js';
 export { tf };
 import * as tf from '@tensorflow/tfjs-core';
