@@ -3,7 +3,8 @@
 // 1e-4 relative under a random upstream gradient, with N not a multiple of the chunk and V a prime, on cpu and
 // on WebGPU (the software adapter in CI; skipped, saying so, where there is none); its chunk kernels seen
 // running and no [N, V] tensor made; its peak memory at most a quarter of the default's. And what the models
-// give it: forwardHidden · lmHeadWeightᵀ is forward's logits, tied and untied, whole and in row parts.
+// give it: forwardHidden · lmHeadWeightᵀ is forward's logits, tied and untied, whole and in row parts, and the
+// fused loss through them gives every weight the gradient the plain loss through forward gives.
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/engine/backend.js';
@@ -14,6 +15,7 @@ import {
   lceChunkRows,
 } from '../../../src/engine/fused/linear-cross-entropy.js';
 import { linearCrossEntropy } from '../../../src/engine/kernels/ops.js';
+import { crossEntropy } from '../../../src/engine/loss.js';
 import { createModel } from '../../../src/engine/models/index.js';
 import type { HFConfig } from '../../../src/engine/models/types.js';
 import { probeWebGPU } from '../../../src/engine/webgpu.js';
@@ -25,11 +27,11 @@ if (!probe.adapter)
 
 type Op = (hidden: tf.Tensor2D, weight: tf.Tensor2D, targets: tf.Tensor1D) => tf.Tensor1D;
 
-/** max |a - b| / max |b|: the error relative to the reference's scale. */
+/** max |a - b| / max |b|: the error relative to the reference's scale (absolute where the reference is all 0). */
 function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let scale = 0;
   for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
-  return maxAbsDiff(a, b) / scale;
+  return maxAbsDiff(a, b) / (scale || 1);
 }
 
 interface Inputs {
@@ -166,27 +168,33 @@ describe.each(TINY)('%s: forwardHidden and lmHeadWeight give forward', (_arch, b
     [1, 2, 3, 4, 5],
     [5, 4, 3, 2, 1],
   ];
+  const TARGETS = [2, 3, 4, 5, 6, 40, 3, 2, 1, 63];
   // Every architecture's dropout sites on, so that `training` and `seed` reach forwardHidden as they reach forward.
   const DROPOUT = { resid_pdrop: 0.1, embd_pdrop: 0.1, attn_pdrop: 0.1 };
   const DROPOUT_NEO_LLAMA = { resid_dropout: 0.1, embed_dropout: 0.1, attention_dropout: 0.1 };
-
-  it.each([
+  const HEADS = [
     { tied: true, parts: false },
     { tied: false, parts: false },
     { tied: true, parts: true },
     { tied: false, parts: true },
-  ])(
+  ];
+
+  async function tinyModel(tied: boolean, parts: boolean) {
+    await initBackend('cpu');
+    const config: HFConfig = { ...base, ...DROPOUT, ...DROPOUT_NEO_LLAMA, vocab_size: 64, tie_word_embeddings: tied };
+    // 1100 bytes: the largest other weight (an [8, 32] MLP projection, 1024 bytes) stays whole, the [64, 8]
+    // head (2048 bytes) is held as row parts.
+    const lm = randomize(createModel(config, { maxTensorBytes: parts ? 1100 : undefined }), 3);
+    const names = [...lm.params.keys()];
+    expect(names.some((k) => k.startsWith('lm_head.weight'))).toBe(!tied);
+    expect((lm.parts?.size ?? 0) > 0).toBe(parts);
+    return lm;
+  }
+
+  it.each(HEADS)(
     'tied $tied, in row parts $parts: hidden · Wᵀ equals the logits, with the same options',
     async ({ tied, parts }) => {
-      await initBackend('cpu');
-      const config: HFConfig = { ...base, ...DROPOUT, ...DROPOUT_NEO_LLAMA, vocab_size: 64, tie_word_embeddings: tied };
-      // 1100 bytes: the largest other weight (an [8, 32] MLP projection, 1024 bytes) stays whole, the [64, 8]
-      // head (2048 bytes) is held as row parts.
-      const lm = randomize(createModel(config, { maxTensorBytes: parts ? 1100 : undefined }), 3);
-      expect(lm.params.has('lm_head.weight') || [...lm.params.keys()].some((k) => k.startsWith('lm_head.'))).toBe(
-        !tied,
-      );
-      expect((lm.parts?.size ?? 0) > 0).toBe(parts);
+      const lm = await tinyModel(tied, parts);
       for (const options of [{}, { training: true, seed: 4 }]) {
         const [logits, viaHidden] = tf.tidy(() => {
           const x = ids(ROWS);
@@ -207,6 +215,31 @@ describe.each(TINY)('%s: forwardHidden and lmHeadWeight give forward', (_arch, b
       const before = tf.memory().numTensors;
       tf.tidy(() => void lm.lmHeadWeight());
       expect(tf.memory().numTensors).toBe(before); // the weight itself, or a concatenation the tidy freed
+      lm.dispose();
+    },
+  );
+
+  it.each(HEADS)(
+    'tied $tied, in row parts $parts: every weight gets the gradient it gets through forward',
+    async ({ tied, parts }) => {
+      const lm = await tinyModel(tied, parts);
+      const [x, t] = [ids(ROWS), tf.tensor1d(TARGETS, 'int32')];
+      const vars = [...lm.params.values()];
+      const options = { training: true, seed: 5 };
+      const fused = tf.variableGrads(() => {
+        const h = tf.reshape(lm.forwardHidden(x, options), [10, 8]) as tf.Tensor2D;
+        return tf.mean(fusedLinearCrossEntropy(h, lm.lmHeadWeight(), t));
+      }, vars);
+      const plain = tf.variableGrads(() => {
+        const logits = tf.reshape(lm.forward(x, options), [10, lm.vocabSize]) as tf.Tensor2D;
+        return tf.mean(crossEntropy(logits, t));
+      }, vars);
+      expect(Math.abs(fused.value.dataSync()[0]! - plain.value.dataSync()[0]!)).toBeLessThan(1e-5);
+      for (const [name, v] of lm.params) {
+        const [a, b] = [fused.grads[v.name]!.dataSync(), plain.grads[v.name]!.dataSync()];
+        expect(relError(a, b), name).toBeLessThan(1e-4);
+      }
+      tf.dispose([x, t, fused.value, plain.value, ...Object.values(fused.grads), ...Object.values(plain.grads)]);
       lm.dispose();
     },
   );
