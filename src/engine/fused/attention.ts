@@ -5,13 +5,21 @@
  * recomputes the probabilities tile by tile from q, k, v, the output and the log-sum-exp (FlashAttention-2:
  * D = rowsum(dO·O), dS = P·(dP − D)). Grouped key/value heads: query head h reads kv head floor(h / rep), and
  * dk, dv sum over the query heads that share it. GPT-Neo's local layers: query i sees keys j with
- * i - window < j <= i. A plain-loop kernel on `cpu`; the default composition (kernels/attention.ts)
- * elsewhere.
+ * i - window < j <= i. A plain-loop kernel on `cpu`, WGSL programs on `webgpu` (attention-wgsl.ts), the
+ * default composition (kernels/attention.ts) elsewhere.
  */
 
 import * as tf from '@tensorflow/tfjs-core';
 import { causalAttention, type AttentionOptions } from '../kernels/attention.js';
-import { fusedBackend, makeF32, readF32 } from './activations.js';
+import { fusedBackend, makeF32, readF32, runProgram } from './activations.js';
+import {
+  attentionUniforms,
+  copyProgram,
+  deltaProgram,
+  dkvProgram,
+  dqProgram,
+  flashForwardProgram,
+} from './attention-wgsl.js';
 
 export const FLASH_ATTENTION_KERNEL = 'DumboFlashAttention';
 export const FLASH_ATTENTION_GRAD_KERNEL = 'DumboFlashAttentionGrad';
@@ -139,47 +147,84 @@ function backwardCpu(
   return [dq, dk, dv];
 }
 
+type Inputs = Record<string, tf.TensorInfo>;
+type Impl = (inputs: Inputs, backend: object, attrs: FlashAttrs) => tf.TensorInfo[];
+
+function forwardOnCpu({ q, k, v }: Inputs, backend: object, attrs: FlashAttrs): tf.TensorInfo[] {
+  const d = dimsOf(q!, k!);
+  const [qs, ks, vs] = [q!, k!, v!].map((t) => readF32(backend, t));
+  const { out, lse } = forwardCpu(qs!, ks!, vs!, d, attrs);
+  return [makeF32(backend, q!.shape, out), makeF32(backend, [d.B, d.nh, d.T], lse)];
+}
+
+function backwardOnCpu({ dy, q, k, v, out, lse }: Inputs, backend: object, attrs: FlashAttrs): tf.TensorInfo[] {
+  const values = [dy!, q!, k!, v!, out!, lse!].map((t) => readF32(backend, t));
+  const [dq, dk, dv] = backwardCpu(values, dimsOf(q!, k!), attrs);
+  return [makeF32(backend, q!.shape, dq), makeF32(backend, k!.shape, dk), makeF32(backend, v!.shape, dv)];
+}
+
+/** The part of packed buffer `from` that starts at `offset`, as a tensor of `shape`. */
+function part(backend: object, from: tf.TensorInfo, offset: number, shape: number[]): tf.TensorInfo {
+  return runProgram(backend, copyProgram(shape), [from], [{ type: 'int32', data: [offset] }]);
+}
+
+function forwardOnWebGPU({ q, k, v }: Inputs, backend: object, attrs: FlashAttrs): tf.TensorInfo[] {
+  const d = dimsOf(q!, k!);
+  const packed = runProgram(backend, flashForwardProgram(d), [q!, k!, v!], attentionUniforms(d, attrs));
+  const result = [
+    part(backend, packed, 0, q!.shape),
+    part(backend, packed, tf.util.sizeFromShape(q!.shape), [d.B, d.nh, d.T]),
+  ];
+  (backend as tf.KernelBackend).disposeData(packed.dataId);
+  return result;
+}
+
+function backwardOnWebGPU({ dy, q, k, v, out, lse }: Inputs, backend: object, attrs: FlashAttrs): tf.TensorInfo[] {
+  const d = dimsOf(q!, k!);
+  const delta = runProgram(backend, deltaProgram(lse!.shape), [dy!, out!], [{ type: 'int32', data: [d.hs] }]);
+  const inputs = [q!, k!, v!, dy!, lse!, delta];
+  const uniforms = attentionUniforms(d, attrs);
+  const dq = runProgram(backend, dqProgram(d), inputs, uniforms);
+  const dkv = runProgram(backend, dkvProgram(d), inputs, uniforms);
+  const result = [dq, part(backend, dkv, 0, k!.shape), part(backend, dkv, tf.util.sizeFromShape(k!.shape), v!.shape)];
+  for (const t of [delta, dkv]) (backend as tf.KernelBackend).disposeData(t.dataId);
+  return result;
+}
+
+/** Each kernel's implementation per backend. */
+const KERNELS: [string, Record<'cpu' | 'webgpu', Impl>][] = [
+  [FLASH_ATTENTION_KERNEL, { cpu: forwardOnCpu, webgpu: forwardOnWebGPU }],
+  [FLASH_ATTENTION_GRAD_KERNEL, { cpu: backwardOnCpu, webgpu: backwardOnWebGPU }],
+];
+
 let registered = false;
 
-/** Registers the forward and backward kernels (cpu); idempotent. */
+/** Registers the forward and backward kernels on cpu and webgpu; idempotent. */
 export function registerFlashAttentionKernels(): void {
   if (registered) return;
   registered = true;
-  tf.registerKernel({
-    kernelName: FLASH_ATTENTION_KERNEL,
-    backendName: 'cpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { q, k, v } = inputs as Record<string, tf.TensorInfo>;
-      const d = dimsOf(q!, k!);
-      const [qs, ks, vs] = [q!, k!, v!].map((t) => readF32(backend, t));
-      const { out, lse } = forwardCpu(qs!, ks!, vs!, d, attrs as unknown as FlashAttrs);
-      return [makeF32(backend, q!.shape, out), makeF32(backend, [d.B, d.nh, d.T], lse)];
-    },
-  });
-  tf.registerKernel({
-    kernelName: FLASH_ATTENTION_GRAD_KERNEL,
-    backendName: 'cpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { dy, q, k, v, out, lse } = inputs as Record<string, tf.TensorInfo>;
-      const values = [dy!, q!, k!, v!, out!, lse!].map((t) => readF32(backend, t));
-      const [dq, dk, dv] = backwardCpu(values, dimsOf(q!, k!), attrs as unknown as FlashAttrs);
-      return [makeF32(backend, q!.shape, dq), makeF32(backend, k!.shape, dk), makeF32(backend, v!.shape, dv)];
-    },
-  });
+  for (const [kernelName, impls] of KERNELS) {
+    for (const [backendName, impl] of Object.entries(impls)) {
+      tf.registerKernel({
+        kernelName,
+        backendName,
+        kernelFunc: ({ inputs, backend, attrs }) => impl(inputs as Inputs, backend, attrs as unknown as FlashAttrs),
+      });
+    }
+  }
 }
 
-/** Why the fused kernels cannot take this call (the default composition then does), or undefined. */
-function unfusable(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, options: AttentionOptions): string | undefined {
+/** Whether the fused kernels take this call; otherwise the default composition does. */
+function fusable(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, options: AttentionOptions): boolean {
   // Dropout on the probabilities would need the mask inside the tiles (redrawn in the backward pass): out of
   // scope for now, so a call with dropout runs the default composition, whose mask is seeded dropout's.
-  if (options.dropout && options.dropout.rate > 0) return 'dropout';
-  if (fusedBackend() !== 'cpu') return 'backend'; // the WGSL programs are not written yet
-  if ([q, k, v].some((t) => t.dtype !== 'float32')) return 'dtype';
-  if (options.window !== undefined && !(options.window >= 1)) return 'window';
+  if (options.dropout && options.dropout.rate > 0) return false;
+  if (fusedBackend() === undefined || [q, k, v].some((t) => t.dtype !== 'float32')) return false;
+  if (options.window !== undefined && !(Number.isInteger(options.window) && options.window >= 1)) return false;
+  // Shapes the default composition would refuse: left to it, for its error.
   const [B, nh, T, hs] = q.shape;
   const [kb, nkv, S, khs] = k.shape;
-  if (kb !== B || khs !== hs || nh % nkv !== 0 || S < T || !tf.util.arraysEqual(k.shape, v.shape)) return 'shapes';
-  return undefined;
+  return kb === B && khs === hs && nh % nkv === 0 && S >= T && tf.util.arraysEqual(k.shape, v.shape);
 }
 
 /**
@@ -188,7 +233,7 @@ function unfusable(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, options: Atte
  * backend, or shapes the default would refuse: the default composition.
  */
 export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, options: AttentionOptions): tf.Tensor4D {
-  if (unfusable(q, k, v, options) !== undefined) return causalAttention(q, k, v, options);
+  if (!fusable(q, k, v, options)) return causalAttention(q, k, v, options);
   registerFlashAttentionKernels();
   const attrs: FlashAttrs = { scale: options.scale, window: options.window ?? 0 };
   const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

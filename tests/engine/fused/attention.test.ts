@@ -1,10 +1,12 @@
 // Fused attention (src/engine/fused/attention.ts) against the default composition (kernels/attention.ts):
-// the output and the gradients of q, k and v agree within 1e-4 relative on odd shapes (T = 1, 7, 33, 70, not
-// a multiple of any tile), grouped kv heads, GPT-Neo's window and a KV cache, on the cpu backend. The fused
-// kernels must be the ones that ran, and the forward never holds a [B, H, T, T] tensor.
+// the output and the gradients of q, k and v agree within 1e-4 relative on odd shapes (T = 1, 7, 33, 41, 70, not
+// a multiple of any tile), grouped kv heads, GPT-Neo's window and a KV cache, on the cpu backend and on
+// WebGPU (the software adapter in CI; skipped, saying so, where there is none). The fused kernels must be
+// the ones that ran, and the forward never holds a [B, H, T, T] tensor.
 import * as tf from '@tensorflow/tfjs-core';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { initBackend } from '../../../src/engine/backend.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { setConsoleLogLevel } from '../../../src/core/index.js';
+import { initBackend, readTensor } from '../../../src/engine/backend.js';
 import {
   FLASH_ATTENTION_GRAD_KERNEL,
   FLASH_ATTENTION_KERNEL,
@@ -12,6 +14,12 @@ import {
   registerFlashAttentionKernels,
 } from '../../../src/engine/fused/attention.js';
 import { causalAttention, type AttentionOptions } from '../../../src/engine/kernels/attention.js';
+import { formatAdapter, probeWebGPU } from '../../../src/engine/webgpu.js';
+
+const probe = await probeWebGPU({});
+if (!probe.adapter)
+  console.warn(`fused attention: no WebGPU adapter here, skipping its WebGPU tests (${probe.reason})`);
+const where = probe.adapter ? `on ${formatAdapter(probe.adapter)}` : `skipped: no WebGPU adapter (${probe.reason})`;
 
 const TOL = 1e-4;
 
@@ -35,6 +43,7 @@ const CASES: Case[] = [
   { B: 1, nh: 2, nkv: 1, T: 70, hs: 16 },
   { B: 2, nh: 4, nkv: 2, T: 7, hs: 8, past: 9 },
   { B: 1, nh: 4, nkv: 2, T: 1, hs: 16, past: 33, window: 8 },
+  { B: 1, nh: 2, nkv: 1, T: 41, hs: 64, window: 20 }, // GPT-2's head size: tiles of 16 keys on webgpu
 ];
 
 const label = (c: Case) =>
@@ -69,7 +78,8 @@ async function run(f: Attention, c: Case, seed: number): Promise<Float32Array[]>
   const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) =>
     tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor4D, d as tf.Tensor4D, options), dy)),
   )([q, k, v]);
-  const host = await Promise.all([out, ...grads].map(async (t) => Float32Array.from(await t.data())));
+  // readTensor: a GPU error (a shader WebGPU rejected) fails the read instead of reading zeros.
+  const host = await Promise.all([out, ...grads].map(async (t) => Float32Array.from(await readTensor(t))));
   tf.dispose([q, k, v, dy, out, ...grads]);
   return host;
 }
@@ -84,7 +94,7 @@ function spyKernels(backend: string) {
   return { forward: vi.spyOn(forward!, 'kernelFunc'), backward: vi.spyOn(backward!, 'kernelFunc') };
 }
 
-function equivalenceTests(backend: 'cpu') {
+function backendTests(backend: 'cpu' | 'webgpu') {
   it.each(CASES.map((c) => [label(c), c] as const))(
     'equals the default composition, output and dq, dk, dv within 1e-4 relative: %s',
     async (_label, c) => {
@@ -113,18 +123,6 @@ function equivalenceTests(backend: 'cpu') {
     expect(spies.forward).not.toHaveBeenCalled();
     fused.forEach((t, i) => expect(Array.from(t)).toEqual(Array.from(reference[i]!)));
   });
-}
-
-afterEach(() => {
-  vi.restoreAllMocks();
-});
-
-describe('fused attention on the cpu backend', () => {
-  beforeAll(async () => {
-    await initBackend('cpu');
-  });
-
-  equivalenceTests('cpu');
 
   it('never holds the [B, H, T, T] scores in the forward (the default does)', async () => {
     const [B, nh, nkv, T, hs] = [1, 4, 2, 256, 8];
@@ -138,12 +136,53 @@ describe('fused attention on the cpu backend', () => {
       tf.dispose(profile.result as tf.Tensor);
       return profile.peakBytes - start;
     };
-    const spies = spyKernels('cpu');
+    const spies = spyKernels(backend);
     const fusedPeak = await peakOf(fusedAttention);
     expect(spies.forward).toHaveBeenCalledTimes(1);
     expect(fusedPeak).toBeLessThan(scoreBytes / 8);
     // The measure sees a [B, H, T, T] tensor when there is one.
     expect(await peakOf(causalAttention)).toBeGreaterThanOrEqual(scoreBytes);
     tf.dispose([q, k, v]);
+  });
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('fused attention on the cpu backend', () => {
+  beforeAll(async () => {
+    await initBackend('cpu');
+  });
+
+  backendTests('cpu');
+});
+
+describe.skipIf(!probe.adapter)(`fused attention on WebGPU ${where}`, () => {
+  beforeAll(async () => {
+    setConsoleLogLevel('off');
+    await initBackend('webgpu', { webgpu: { allowSoftware: true } });
+  });
+  afterAll(async () => {
+    setConsoleLogLevel('info');
+    await initBackend('cpu');
+  });
+
+  backendTests('webgpu');
+
+  it('runs 3 programs forward and 5 backward, none of them writing a buffer of [B, H, T, T] floats', async () => {
+    const c: Case = { B: 1, nh: 4, nkv: 2, T: 64, hs: 8 };
+    const backend = tf.backend() as unknown as {
+      runWebGPUProgram: (p: { outputShape: number[]; shaderKey: string }) => unknown;
+    };
+    const programs = vi.spyOn(backend, 'runWebGPUProgram');
+    const spies = spyKernels('webgpu');
+    await run(fusedAttention, c, 5);
+    expect(spies.backward).toHaveBeenCalledTimes(1);
+    // Two forwards (plain, recorded) and one backward; the rest is tf.grads' own sum, mul and ones.
+    const fusedPrograms = programs.mock.calls.filter(([p]) => /^dumbo_flash/.test(p.shaderKey));
+    expect(fusedPrograms).toHaveLength(2 * 3 + 5);
+    const largest = Math.max(...fusedPrograms.map(([p]) => tf.util.sizeFromShape(p.outputShape)));
+    expect(largest).toBeLessThan(c.B * c.nh * c.T * c.T);
   });
 });

@@ -1,0 +1,390 @@
+/**
+ * The WGSL programs of fused attention (attention.ts), in tfjs-backend-webgpu's program interface. Each tiled
+ * program runs one workgroup per (batch, head, tile of ROWS rows), one thread per row, and stages the other
+ * side's rows (keys for a query tile, queries for a key tile) through workgroup memory a tile at a time:
+ * - forward: per query row an online softmax over key tiles; writes out and the row's log-sum-exp, packed
+ *   in one buffer (a program writes one output), which `CopyProgram` splits;
+ * - backward: D = rowsum(dO·O) (`DeltaProgram`); dq per query row over key tiles (`DqProgram`); dk and dv
+ *   per key row over the query tiles of every query head sharing its kv head (`DkvProgram`, packed: dk then
+ *   dv), so no two threads add into one row and no atomics are needed.
+ * Part of attention.ts: only it imports this file.
+ */
+
+import * as tf from '@tensorflow/tfjs-core';
+import type { Uniform } from './activations.js';
+import type { AttentionDims, FlashAttrs } from './attention.js';
+
+/** Rows (threads) per workgroup of the tiled programs. */
+const ROWS = 32;
+
+/** Rows per tile staged in workgroup memory: two tiles of tile × hs floats stay within 8 KiB. */
+function tileRows(hs: number): number {
+  return Math.max(1, Math.min(32, Math.floor(1024 / hs)));
+}
+
+const UNIFORMS =
+  'T : i32, S : i32, nh : i32, nkv : i32, rep : i32, window : i32, rows : i32, kvRows : i32, scale : f32,';
+
+/** The values of UNIFORMS for one call (window 0: every earlier key). */
+export function attentionUniforms(d: AttentionDims, a: FlashAttrs): Uniform[] {
+  const ints = [d.T, d.S, d.nh, d.nkv, d.rep, a.window, d.B * d.nh * d.T, d.B * d.nkv * d.S];
+  return [...ints.map((n): Uniform => ({ type: 'int32', data: [n] })), { type: 'float32', data: [a.scale] }];
+}
+
+/** Constants and the visibility rule: query i sits at position S - T + i and sees keys firstKey(i)..that. */
+function prelude(hs: number): string {
+  return `
+    const HS = ${hs};
+    const TILE = ${tileRows(hs)};
+    const ROWS = ${ROWS};
+    const LOW = -3.0e38;
+    fn firstKey(i : i32) -> i32 {
+      if (uniforms.window > 0) {
+        return max(0, uniforms.S - uniforms.T + i - uniforms.window + 1);
+      }
+      return 0;
+    }
+    fn sees(i : i32, j : i32) -> bool {
+      return j >= firstKey(i) && j <= uniforms.S - uniforms.T + i;
+    }
+    var<workgroup> span : vec2<i32>;
+  `;
+}
+
+/** The start of main: batch b, then the workgroup's head, its first row and this thread's row, named. */
+function mainStart(head: string, first: string, row: string): string {
+  return `fn main(index : i32) {
+    let b = i32(workgroupId.z);
+    let ${head} = i32(workgroupId.y);
+    let ${first} = i32(workgroupId.x) * ROWS;
+    let ${row} = ${first} + i32(localId.x);`;
+}
+
+/**
+ * The start of a query-tile program's main: its batch b, head h, query row i (valid: i < T), the row's flat
+ * index, its kv head's offset, and `keys`, the first and last key any row of the tile sees (one value for
+ * the whole workgroup: the loop over key tiles holds barriers). Then per tile, LOAD_KEY_TILE stages keys
+ * j0..j0+TILE-1 in kt and vt (zeros past keys.y).
+ */
+const QUERY_TILE = `
+  var<workgroup> kt : array<f32, TILE * HS>;
+  var<workgroup> vt : array<f32, TILE * HS>;
+  ${mainStart('h', 'i0', 'i')}
+    let valid = i < uniforms.T;
+    let row = (b * uniforms.nh + h) * uniforms.T + i;
+    let kv = (b * uniforms.nkv + h / uniforms.rep) * uniforms.S * HS;
+    if (localIndex == 0u) {
+      span = vec2<i32>(firstKey(i0), uniforms.S - uniforms.T + min(i0 + ROWS, uniforms.T) - 1);
+    }
+    let keys = workgroupUniformLoad(&span);
+`;
+
+/**
+ * Stages rows first..first+TILE-1 of two inputs (zeros past row `last`; row r starts at `start(r)`) in
+ * workgroup memory, `also` staging more, between barriers: the previous tile's readers are done, and the
+ * next tile's find it all written.
+ */
+function stageRows(
+  first: string,
+  last: string,
+  start: (row: string) => string,
+  [[a, at], [b, bt]]: [[string, string], [string, string]],
+  also = '',
+): string {
+  return `
+    workgroupBarrier();
+    for (var e = i32(localIndex); e < TILE * HS; e += ROWS) {
+      let r = ${first} + e / HS;
+      var ax = 0.0;
+      var bx = 0.0;
+      if (r <= ${last}) {
+        ax = ${a}[${start('r')} + e % HS];
+        bx = ${b}[${start('r')} + e % HS];
+      }
+      ${at}[e] = ax;
+      ${bt}[e] = bx;
+    }
+    ${also}
+    workgroupBarrier();
+  `;
+}
+
+const LOAD_KEY_TILE = stageRows('j0', 'keys.y', (r) => `kv + ${r} * HS`, [
+  ['k', 'kt'],
+  ['v', 'vt'],
+]);
+
+/**
+ * A tiled program: one workgroup of ROWS threads per (tile of ROWS rows, head, batch) — of `rows` rows and
+ * `heads` heads — running the prelude and `main`, one build per head size.
+ */
+class TiledProgram {
+  readonly uniforms = UNIFORMS;
+  readonly workgroupSize: [number, number, number] = [ROWS, 1, 1];
+  readonly dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  readonly shaderKey: string;
+
+  constructor(
+    key: string,
+    readonly outputShape: number[],
+    readonly variableNames: string[],
+    private readonly hs: number,
+    [rows, heads, batch]: [number, number, number],
+    private readonly main: string,
+  ) {
+    this.shaderKey = `dumbo_flash_${key}_${hs}`;
+    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
+    this.dispatch = [Math.ceil(rows / ROWS), heads, batch];
+  }
+
+  getUserCode(): string {
+    return prelude(this.hs) + this.main;
+  }
+}
+
+const BACKWARD_INPUTS = ['q', 'k', 'v', 'dy', 'lse', 'delta'];
+
+/**
+ * Forward: the keys of the workgroup's query rows, a tile at a time into workgroup memory; per row the tile's
+ * scores, then the running max m, sum l and output rescaled by e^(m_old - m_new) when the max grows.
+ */
+const FORWARD = `
+  ${QUERY_TILE}
+    var qr : array<f32, HS>;
+    var acc : array<f32, HS>;
+    var sc : array<f32, TILE>;
+    for (var e = 0; valid && e < HS; e++) {
+      qr[e] = q[row * HS + e];
+    }
+    var m = LOW;
+    var l = 0.0;
+    for (var j0 = keys.x; j0 <= keys.y; j0 += TILE) {
+      ${LOAD_KEY_TILE}
+      if (valid) {
+        var tileMax = LOW;
+        for (var t = 0; t < TILE; t++) {
+          var s = LOW;
+          if (sees(i, j0 + t)) {
+            var dotp = 0.0;
+            for (var e = 0; e < HS; e++) {
+              dotp += qr[e] * kt[t * HS + e];
+            }
+            s = dotp * uniforms.scale;
+          }
+          sc[t] = s;
+          tileMax = max(tileMax, s);
+        }
+        if (tileMax > m) {
+          let c = exp(m - tileMax);
+          l *= c;
+          for (var e = 0; e < HS; e++) {
+            acc[e] *= c;
+          }
+          m = tileMax;
+        }
+        for (var t = 0; t < TILE; t++) {
+          if (sc[t] > LOW) {
+            let p = exp(sc[t] - m);
+            l += p;
+            for (var e = 0; e < HS; e++) {
+              acc[e] += p * vt[t * HS + e];
+            }
+          }
+        }
+      }
+    }
+    if (valid) {
+      for (var e = 0; e < HS; e++) {
+        setOutputAtIndex(row * HS + e, acc[e] / l);
+      }
+      setOutputAtIndex(uniforms.rows * HS + row, m + log(l));
+    }
+  }
+`;
+
+/** Out and the row log-sum-exp, packed: (B, nh, T, hs) then (B, nh, T). */
+export function flashForwardProgram(d: AttentionDims): TiledProgram {
+  const shape = [d.B * d.nh * d.T * (d.hs + 1)];
+  return new TiledProgram('fwd', shape, ['q', 'k', 'v'], d.hs, [d.T, d.nh, d.B], FORWARD);
+}
+
+/** dq = scale · Σ_j P·(dO·v_j - D)·k_j per query row, over key tiles staged as in the forward. */
+const DQ = `
+  ${QUERY_TILE}
+    var qr : array<f32, HS>;
+    var gr : array<f32, HS>;
+    var acc : array<f32, HS>;
+    var L = 0.0;
+    var D = 0.0;
+    if (valid) {
+      for (var e = 0; e < HS; e++) {
+        qr[e] = q[row * HS + e];
+        gr[e] = dy[row * HS + e];
+      }
+      L = lse[row];
+      D = delta[row];
+    }
+    for (var j0 = keys.x; j0 <= keys.y; j0 += TILE) {
+      ${LOAD_KEY_TILE}
+      if (valid) {
+        for (var t = 0; t < TILE; t++) {
+          if (sees(i, j0 + t)) {
+            var s = 0.0;
+            var dp = 0.0;
+            for (var e = 0; e < HS; e++) {
+              s += qr[e] * kt[t * HS + e];
+              dp += gr[e] * vt[t * HS + e];
+            }
+            let ds = exp(s * uniforms.scale - L) * (dp - D);
+            for (var e = 0; e < HS; e++) {
+              acc[e] += ds * kt[t * HS + e];
+            }
+          }
+        }
+      }
+    }
+    if (valid) {
+      for (var e = 0; e < HS; e++) {
+        setOutputAtIndex(row * HS + e, acc[e] * uniforms.scale);
+      }
+    }
+  }
+`;
+
+export function dqProgram(d: AttentionDims): TiledProgram {
+  return new TiledProgram('dq', [d.B, d.nh, d.T, d.hs], BACKWARD_INPUTS, d.hs, [d.T, d.nh, d.B], DQ);
+}
+
+/** Queries i0..i0+TILE-1 of head row block rows0: q, dO, and their lse and D. */
+const LOAD_QUERY_TILE = stageRows(
+  'i0',
+  'queries.y',
+  (r) => `(rows0 + ${r}) * HS`,
+  [
+    ['q', 'qt'],
+    ['dy', 'gt'],
+  ],
+  `for (var t = i32(localIndex); t < TILE; t += ROWS) {
+    if (i0 + t <= queries.y) {
+      lt[t] = lse[rows0 + i0 + t];
+      dt[t] = delta[rows0 + i0 + t];
+    }
+  }`,
+);
+
+/**
+ * dk = scale · Σ_i P·(dO_i·v - D_i)·q_i and dv = Σ_i P·dO_i per key row, over the query tiles (q, dO, lse, D
+ * staged in workgroup memory) of each query head that reads this kv head. Output: dk, then dv.
+ */
+const DKV = `
+  var<workgroup> qt : array<f32, TILE * HS>;
+  var<workgroup> gt : array<f32, TILE * HS>;
+  var<workgroup> lt : array<f32, TILE>;
+  var<workgroup> dt : array<f32, TILE>;
+  ${mainStart('g', 'j0', 'j')}
+    let valid = j < uniforms.S;
+    let past = uniforms.S - uniforms.T;
+    let krow = (b * uniforms.nkv + g) * uniforms.S + j;
+    if (localIndex == 0u) {
+      // The queries that see any key of this tile: position >= j0, and within the window of the last.
+      var last = uniforms.T - 1;
+      if (uniforms.window > 0) {
+        last = min(last, min(j0 + ROWS, uniforms.S) - 1 + uniforms.window - 1 - past);
+      }
+      span = vec2<i32>(max(0, j0 - past), last);
+    }
+    let queries = workgroupUniformLoad(&span);
+    var kr : array<f32, HS>;
+    var vr : array<f32, HS>;
+    var dk : array<f32, HS>;
+    var dv : array<f32, HS>;
+    for (var e = 0; valid && e < HS; e++) {
+      kr[e] = k[krow * HS + e];
+      vr[e] = v[krow * HS + e];
+    }
+    for (var hh = 0; hh < uniforms.rep; hh++) {
+      let rows0 = (b * uniforms.nh + g * uniforms.rep + hh) * uniforms.T;
+      for (var i0 = queries.x; i0 <= queries.y; i0 += TILE) {
+        ${LOAD_QUERY_TILE}
+        if (valid) {
+          for (var t = 0; t < TILE; t++) {
+            if (i0 + t <= queries.y && sees(i0 + t, j)) {
+              var s = 0.0;
+              var dp = 0.0;
+              for (var e = 0; e < HS; e++) {
+                s += qt[t * HS + e] * kr[e];
+                dp += gt[t * HS + e] * vr[e];
+              }
+              let p = exp(s * uniforms.scale - lt[t]);
+              let ds = p * (dp - dt[t]);
+              for (var e = 0; e < HS; e++) {
+                dv[e] += p * gt[t * HS + e];
+                dk[e] += ds * qt[t * HS + e];
+              }
+            }
+          }
+        }
+      }
+    }
+    if (valid) {
+      for (var e = 0; e < HS; e++) {
+        setOutputAtIndex(krow * HS + e, dk[e] * uniforms.scale);
+        setOutputAtIndex((uniforms.kvRows + krow) * HS + e, dv[e]);
+      }
+    }
+  }
+`;
+
+export function dkvProgram(d: AttentionDims): TiledProgram {
+  const shape = [2 * d.B * d.nkv * d.S * d.hs];
+  return new TiledProgram('dkv', shape, BACKWARD_INPUTS, d.hs, [d.S, d.nkv, d.B], DKV);
+}
+
+/** A program over a flat output, one thread per element; `body` writes element `index`. */
+class FlatProgram {
+  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+  readonly size = true;
+  readonly dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+
+  constructor(
+    readonly shaderKey: string,
+    readonly outputShape: number[],
+    readonly variableNames: string[],
+    readonly uniforms: string,
+    private readonly body: string,
+  ) {
+    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
+    this.dispatch = [Math.ceil(tf.util.sizeFromShape(outputShape) / 64), 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          ${this.body}
+        }
+      }
+    `;
+  }
+}
+
+/** D = rowsum(dO·O) (B, nh, T), one thread per row; uniform: hs. */
+export function deltaProgram(shape: number[]): FlatProgram {
+  const body = `
+    var s = 0.0;
+    for (var e = 0; e < uniforms.hs; e++) {
+      s += dy[index * uniforms.hs + e] * o[index * uniforms.hs + e];
+    }
+    setOutputAtIndex(index, s);
+  `;
+  // Not 'out': tfjs names the uniforms after the inputs, and outShape is the output's.
+  return new FlatProgram('dumbo_flash_delta', shape, ['dy', 'o'], 'hs : i32,', body);
+}
+
+/** The part of a packed buffer from `offset` on, as a tensor of `shape`; uniform: offset. */
+export function copyProgram(shape: number[]): FlatProgram {
+  const body = 'setOutputAtIndex(index, x[index + uniforms.offset]);';
+  return new FlatProgram('dumbo_flash_copy', shape, ['x'], 'offset : i32,', body);
+}
