@@ -100,10 +100,13 @@ function backendTests(backend: 'cpu' | 'webgpu') {
     async (_label, c) => {
       const spies = spyKernels(backend);
       const before = tf.memory().numTensors;
+      // The kernels' own buffers (packed outputs, D) are the backend's, invisible to numTensors.
+      const buffersBefore = tf.engine().backend.numDataIds();
       const fused = await run(fusedAttention, c, 17);
       expect(spies.forward).toHaveBeenCalledTimes(2); // the plain forward, and the one tf.grads records
       expect(spies.backward).toHaveBeenCalledTimes(1);
       expect(tf.memory().numTensors, 'tensors left behind').toBe(before);
+      expect(tf.engine().backend.numDataIds(), 'backend buffers left behind').toBe(buffersBefore);
       const reference = await run(causalAttention, c, 17);
       ['output', 'dq', 'dk', 'dv'].forEach((what, i) => {
         expect(relError(fused[i]!, reference[i]!), what).toBeLessThan(TOL);
