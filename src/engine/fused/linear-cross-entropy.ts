@@ -313,24 +313,27 @@ export function fusedLinearCrossEntropy(hidden: tf.Tensor2D, weight: tf.Tensor2D
 
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [h, w, t, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-    const parts = spans.map(([s, c]) => tf.tidy(() => rowStats(logitsOf(rowsOf(h, s, c), w), t, s)));
+    // Each chunk's rows, sliced once and kept for the backward (N·D in all): one launch fewer per chunk there.
+    const rows = spans.map(([s, c]) => rowsOf(h, s, c)); // (c, D) each
+    const parts = rows.map((hc, i) => tf.tidy(() => rowStats(logitsOf(hc, w), t, spans[i]![0])));
     const stats = tf.concat(parts, 1); // (2, N): lse; nll
     tf.dispose(parts);
-    save([h, w, t, stats]);
+    save([w, t, stats, ...rows]);
     return {
       value: tf.reshape(tf.slice(stats, [1, 0], [1, N]), [N]),
       gradFunc: (dy, saved) => {
-        const [hs, ws, ts, st] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D];
+        const [ws, ts, st, ...hcs] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, ...tf.Tensor2D[]];
         const gradHidden: tf.Tensor2D[] = [];
         let gradWeight: tf.Tensor2D | undefined;
-        for (const [s, c] of spans) {
+        for (const [i, [s]] of spans.entries()) {
           const [gh, gw] = tf.tidy(() => {
-            const hc = rowsOf(hs, s, c);
+            const hc = hcs[i]!;
             const g = logitsGrad(logitsOf(hc, ws), st, ts, dy as tf.Tensor1D, s); // (c, V): the only logits alive
-            const part = tf.matMul(g, hc, true, false); // (V, D)
-            return [tf.matMul(g, ws), gradWeight ? tf.add(gradWeight, part) : part] as [tf.Tensor2D, tf.Tensor2D];
+            // gᵀ·h_c plus the running sum in one kernel (the sum as the matmul's bias): (V, D)
+            const sum = tf.fused.matMul({ a: g, b: hc, transposeA: true, bias: gradWeight });
+            return [tf.matMul(g, ws), sum] as [tf.Tensor2D, tf.Tensor2D];
           });
-          gradWeight?.dispose(); // the running sum: only the newest is kept
+          gradWeight?.dispose(); // only the newest sum is kept
           gradWeight = gw;
           gradHidden.push(gh);
         }
