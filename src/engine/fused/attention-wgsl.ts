@@ -1,12 +1,13 @@
 /**
  * The WGSL programs of fused attention (attention.ts), in tfjs-backend-webgpu's program interface. Each tiled
  * program runs one workgroup per (batch, head, tile of ROWS rows), one thread per row, and stages the other
- * side's rows (keys for a query tile, queries for a key tile) through workgroup memory a tile at a time:
- * - forward: per query row an online softmax over key tiles; writes out and the row's log-sum-exp, packed
- *   in one buffer (a program writes one output), which `CopyProgram` splits;
- * - backward: D = rowsum(dO·O) (`DeltaProgram`); dq per query row over key tiles (`DqProgram`); dk and dv
- *   per key row over the query tiles of every query head sharing its kv head (`DkvProgram`, packed: dk then
- *   dv), so no two threads add into one row and no atomics are needed.
+ * side's rows (keys for a query tile, queries for a key tile) through workgroup memory a tile at a time; rows
+ * are read and multiplied as vec4 where the head size is a multiple of 4 (else as floats):
+ * - forward (`flashForwardProgram`): per query row an online softmax over key tiles; writes out and the row's
+ *   log-sum-exp packed in one buffer (a program writes one output), which `copyProgram` splits;
+ * - backward: D = rowsum(dO·O) (`deltaProgram`); dq per query row over key tiles (`dqProgram`); dk and dv per
+ *   key row over the query tiles of every query head sharing its kv head (`dkvProgram`, packed: dk then dv),
+ *   so no two threads add into one row and no atomics are needed.
  * Part of attention.ts: only it imports this file.
  */
 
@@ -31,10 +32,28 @@ export function attentionUniforms(d: AttentionDims, a: FlashAttrs): Uniform[] {
   return [...ints.map((n): Uniform => ({ type: 'int32', data: [n] })), { type: 'float32', data: [a.scale] }];
 }
 
-/** Constants and the visibility rule: query i sits at position S - T + i and sees keys firstKey(i)..that. */
+/** Floats per vector: rows of q, k, v and dO are read, staged and multiplied as vec4 where hs allows. */
+function widthOf(hs: number): 1 | 4 {
+  return hs % 4 === 0 ? 4 : 1;
+}
+
+/**
+ * Constants, the row vector type V (HV of them per row) with its dot product and store, and the visibility
+ * rule: query i sits at position S - T + i and sees keys firstKey(i)..that.
+ */
 function prelude(hs: number): string {
+  const w = widthOf(hs);
   return `
     const HS = ${hs};
+    const HV = ${hs / w};
+    alias V = ${w === 4 ? 'vec4<f32>' : 'f32'};
+    fn vdot(a : V, b : V) -> f32 {
+      return ${w === 4 ? 'dot(a, b)' : 'a * b'};
+    }
+    // Writes x as the floats of the output from index at on.
+    fn store(at : i32, x : V) {
+      ${w === 4 ? [0, 1, 2, 3].map((c) => `setOutputAtIndex(at + ${c}, x[${c}]);`).join(' ') : 'setOutputAtIndex(at, x);'}
+    }
     const TILE = ${tileRows(hs)};
     const ROWS = ${ROWS};
     const LOW = -3.0e38;
@@ -67,12 +86,12 @@ function mainStart(head: string, first: string, row: string): string {
  * j0..j0+TILE-1 in kt and vt (zeros past keys.y).
  */
 const QUERY_TILE = `
-  var<workgroup> kt : array<f32, TILE * HS>;
-  var<workgroup> vt : array<f32, TILE * HS>;
+  var<workgroup> kt : array<V, TILE * HV>;
+  var<workgroup> vt : array<V, TILE * HV>;
   ${mainStart('h', 'i0', 'i')}
     let valid = i < uniforms.T;
     let row = (b * uniforms.nh + h) * uniforms.T + i;
-    let kv = (b * uniforms.nkv + h / uniforms.rep) * uniforms.S * HS;
+    let kv = (b * uniforms.nkv + h / uniforms.rep) * uniforms.S;
     if (localIndex == 0u) {
       span = vec2<i32>(firstKey(i0), uniforms.S - uniforms.T + min(i0 + ROWS, uniforms.T) - 1);
     }
@@ -80,7 +99,7 @@ const QUERY_TILE = `
 `;
 
 /**
- * Stages rows first..first+TILE-1 of two inputs (zeros past row `last`; row r starts at `start(r)`) in
+ * Stages rows first..first+TILE-1 of two inputs (zeros past row `last`; row r is row `start(r)` of the input) in
  * workgroup memory, `also` staging more, between barriers: the previous tile's readers are done, and the
  * next tile's find it all written.
  */
@@ -93,13 +112,13 @@ function stageRows(
 ): string {
   return `
     workgroupBarrier();
-    for (var e = i32(localIndex); e < TILE * HS; e += ROWS) {
-      let r = ${first} + e / HS;
-      var ax = 0.0;
-      var bx = 0.0;
+    for (var e = i32(localIndex); e < TILE * HV; e += ROWS) {
+      let r = ${first} + e / HV;
+      var ax = V(0.0);
+      var bx = V(0.0);
       if (r <= ${last}) {
-        ax = ${a}[${start('r')} + e % HS];
-        bx = ${b}[${start('r')} + e % HS];
+        ax = ${a}[(${start('r')}) * HV + e % HV];
+        bx = ${b}[(${start('r')}) * HV + e % HV];
       }
       ${at}[e] = ax;
       ${bt}[e] = bx;
@@ -109,7 +128,7 @@ function stageRows(
   `;
 }
 
-const LOAD_KEY_TILE = stageRows('j0', 'keys.y', (r) => `kv + ${r} * HS`, [
+const LOAD_KEY_TILE = stageRows('j0', 'keys.y', (r) => `kv + ${r}`, [
   ['k', 'kt'],
   ['v', 'vt'],
 ]);
@@ -124,6 +143,8 @@ class TiledProgram {
   readonly dispatchLayout: { x: number[] };
   dispatch: [number, number, number];
   readonly shaderKey: string;
+  /** q, k, v and dy are bound as arrays of V, the row statistics as floats. */
+  readonly variableComponents: number[];
 
   constructor(
     key: string,
@@ -134,6 +155,7 @@ class TiledProgram {
     private readonly main: string,
   ) {
     this.shaderKey = `dumbo_flash_${key}_${hs}`;
+    this.variableComponents = variableNames.map((n) => (['q', 'k', 'v', 'dy'].includes(n) ? widthOf(hs) : 1));
     this.dispatchLayout = { x: outputShape.map((_, i) => i) };
     this.dispatch = [Math.ceil(rows / ROWS), heads, batch];
   }
@@ -151,11 +173,11 @@ const BACKWARD_INPUTS = ['q', 'k', 'v', 'dy', 'lse', 'delta'];
  */
 const FORWARD = `
   ${QUERY_TILE}
-    var qr : array<f32, HS>;
-    var acc : array<f32, HS>;
+    var qr : array<V, HV>;
+    var acc : array<V, HV>;
     var sc : array<f32, TILE>;
-    for (var e = 0; valid && e < HS; e++) {
-      qr[e] = q[row * HS + e];
+    for (var e = 0; valid && e < HV; e++) {
+      qr[e] = q[row * HV + e];
     }
     var m = LOW;
     var l = 0.0;
@@ -167,8 +189,8 @@ const FORWARD = `
           var s = LOW;
           if (sees(i, j0 + t)) {
             var dotp = 0.0;
-            for (var e = 0; e < HS; e++) {
-              dotp += qr[e] * kt[t * HS + e];
+            for (var e = 0; e < HV; e++) {
+              dotp += vdot(qr[e], kt[t * HV + e]);
             }
             s = dotp * uniforms.scale;
           }
@@ -178,7 +200,7 @@ const FORWARD = `
         if (tileMax > m) {
           let c = exp(m - tileMax);
           l *= c;
-          for (var e = 0; e < HS; e++) {
+          for (var e = 0; e < HV; e++) {
             acc[e] *= c;
           }
           m = tileMax;
@@ -187,16 +209,16 @@ const FORWARD = `
           if (sc[t] > LOW) {
             let p = exp(sc[t] - m);
             l += p;
-            for (var e = 0; e < HS; e++) {
-              acc[e] += p * vt[t * HS + e];
+            for (var e = 0; e < HV; e++) {
+              acc[e] += p * vt[t * HV + e];
             }
           }
         }
       }
     }
     if (valid) {
-      for (var e = 0; e < HS; e++) {
-        setOutputAtIndex(row * HS + e, acc[e] / l);
+      for (var e = 0; e < HV; e++) {
+        store((row * HV + e) * (HS / HV), acc[e] / l);
       }
       setOutputAtIndex(uniforms.rows * HS + row, m + log(l));
     }
@@ -212,15 +234,15 @@ export function flashForwardProgram(d: AttentionDims): TiledProgram {
 /** dq = scale · Σ_j P·(dO·v_j - D)·k_j per query row, over key tiles staged as in the forward. */
 const DQ = `
   ${QUERY_TILE}
-    var qr : array<f32, HS>;
-    var gr : array<f32, HS>;
-    var acc : array<f32, HS>;
+    var qr : array<V, HV>;
+    var gr : array<V, HV>;
+    var acc : array<V, HV>;
     var L = 0.0;
     var D = 0.0;
     if (valid) {
-      for (var e = 0; e < HS; e++) {
-        qr[e] = q[row * HS + e];
-        gr[e] = dy[row * HS + e];
+      for (var e = 0; e < HV; e++) {
+        qr[e] = q[row * HV + e];
+        gr[e] = dy[row * HV + e];
       }
       L = lse[row];
       D = delta[row];
@@ -232,21 +254,21 @@ const DQ = `
           if (sees(i, j0 + t)) {
             var s = 0.0;
             var dp = 0.0;
-            for (var e = 0; e < HS; e++) {
-              s += qr[e] * kt[t * HS + e];
-              dp += gr[e] * vt[t * HS + e];
+            for (var e = 0; e < HV; e++) {
+              s += vdot(qr[e], kt[t * HV + e]);
+              dp += vdot(gr[e], vt[t * HV + e]);
             }
             let ds = exp(s * uniforms.scale - L) * (dp - D);
-            for (var e = 0; e < HS; e++) {
-              acc[e] += ds * kt[t * HS + e];
+            for (var e = 0; e < HV; e++) {
+              acc[e] += ds * kt[t * HV + e];
             }
           }
         }
       }
     }
     if (valid) {
-      for (var e = 0; e < HS; e++) {
-        setOutputAtIndex(row * HS + e, acc[e] * uniforms.scale);
+      for (var e = 0; e < HV; e++) {
+        store((row * HV + e) * (HS / HV), acc[e] * uniforms.scale);
       }
     }
   }
@@ -260,7 +282,7 @@ export function dqProgram(d: AttentionDims): TiledProgram {
 const LOAD_QUERY_TILE = stageRows(
   'i0',
   'queries.y',
-  (r) => `(rows0 + ${r}) * HS`,
+  (r) => `rows0 + ${r}`,
   [
     ['q', 'qt'],
     ['dy', 'gt'],
@@ -278,8 +300,8 @@ const LOAD_QUERY_TILE = stageRows(
  * staged in workgroup memory) of each query head that reads this kv head. Output: dk, then dv.
  */
 const DKV = `
-  var<workgroup> qt : array<f32, TILE * HS>;
-  var<workgroup> gt : array<f32, TILE * HS>;
+  var<workgroup> qt : array<V, TILE * HV>;
+  var<workgroup> gt : array<V, TILE * HV>;
   var<workgroup> lt : array<f32, TILE>;
   var<workgroup> dt : array<f32, TILE>;
   ${mainStart('g', 'j0', 'j')}
@@ -295,13 +317,13 @@ const DKV = `
       span = vec2<i32>(max(0, j0 - past), last);
     }
     let queries = workgroupUniformLoad(&span);
-    var kr : array<f32, HS>;
-    var vr : array<f32, HS>;
-    var dk : array<f32, HS>;
-    var dv : array<f32, HS>;
-    for (var e = 0; valid && e < HS; e++) {
-      kr[e] = k[krow * HS + e];
-      vr[e] = v[krow * HS + e];
+    var kr : array<V, HV>;
+    var vr : array<V, HV>;
+    var dk : array<V, HV>;
+    var dv : array<V, HV>;
+    for (var e = 0; valid && e < HV; e++) {
+      kr[e] = k[krow * HV + e];
+      vr[e] = v[krow * HV + e];
     }
     for (var hh = 0; hh < uniforms.rep; hh++) {
       let rows0 = (b * uniforms.nh + g * uniforms.rep + hh) * uniforms.T;
@@ -312,15 +334,15 @@ const DKV = `
             if (i0 + t <= queries.y && sees(i0 + t, j)) {
               var s = 0.0;
               var dp = 0.0;
-              for (var e = 0; e < HS; e++) {
-                s += qt[t * HS + e] * kr[e];
-                dp += gt[t * HS + e] * vr[e];
+              for (var e = 0; e < HV; e++) {
+                s += vdot(qt[t * HV + e], kr[e]);
+                dp += vdot(gt[t * HV + e], vr[e]);
               }
               let p = exp(s * uniforms.scale - lt[t]);
               let ds = p * (dp - dt[t]);
-              for (var e = 0; e < HS; e++) {
-                dv[e] += p * gt[t * HS + e];
-                dk[e] += ds * qt[t * HS + e];
+              for (var e = 0; e < HV; e++) {
+                dv[e] += p * gt[t * HV + e];
+                dk[e] += ds * qt[t * HV + e];
               }
             }
           }
@@ -328,9 +350,9 @@ const DKV = `
       }
     }
     if (valid) {
-      for (var e = 0; e < HS; e++) {
-        setOutputAtIndex(krow * HS + e, dk[e] * uniforms.scale);
-        setOutputAtIndex((uniforms.kvRows + krow) * HS + e, dv[e]);
+      for (var e = 0; e < HV; e++) {
+        store((krow * HV + e) * (HS / HV), dk[e] * uniforms.scale);
+        store(((uniforms.kvRows + krow) * HV + e) * (HS / HV), dv[e]);
       }
     }
   }

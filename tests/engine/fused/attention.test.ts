@@ -44,6 +44,7 @@ const CASES: Case[] = [
   { B: 2, nh: 4, nkv: 2, T: 7, hs: 8, past: 9 },
   { B: 1, nh: 4, nkv: 2, T: 1, hs: 16, past: 33, window: 8 },
   { B: 1, nh: 2, nkv: 1, T: 41, hs: 64, window: 20 }, // GPT-2's head size: tiles of 16 keys on webgpu
+  { B: 1, nh: 2, nkv: 2, T: 35, hs: 6 }, // not a multiple of 4: scalar rows on webgpu
 ];
 
 const label = (c: Case) =>
