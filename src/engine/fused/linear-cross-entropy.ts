@@ -21,14 +21,19 @@ import * as tf from '@tensorflow/tfjs-core';
 export const LCE_ROW_STATS_KERNEL = 'DumboLceRowStats';
 export const LCE_LOGITS_GRAD_KERNEL = 'DumboLceLogitsGrad';
 
+/** The most bytes a chunk's logits may take when chunks grow past Liger's size to save launches. */
+const CHUNK_LOGITS_BYTES = 8 * 2 ** 20;
+
 /**
- * Rows per chunk, as Liger: about as many chunks as V/D, so that a chunk's logits [chunk, V] are about the size
- * of the hidden states [N, D]; a power of two, at least 1 and at most N rounded up.
+ * Rows per chunk: at least Liger's (about V/D chunks, so that a chunk's logits [chunk, V] are about the size of
+ * the hidden states [N, D]), grown while a chunk's logits stay under 8 MiB and there are at least 8 chunks —
+ * on a GPU each chunk costs about seven launches, so fewer, larger chunks are a shorter step at the same
+ * memory order; a power of two, at least 1.
  */
 export function lceChunkRows(N: number, V: number, D: number): number {
-  const chunks = Math.max(1, Math.ceil(V / D));
-  const rows = Math.max(1, Math.ceil(N / chunks));
-  return 2 ** Math.ceil(Math.log2(rows));
+  const liger = Math.ceil(N / Math.max(1, Math.ceil(V / D)));
+  const grown = Math.min(Math.floor(CHUNK_LOGITS_BYTES / (4 * V)), Math.ceil(N / 8));
+  return 2 ** Math.ceil(Math.log2(Math.max(1, liger, grown)));
 }
 
 interface CpuBackendLike extends tf.KernelBackend {

@@ -67,10 +67,10 @@ async function pass(op: Op, { hidden, weight, targets, dy }: Inputs) {
 }
 
 describe('lceChunkRows', () => {
-  it("takes Liger's chunk: about V/D chunks, rows a power of two", () => {
-    expect(lceChunkRows(2048, 8192, 64)).toBe(16); // 128 chunks of 16 rows
+  it("takes at least Liger's chunk (about V/D chunks), grown to 8 MiB of logits and 8 chunks; rows a power of two", () => {
+    expect(lceChunkRows(2048, 8192, 64)).toBe(256); // 8 chunks: grown from Liger's 16 rows (8 MiB of logits each)
     expect(lceChunkRows(37, 101, 24)).toBe(8); // 5 chunks, the last of 5 rows
-    expect(lceChunkRows(2048, 50257, 384)).toBe(16);
+    expect(lceChunkRows(2048, 50257, 384)).toBe(64); // 41 rows fit 8 MiB of logits, rounded up
     expect(lceChunkRows(5, 10, 64)).toBe(8); // V < D: one chunk
     expect(lceChunkRows(1, 101, 24)).toBe(1);
   });
