@@ -8,10 +8,13 @@
  * - backward: D = rowsum(dO·O) (`deltaProgram`); dq per query row over key tiles (`dqProgram`); dk and dv per
  *   key row over the query tiles of every query head sharing its kv head (`dkvProgram`, packed: dk then dv),
  *   so no two threads add into one row and no atomics are needed.
+ * With dropout, each program redraws the mask factor of (query row, key) from its flat index in the default's
+ * [B, nh, T, S] probabilities (`kept`, the same mixer as kernels/dropout.ts), so the mask is never stored.
  * Part of attention.ts: only it imports this file.
  */
 
 import * as tf from '@tensorflow/tfjs-core';
+import { MIX32_WGSL } from '../kernels/dropout.js';
 import type { Uniform } from './activations.js';
 import type { AttentionDims, FlashAttrs } from './attention.js';
 
@@ -24,12 +27,20 @@ function tileRows(hs: number): number {
 }
 
 const UNIFORMS =
-  'T : i32, S : i32, nh : i32, nkv : i32, rep : i32, window : i32, rows : i32, kvRows : i32, scale : f32,';
+  'T : i32, S : i32, nh : i32, nkv : i32, rep : i32, window : i32, rows : i32, kvRows : i32, scale : f32, ' +
+  'drop : i32, key : u32, threshold : u32, dropScale : f32,';
 
-/** The values of UNIFORMS for one call (window 0: every earlier key). */
+/** The values of UNIFORMS for one call (window 0: every earlier key; drop 0: no dropout). */
 export function attentionUniforms(d: AttentionDims, a: FlashAttrs): Uniform[] {
   const ints = [d.T, d.S, d.nh, d.nkv, d.rep, a.window, d.B * d.nh * d.T, d.B * d.nkv * d.S];
-  return [...ints.map((n): Uniform => ({ type: 'int32', data: [n] })), { type: 'float32', data: [a.scale] }];
+  return [
+    ...ints.map((n): Uniform => ({ type: 'int32', data: [n] })),
+    { type: 'float32', data: [a.scale] },
+    { type: 'int32', data: [a.drop] },
+    { type: 'uint32', data: [a.key] },
+    { type: 'uint32', data: [a.threshold] },
+    { type: 'float32', data: [a.dropScale] },
+  ];
 }
 
 /** Floats per vector: rows of q, k, v and dO are read, staged and multiplied as vec4 where hs allows. */
@@ -65,6 +76,18 @@ function prelude(hs: number): string {
     }
     fn sees(i : i32, j : i32) -> bool {
       return j >= firstKey(i) && j <= uniforms.S - uniforms.T + i;
+    }
+    ${MIX32_WGSL}
+    // Dropout's factor on the probability of query row "row" (flat in B, nh, T) and key j: 0, or 1/keep where
+    // kept. Its flat index row·S + j wraps as u32, as the host's does.
+    fn kept(row : i32, j : i32) -> f32 {
+      if (uniforms.drop == 0) {
+        return 1.0;
+      }
+      if (mix32((u32(row) * u32(uniforms.S) + u32(j)) ^ uniforms.key) < uniforms.threshold) {
+        return uniforms.dropScale;
+      }
+      return 0.0;
     }
     var<workgroup> span : vec2<i32>;
   `;
@@ -207,10 +230,12 @@ const FORWARD = `
         }
         for (var t = 0; t < TILE; t++) {
           if (sc[t] > LOW) {
+            // The sum takes every probability; the output only the kept ones, scaled.
             let p = exp(sc[t] - m);
             l += p;
+            let zp = p * kept(row, j0 + t);
             for (var e = 0; e < HV; e++) {
-              acc[e] += p * vt[t * HV + e];
+              acc[e] += zp * vt[t * HV + e];
             }
           }
         }
@@ -231,7 +256,7 @@ export function flashForwardProgram(d: AttentionDims): TiledProgram {
   return new TiledProgram('fwd', shape, ['q', 'k', 'v'], d.hs, [d.T, d.nh, d.B], FORWARD);
 }
 
-/** dq = scale · Σ_j P·(dO·v_j - D)·k_j per query row, over key tiles staged as in the forward. */
+/** dq = scale · Σ_j P·(Z·dO·v_j - D)·k_j per query row, over key tiles staged as in the forward. */
 const DQ = `
   ${QUERY_TILE}
     var qr : array<V, HV>;
@@ -258,7 +283,7 @@ const DQ = `
               s += vdot(qr[e], kt[t * HV + e]);
               dp += vdot(gr[e], vt[t * HV + e]);
             }
-            let ds = exp(s * uniforms.scale - L) * (dp - D);
+            let ds = exp(s * uniforms.scale - L) * (kept(row, j0 + t) * dp - D);
             for (var e = 0; e < HV; e++) {
               acc[e] += ds * kt[t * HV + e];
             }
@@ -296,7 +321,7 @@ const LOAD_QUERY_TILE = stageRows(
 );
 
 /**
- * dk = scale · Σ_i P·(dO_i·v - D_i)·q_i and dv = Σ_i P·dO_i per key row, over the query tiles (q, dO, lse, D
+ * dk = scale · Σ_i P·(Z·dO_i·v - D_i)·q_i and dv = Σ_i Z·P·dO_i per key row, over the query tiles (q, dO, lse, D
  * staged in workgroup memory) of each query head that reads this kv head. Output: dk, then dv.
  */
 const DKV = `
@@ -339,9 +364,10 @@ const DKV = `
                 dp += vdot(gt[t * HV + e], vr[e]);
               }
               let p = exp(s * uniforms.scale - lt[t]);
-              let ds = p * (dp - dt[t]);
+              let z = kept(rows0 + i0 + t, j);
+              let ds = p * (z * dp - dt[t]);
               for (var e = 0; e < HV; e++) {
-                dv[e] += p * gt[t * HV + e];
+                dv[e] += z * p * gt[t * HV + e];
                 dk[e] += ds * qt[t * HV + e];
               }
             }

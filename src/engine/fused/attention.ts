@@ -5,12 +5,17 @@
  * recomputes the probabilities tile by tile from q, k, v, the output and the log-sum-exp (FlashAttention-2:
  * D = rowsum(dO·O), dS = P·(dP − D)). Grouped key/value heads: query head h reads kv head floor(h / rep), and
  * dk, dv sum over the query heads that share it. GPT-Neo's local layers: query i sees keys j with
- * i - window < j <= i. A plain-loop kernel on `cpu`, WGSL programs on `webgpu` (attention-wgsl.ts), the
- * default composition (kernels/attention.ts) elsewhere.
+ * i - window < j <= i. Dropout on the probabilities (training): the mask of seeded dropout (kernels/dropout.ts)
+ * on the default's [B, nh, T, S] probabilities, redrawn from each element's flat index there and the key, in
+ * the forward and again in the backward, never stored (FlashAttention's dropout: the softmax sum is taken
+ * without the mask, the output sums mask·P·v; dP = mask·dO·vᵀ, and D = rowsum(dO·O) still holds). A plain-loop
+ * kernel on `cpu`, WGSL programs on `webgpu` (attention-wgsl.ts), the default composition (kernels/attention.ts)
+ * elsewhere.
  */
 
 import * as tf from '@tensorflow/tfjs-core';
 import { causalAttention, type AttentionOptions } from '../kernels/attention.js';
+import { dropoutAttrs, mix32 } from '../kernels/dropout.js';
 import { fusedBackend, makeF32, readF32, runProgram } from './activations.js';
 import {
   attentionUniforms,
@@ -24,10 +29,24 @@ import {
 export const FLASH_ATTENTION_KERNEL = 'DumboFlashAttention';
 export const FLASH_ATTENTION_GRAD_KERNEL = 'DumboFlashAttentionGrad';
 
-/** The kernels' attributes: the score scale, and the window (0: every earlier key). */
+/**
+ * The kernels' attributes: the score scale, the window (0: every earlier key), and the dropout mask (drop 1:
+ * probability (b, h, t, s) is kept, times dropScale, when mix32(((b·nh + h)·T + t)·S + s ^ key) < threshold, as
+ * seeded dropout's; drop 0: no mask).
+ */
 export interface FlashAttrs {
   scale: number;
   window: number;
+  drop: 0 | 1;
+  key: number;
+  threshold: number;
+  dropScale: number;
+}
+
+/** The factor dropout puts on element i of the [B, nh, T, S] probabilities: 0, or 1/keep where kept. */
+function kept(a: FlashAttrs, i: number): number {
+  if (a.drop === 0) return 1;
+  return mix32(i ^ a.key) < a.threshold ? a.dropScale : 0;
 }
 
 /** The sizes of one call: q (B, nh, T, hs) over k, v (B, nkv, S, hs); the first `past` = S - T keys are cached. */
@@ -103,8 +122,10 @@ function forwardCpu(q: Float32Array, k: Float32Array, v: Float32Array, d: Attent
       for (let t = 0; t < n; t++) {
         const p = Math.exp(scores[t]! - m);
         const vo = kv + (j0 + t) * hs;
+        // The normalizer sums every probability; the output only the kept ones, scaled.
         l += p;
-        for (let e = 0; e < hs; e++) acc[e]! += p * v[vo + e]!;
+        const zp = p * kept(a, row * d.S + j0 + t);
+        if (zp !== 0) for (let e = 0; e < hs; e++) acc[e]! += zp * v[vo + e]!;
       }
     }
     for (let e = 0; e < hs; e++) out[qo + e] = acc[e]! / l;
@@ -114,8 +135,9 @@ function forwardCpu(q: Float32Array, k: Float32Array, v: Float32Array, d: Attent
 }
 
 /**
- * dq, dk, dv: per query row, P = exp(s - lse) recomputed key by key; dv_j += P·dO_i, dS = P·(dO_i·v_j - D_i),
- * dq_i += dS·k_j·scale, dk_j += dS·q_i·scale. Heads sharing a kv head add into the same dk, dv rows.
+ * dq, dk, dv: per query row, P = exp(s - lse) recomputed key by key and Z its dropout factor; dv_j += Z·P·dO_i,
+ * dS = P·(Z·dO_i·v_j - D_i), dq_i += dS·k_j·scale, dk_j += dS·q_i·scale. Heads sharing a kv head add into the
+ * same dk, dv rows.
  */
 function backwardCpu(
   [dy, q, k, v, out, lse]: Float32Array[],
@@ -135,9 +157,11 @@ function backwardCpu(
     for (let j = lo; j <= hi; j++) {
       const ko = kv + j * hs;
       const p = Math.exp(a.scale * dot(q!, qo, k!, ko, hs) - L);
-      const ds = p * (dot(dy!, qo, v!, ko, hs) - D) * a.scale;
+      const z = kept(a, row * d.S + j);
+      const ds = p * (z * dot(dy!, qo, v!, ko, hs) - D) * a.scale;
+      const zp = z * p;
       for (let e = 0; e < hs; e++) {
-        dv[ko + e]! += p * dy![qo + e]!;
+        dv[ko + e]! += zp * dy![qo + e]!;
         dk[ko + e]! += ds * q![qo + e]!;
         dqRow[e]! += ds * k![ko + e]!;
       }
@@ -216,9 +240,8 @@ export function registerFlashAttentionKernels(): void {
 
 /** Whether the fused kernels take this call; otherwise the default composition does. */
 function fusable(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, options: AttentionOptions): boolean {
-  // Dropout on the probabilities would need the mask inside the tiles (redrawn in the backward pass): out of
-  // scope for now, so a call with dropout runs the default composition, whose mask is seeded dropout's.
-  if (options.dropout && options.dropout.rate > 0) return false;
+  // A rate outside [0, 1): left to the default composition, whatever it makes of it.
+  if (options.dropout && !(options.dropout.rate >= 0 && options.dropout.rate < 1)) return false;
   if (fusedBackend() === undefined || [q, k, v].some((t) => t.dtype !== 'float32')) return false;
   if (options.window !== undefined && !(Number.isInteger(options.window) && options.window >= 1)) return false;
   // Shapes the default composition would refuse: left to it, for its error.
@@ -227,15 +250,23 @@ function fusable(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, options: Attent
   return kb === B && khs === hs && nh % nkv === 0 && S >= T && tf.util.arraysEqual(k.shape, v.shape);
 }
 
+/** The kernels' attributes for one call; dropout at any rate (even 0) draws seeded dropout's mask, as the default. */
+function flashAttrs(options: AttentionOptions): FlashAttrs {
+  const attrs = { scale: options.scale, window: options.window ?? 0 };
+  if (!options.dropout) return { ...attrs, drop: 0, key: 0, threshold: 0, dropScale: 1 };
+  const { key, threshold, scale } = dropoutAttrs(options.dropout.rate, options.dropout.seed);
+  return { ...attrs, drop: 1, key, threshold, dropScale: scale };
+}
+
 /**
- * `attention` (registry.ts) as one kernel forward and one backward: softmax(q·kᵀ·scale + causal mask)·v for q
- * (B, nh, T, hs) over k, v (B, nkv, S, hs), without the [B, nh, T, S] scores. Dropout (rate > 0), another
- * backend, or shapes the default would refuse: the default composition.
+ * `attention` (registry.ts) as one kernel forward and one backward: dropout(softmax(q·kᵀ·scale + causal mask))·v
+ * for q (B, nh, T, hs) over k, v (B, nkv, S, hs), without the [B, nh, T, S] scores. Another backend, or shapes
+ * the default would refuse: the default composition.
  */
 export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, options: AttentionOptions): tf.Tensor4D {
   if (!fusable(q, k, v, options)) return causalAttention(q, k, v, options);
   registerFlashAttentionKernels();
-  const attrs: FlashAttrs = { scale: options.scale, window: options.window ?? 0 };
+  const attrs = flashAttrs(options);
   const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [qi, ki, vi] = args as tf.Tensor[];
     const save = args[3] as tf.GradSaveFunc;

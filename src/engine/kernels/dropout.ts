@@ -10,6 +10,7 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
+import type { CpuBackendLike, WebGPUBackendLike } from './backend-types.js';
 
 export const DROPOUT_KERNEL = 'DumboDropout';
 
@@ -56,19 +57,18 @@ function maskHost(size: number, a: DropoutAttrs): Float32Array {
   return out;
 }
 
-interface CpuBackendLike extends tf.KernelBackend {
-  readSync(dataId: tf.DataId): tf.backend_util.BackendValues;
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): tf.TensorInfo;
-}
-
-interface WebGPUBackendLike extends tf.KernelBackend {
-  runWebGPUProgram(
-    program: object,
-    inputs: tf.TensorInfo[],
-    dtype: tf.DataType,
-    uniforms: { type: 'float32' | 'int32' | 'uint32'; data: number[] }[],
-  ): tf.TensorInfo;
-}
+/** mix32 in WGSL (fused attention's programs draw the same masks with it). */
+export const MIX32_WGSL = `
+  fn mix32(v : u32) -> u32 {
+    var x = v;
+    x = x ^ (x >> 16u);
+    x = x * 0x7feb352du;
+    x = x ^ (x >> 15u);
+    x = x * 0x846ca68bu;
+    x = x ^ (x >> 16u);
+    return x;
+  }
+`;
 
 /** The WGSL program, in tfjs-backend-webgpu's program interface (flat layout, one element per thread). */
 class DropoutProgram {
@@ -90,15 +90,7 @@ class DropoutProgram {
 
   getUserCode(): string {
     return `
-      fn mix32(v : u32) -> u32 {
-        var x = v;
-        x = x ^ (x >> 16u);
-        x = x * 0x7feb352du;
-        x = x ^ (x >> 15u);
-        x = x * 0x846ca68bu;
-        x = x ^ (x >> 16u);
-        return x;
-      }
+      ${MIX32_WGSL}
       fn main(index : i32) {
         if (index < uniforms.size) {
           var v = 0.0;

@@ -1,7 +1,8 @@
 // Fused attention (src/engine/fused/attention.ts) against the default composition (kernels/attention.ts):
 // the output and the gradients of q, k and v agree within 1e-4 relative on odd shapes (T = 1, 7, 33, 41, 70, not
 // a multiple of any tile), grouped kv heads, GPT-Neo's window and a KV cache, on the cpu backend and on
-// WebGPU (the software adapter in CI; skipped, saying so, where there is none). The fused kernels must be
+// WebGPU (the software adapter in CI; skipped, saying so, where there is none); with attention dropout too,
+// whose mask must be seeded dropout's on the default's [B, H, T, S] probabilities. The fused kernels must be
 // the ones that ran, and the forward never holds a [B, H, T, T] tensor.
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -47,6 +48,23 @@ const CASES: Case[] = [
   { B: 1, nh: 2, nkv: 2, T: 35, hs: 6 }, // not a multiple of 4: scalar rows on webgpu
 ];
 
+/** Dropout cases: odd T, grouped kv heads, a window, a KV cache (S > T), and GPT-2's head size. */
+const DROPOUT_CASES: Case[] = [
+  { B: 2, nh: 4, nkv: 2, T: 33, hs: 4, window: 5 },
+  { B: 2, nh: 4, nkv: 2, T: 7, hs: 8, past: 9 },
+  { B: 1, nh: 4, nkv: 2, T: 1, hs: 16, past: 33, window: 8 },
+  { B: 1, nh: 2, nkv: 1, T: 41, hs: 64, window: 20 },
+  { B: 1, nh: 2, nkv: 2, T: 35, hs: 6 },
+];
+
+/** (rate, seed) pairs: GPT-2's rate and a heavy one, several seeds (one past 2³¹, as seeds may be). */
+const DROPOUT_DRAWS: [number, number][] = [
+  [0.1, 1],
+  [0.1, 0x9e3779b9],
+  [0.5, 7],
+  [0.5, 12345],
+];
+
 const label = (c: Case) =>
   `B ${c.B}, ${c.nh} query heads over ${c.nkv} kv heads, T ${c.T}, head size ${c.hs}` +
   (c.past ? `, ${c.past} cached keys` : '') +
@@ -67,14 +85,19 @@ function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
 type Attention = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, options: AttentionOptions) => tf.Tensor4D;
 
 /** The output and dq, dk, dv under a random upstream gradient, on the host. */
-async function run(f: Attention, c: Case, seed: number): Promise<Float32Array[]> {
+async function run(
+  f: Attention,
+  c: Case,
+  seed: number,
+  dropout?: AttentionOptions['dropout'],
+): Promise<Float32Array[]> {
   const S = (c.past ?? 0) + c.T;
   // q at twice the spread of k: sharper rows than N(0, 1) logits give, so the max-subtraction matters.
   const q = tf.randomNormal([c.B, c.nh, c.T, c.hs], 0, 2, 'float32', seed) as tf.Tensor4D;
   const k = tf.randomNormal([c.B, c.nkv, S, c.hs], 0, 1, 'float32', seed + 1) as tf.Tensor4D;
   const v = tf.randomNormal([c.B, c.nkv, S, c.hs], 0, 1, 'float32', seed + 2) as tf.Tensor4D;
   const dy = tf.randomNormal([c.B, c.nh, c.T, c.hs], 0, 1, 'float32', seed + 3);
-  const options: AttentionOptions = { scale: 1 / Math.sqrt(c.hs), window: c.window };
+  const options: AttentionOptions = { scale: 1 / Math.sqrt(c.hs), window: c.window, dropout };
   const out = f(q, k, v, options);
   const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) =>
     tf.sum(tf.mul(f(a as tf.Tensor4D, b as tf.Tensor4D, d as tf.Tensor4D, options), dy)),
@@ -115,17 +138,30 @@ function backendTests(backend: 'cpu' | 'webgpu') {
     },
   );
 
-  it('leaves dropout (rate > 0) to the default composition, whose masks are seeded dropout’s', async () => {
-    const spies = spyKernels(backend);
-    const c: Case = { B: 1, nh: 2, nkv: 1, T: 9, hs: 8 };
-    const withDropout =
-      (f: Attention): Attention =>
-      (q, k, v, o) =>
-        f(q, k, v, { ...o, dropout: { rate: 0.3, seed: 5 } });
-    const fused = await run(withDropout(fusedAttention), c, 3);
-    const reference = await run(withDropout(causalAttention), c, 3);
-    expect(spies.forward).not.toHaveBeenCalled();
-    fused.forEach((t, i) => expect(Array.from(t)).toEqual(Array.from(reference[i]!)));
+  it.each(DROPOUT_CASES.map((c) => [label(c), c] as const))(
+    'with attention dropout, draws seeded dropout’s mask: output and dq, dk, dv within 1e-4 relative: %s',
+    async (_label, c) => {
+      for (const [rate, seed] of DROPOUT_DRAWS) {
+        const spies = spyKernels(backend);
+        const fused = await run(fusedAttention, c, 23, { rate, seed });
+        expect(spies.forward, `rate ${rate}, seed ${seed}`).toHaveBeenCalledTimes(2);
+        expect(spies.backward, `rate ${rate}, seed ${seed}`).toHaveBeenCalledTimes(1);
+        const reference = await run(causalAttention, c, 23, { rate, seed });
+        ['output', 'dq', 'dk', 'dv'].forEach((what, i) => {
+          expect(relError(fused[i]!, reference[i]!), `${what}, rate ${rate}, seed ${seed}`).toBeLessThan(TOL);
+        });
+        vi.restoreAllMocks();
+      }
+    },
+  );
+
+  it('with attention dropout, another seed’s mask is far outside the tolerance (the comparison can fail)', async () => {
+    const c = DROPOUT_CASES[0]!;
+    const fused = await run(fusedAttention, c, 23, { rate: 0.5, seed: 8 });
+    const reference = await run(causalAttention, c, 23, { rate: 0.5, seed: 9 });
+    ['output', 'dq', 'dk', 'dv'].forEach((what, i) => {
+      expect(relError(fused[i]!, reference[i]!), what).toBeGreaterThan(100 * TOL);
+    });
   });
 
   it('never holds the [B, H, T, T] scores in the forward (the default does)', async () => {
