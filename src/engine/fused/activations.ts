@@ -9,23 +9,10 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
+import type { CpuBackendLike, Uniform, WebGPUBackendLike } from '../kernels/backend-types.js';
 import { geglu, geluNew, swiglu } from '../kernels/ops.js';
 
-/** What a cpu kernel uses of tfjs-backend-cpu. */
-export interface CpuBackendLike extends tf.KernelBackend {
-  readSync(dataId: tf.DataId): tf.backend_util.BackendValues;
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): tf.TensorInfo;
-}
-
-export interface Uniform {
-  type: 'float32' | 'int32' | 'uint32';
-  data: number[];
-}
-
-/** What a webgpu kernel uses of tfjs-backend-webgpu: its program interface. */
-export interface WebGPUBackendLike extends tf.KernelBackend {
-  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: Uniform[]): tf.TensorInfo;
-}
+export type { CpuBackendLike, Uniform, WebGPUBackendLike } from '../kernels/backend-types.js';
 
 /** The backends with fused kernels; any other runs the default composition. */
 export function fusedBackend(): 'cpu' | 'webgpu' | undefined {

@@ -17,6 +17,7 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
+import type { CpuBackendLike, WebGPUBackendLike } from '../kernels/backend-types.js';
 
 export const LCE_ROW_STATS_KERNEL = 'DumboLceRowStats';
 export const LCE_LOGITS_GRAD_KERNEL = 'DumboLceLogitsGrad';
@@ -34,20 +35,6 @@ export function lceChunkRows(N: number, V: number, D: number): number {
   const liger = Math.ceil(N / Math.max(1, Math.ceil(V / D)));
   const grown = Math.min(Math.floor(CHUNK_LOGITS_BYTES / (4 * V)), Math.ceil(N / 8));
   return 2 ** Math.ceil(Math.log2(Math.max(1, liger, grown)));
-}
-
-interface CpuBackendLike extends tf.KernelBackend {
-  readSync(dataId: tf.DataId): tf.backend_util.BackendValues;
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): tf.TensorInfo;
-}
-
-interface WebGPUBackendLike extends tf.KernelBackend {
-  runWebGPUProgram(
-    program: object,
-    inputs: tf.TensorInfo[],
-    dtype: tf.DataType,
-    uniforms: { type: 'int32'; data: number[] }[],
-  ): tf.TensorInfo;
 }
 
 // ------------------------------------------------------------------------------------- cpu: plain loops

@@ -10,6 +10,7 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
+import type { CpuBackendLike, WebGPUBackendLike } from './backend-types.js';
 
 export const DROPOUT_KERNEL = 'DumboDropout';
 
@@ -54,20 +55,6 @@ function maskHost(size: number, a: DropoutAttrs): Float32Array {
   const out = new Float32Array(size);
   for (let i = 0; i < size; i++) if (mix32(i ^ a.key) < a.threshold) out[i] = a.scale;
   return out;
-}
-
-interface CpuBackendLike extends tf.KernelBackend {
-  readSync(dataId: tf.DataId): tf.backend_util.BackendValues;
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): tf.TensorInfo;
-}
-
-interface WebGPUBackendLike extends tf.KernelBackend {
-  runWebGPUProgram(
-    program: object,
-    inputs: tf.TensorInfo[],
-    dtype: tf.DataType,
-    uniforms: { type: 'float32' | 'int32' | 'uint32'; data: number[] }[],
-  ): tf.TensorInfo;
 }
 
 /** mix32 in WGSL (fused attention's programs draw the same masks with it). */
