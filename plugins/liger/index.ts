@@ -39,6 +39,18 @@ const schema = defineSchema({
 
 export type LigerOptions = FromSchema<typeof schema>;
 
+/** Every option on: the section's defaults. */
+export const EVERY_FUSION: LigerOptions = {
+  fused_linear_cross_entropy: true,
+  rms_norm: true,
+  layer_norm: true,
+  swiglu: true,
+  geglu: true,
+  rope: true,
+  attention: true,
+  optimizer: true,
+};
+
 /** Which kernel-table ops each option replaces with its fused version (src/engine/fused/). */
 const OPS: Record<keyof LigerOptions, FusedOpName[]> = {
   fused_linear_cross_entropy: ['linear_cross_entropy'],
@@ -59,16 +71,7 @@ export class Liger extends ModelPatcherPlugin {
   static version = '1.0.0';
   static configSchema = schema;
 
-  private options: LigerOptions = {
-    fused_linear_cross_entropy: true,
-    rms_norm: true,
-    layer_norm: true,
-    swiglu: true,
-    geglu: true,
-    rope: true,
-    attention: true,
-    optimizer: true,
-  };
+  private options: LigerOptions = { ...EVERY_FUSION };
 
   hooks(): PluginHooks {
     return {

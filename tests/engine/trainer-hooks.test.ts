@@ -19,25 +19,14 @@ import {
   type TrainingRun,
 } from '../../src/engine/trainer.js';
 import { tempDir } from '../helpers.js';
-import { countingRows, options } from './training.js';
+import { countingRows, gpt2, options } from './training.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
   setConsoleLogLevel('off');
 });
 
-const CONFIG: HFConfig = {
-  architectures: ['GPT2LMHeadModel'],
-  model_type: 'gpt2',
-  vocab_size: 32,
-  n_positions: 32,
-  n_embd: 16,
-  n_layer: 2,
-  n_head: 2,
-  resid_pdrop: 0,
-  embd_pdrop: 0,
-  attn_pdrop: 0,
-};
+const CONFIG: HFConfig = gpt2();
 
 /** A run of `lm` over counting rows that records what it reports; `logged` holds the steps sent to loggers. */
 function recorder(lm: CausalLM, extra: Partial<TrainingRun> = {}) {

@@ -16,13 +16,13 @@ import { initBackend, readCount } from '../../src/engine/backend.js';
 import { listCheckpoints, readCheckpoint, type TrainerCheckpointState } from '../../src/engine/checkpoint.js';
 import { collate } from '../../src/engine/data.js';
 import { createModel, exportWeights } from '../../src/engine/models/index.js';
-import type { CausalLM, HFConfig, HostTensor } from '../../src/engine/models/types.js';
+import type { CausalLM, HostTensor } from '../../src/engine/models/types.js';
 import { AdamW } from '../../src/engine/optim.js';
 import { loadTokenizer } from '../../src/engine/tokenizer.js';
 import { earlyStopping, NonFiniteError, train, trainStep, type TrainingRun } from '../../src/engine/trainer.js';
 import { repoRoot, tempDir } from '../helpers.js';
 import { maxAbsDiff, TINY } from './models/tiny.js';
-import { countingRows, options } from './training.js';
+import { countingRows, gpt2, options } from './training.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -33,24 +33,6 @@ beforeAll(async () => {
 afterAll(() => {
   setConsoleLogLevel('info');
 });
-
-/** A tiny GPT-2 (vocab 32, width 16, 2 layers), without dropout unless the overrides ask for it. */
-function gpt2(overrides: HFConfig = {}): HFConfig {
-  return {
-    architectures: ['GPT2LMHeadModel'],
-    model_type: 'gpt2',
-    vocab_size: 32,
-    n_positions: 32,
-    n_embd: 16,
-    n_layer: 2,
-    n_head: 2,
-    activation_function: 'gelu_new',
-    resid_pdrop: 0,
-    embd_pdrop: 0,
-    attn_pdrop: 0,
-    ...overrides,
-  };
-}
 
 interface Recorded {
   ctx: TrainingRun;

@@ -1,5 +1,6 @@
 // Training options and data the engine's training tests share (trainer.test.ts, webgpu.test.ts).
 import type { TokenizedRow } from '../../src/core/index.js';
+import type { HFConfig } from '../../src/engine/models/types.js';
 import { trainingDefaults, type TrainingConfig } from '../../src/engine/trainer.js';
 
 /** The section of a short run: constant learning rate 1e-2, batch 4, 10 steps, no eval, checkpoint or sample. */
@@ -29,4 +30,22 @@ export function countingRows(n: number, minLen: number, maxLen: number, period =
     const ids = Array.from({ length: len }, (_, t) => ((r + t) % period) + 1);
     return { input_ids: ids, labels: [...ids] };
   });
+}
+
+/** A tiny GPT-2 (vocab 32, width 16, 2 layers), without dropout unless the overrides ask for it. */
+export function gpt2(overrides: HFConfig = {}): HFConfig {
+  return {
+    architectures: ['GPT2LMHeadModel'],
+    model_type: 'gpt2',
+    vocab_size: 32,
+    n_positions: 32,
+    n_embd: 16,
+    n_layer: 2,
+    n_head: 2,
+    activation_function: 'gelu_new',
+    resid_pdrop: 0,
+    embd_pdrop: 0,
+    attn_pdrop: 0,
+    ...overrides,
+  };
 }

@@ -24,7 +24,7 @@ import {
   type HFConfig,
 } from '../../src/engine/index.js';
 import { probeWebGPU } from '../../src/engine/webgpu.js';
-import { Liger, type LigerOptions } from '../../plugins/liger/index.js';
+import { EVERY_FUSION, Liger, type LigerOptions } from '../../plugins/liger/index.js';
 import { randomWeights, TINY } from '../engine/models/tiny.js';
 import { countingRows, options } from '../engine/training.js';
 import { engineConfig } from '../fixtures/configs.js';
@@ -37,19 +37,8 @@ if (!probe.adapter) console.warn(`liger: no WebGPU adapter here, testing the cpu
 beforeAll(() => setConsoleLogLevel('off'));
 afterEach(() => kernelTable.reset());
 
-const ALL_ON: LigerOptions = {
-  fused_linear_cross_entropy: true,
-  rms_norm: true,
-  layer_norm: true,
-  swiglu: true,
-  geglu: true,
-  rope: true,
-  attention: true,
-  optimizer: true,
-};
-
 /** The plugin's hooks as a run calls them: log_init, kernels (into the engine's table), compute_loss. */
-async function withLiger(o: LigerOptions = ALL_ON): Promise<EngineLossFunction> {
+async function withLiger(o: LigerOptions = EVERY_FUSION): Promise<EngineLossFunction> {
   const hooks = new Liger().hooks();
   const ctx: PluginContext = standaloneContext('liger');
   (await hooks.log_init!(o, ctx)).unwrap();
@@ -97,7 +86,7 @@ describe.each(BACKENDS)('liger on the %s backend', (backend) => {
   });
 
   it('replaces exactly the ops of the options that are on', async () => {
-    await withLiger({ ...ALL_ON, attention: false, optimizer: false });
+    await withLiger({ ...EVERY_FUSION, attention: false, optimizer: false });
     const replaced = kernelTable
       .describe()
       .filter((d) => d.replacedBy.some((r) => r.plugin === 'liger'))

@@ -14,36 +14,9 @@ import {
   SWIGLU_KERNEL,
 } from '../../../src/engine/fused/activations.js';
 import { geglu, geluNew, swiglu } from '../../../src/engine/kernels/ops.js';
-import { probeWebGPU } from '../../../src/engine/webgpu.js';
+import { BACKENDS, type Op, pass, relError, warnNoWebGPU } from './harness.js';
 
-const probe = await probeWebGPU({});
-if (!probe.adapter) console.warn(`fused activations: no WebGPU adapter here, skipping webgpu (${probe.reason})`);
-
-type Op = (...xs: tf.Tensor[]) => tf.Tensor;
-
-/** max |a - b| / max |b|: the error relative to the reference's scale. */
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / scale;
-}
-
-/** The output and each input's gradient under a random upstream gradient, and the kernels that ran. */
-async function pass(op: Op, inputs: tf.Tensor[], dy: tf.Tensor) {
-  let out: tf.Tensor[] = [];
-  const info = await tf.profile(() => {
-    const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => tf.sum(tf.mul(op(...xs), dy)))(inputs);
-    out = [tf.tidy(() => op(...inputs)), ...grads];
-    value.dispose();
-  });
-  const values = await Promise.all(out.map((t) => t.data()));
-  tf.dispose(out);
-  return { values, kernels: info.kernelNames };
-}
+warnNoWebGPU('fused activations');
 
 const SHAPE = [3, 7, 37]; // odd sizes, nothing a multiple of the workgroup
 
@@ -53,10 +26,7 @@ const CASES: { name: string; fused: Op; reference: Op; inputs: number; kernel: s
   { name: 'geglu', fused: fusedGeglu as Op, reference: geglu as Op, inputs: 2, kernel: GEGLU_KERNEL },
 ];
 
-describe.each([
-  { backend: 'cpu', skip: false },
-  { backend: 'webgpu', skip: !probe.adapter },
-] as const)('fused activations on $backend', ({ backend, skip }) => {
+describe.each(BACKENDS)('fused activations on $backend', ({ backend, skip }) => {
   beforeAll(async () => {
     if (!skip) await initBackend(backend, { webgpu: { allowSoftware: true } });
   });

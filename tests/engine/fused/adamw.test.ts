@@ -12,10 +12,10 @@ import {
   fusedAdamW,
   type AdamWHyper,
 } from '../../../src/engine/fused/adamw.js';
-import { probeWebGPU, webgpuDispatches } from '../../../src/engine/webgpu.js';
+import { webgpuDispatches } from '../../../src/engine/webgpu.js';
+import { probe, warnNoWebGPU } from './harness.js';
 
-const probe = await probeWebGPU({});
-if (!probe.adapter) console.warn(`fused adamw: no WebGPU adapter here, skipping webgpu (${probe.reason})`);
+warnNoWebGPU('fused adamw');
 
 type Update = typeof adamwStep;
 

@@ -16,6 +16,7 @@ import {
 } from '../../../src/engine/fused/attention.js';
 import { causalAttention, type AttentionOptions } from '../../../src/engine/kernels/attention.js';
 import { formatAdapter, probeWebGPU } from '../../../src/engine/webgpu.js';
+import { relError } from './harness.js';
 
 const probe = await probeWebGPU({});
 if (!probe.adapter)
@@ -69,18 +70,6 @@ const label = (c: Case) =>
   `B ${c.B}, ${c.nh} query heads over ${c.nkv} kv heads, T ${c.T}, head size ${c.hs}` +
   (c.past ? `, ${c.past} cached keys` : '') +
   (c.window ? `, window ${c.window}` : '');
-
-/** max |a - b| / max |b|: the error relative to the reference's scale. */
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let ref = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    ref = Math.max(ref, Math.abs(b[i]!));
-  }
-  return diff / Math.max(ref, 1e-30);
-}
 
 type Attention = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, options: AttentionOptions) => tf.Tensor4D;
 

@@ -20,6 +20,7 @@ import { createModel } from '../../../src/engine/models/index.js';
 import type { HFConfig } from '../../../src/engine/models/types.js';
 import { probeWebGPU } from '../../../src/engine/webgpu.js';
 import { ids, maxAbsDiff, randomize, TINY } from '../models/tiny.js';
+import { BACKENDS, relError } from './harness.js';
 
 const probe = await probeWebGPU({});
 if (!probe.adapter)
@@ -28,11 +29,6 @@ if (!probe.adapter)
 type Op = (hidden: tf.Tensor2D, weight: tf.Tensor2D, targets: tf.Tensor1D) => tf.Tensor1D;
 
 /** max |a - b| / max |b|: the error relative to the reference's scale (absolute where the reference is all 0). */
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
-  return maxAbsDiff(a, b) / (scale || 1);
-}
 
 interface Inputs {
   hidden: tf.Tensor2D;
@@ -76,10 +72,7 @@ describe('lceChunkRows', () => {
   });
 });
 
-describe.each([
-  { backend: 'cpu', skip: false },
-  { backend: 'webgpu', skip: !probe.adapter },
-] as const)('fused linear cross-entropy on $backend', ({ backend, skip }) => {
+describe.each(BACKENDS)('fused linear cross-entropy on $backend', ({ backend, skip }) => {
   beforeAll(async () => {
     if (!skip) await initBackend(backend, { webgpu: { allowSoftware: true } });
   });

@@ -6,37 +6,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/engine/backend.js';
 import { fusedLayerNorm, fusedRmsNorm, LAYER_NORM_KERNEL, RMS_NORM_KERNEL } from '../../../src/engine/fused/norms.js';
 import { layerNorm, rmsNorm } from '../../../src/engine/kernels/ops.js';
-import { probeWebGPU } from '../../../src/engine/webgpu.js';
+import { BACKENDS, pass, relError, warnNoWebGPU } from './harness.js';
 
-const probe = await probeWebGPU({});
-if (!probe.adapter) console.warn(`fused norms: no WebGPU adapter here, skipping webgpu (${probe.reason})`);
-
-type Op = (...xs: tf.Tensor[]) => tf.Tensor;
-
-/** max |a - b| / max |b|: the error relative to the reference's scale. */
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / scale;
-}
-
-/** The output and each input's gradient under a random upstream gradient, and the kernels that ran. */
-async function pass(op: Op, inputs: tf.Tensor[], dy: tf.Tensor) {
-  let out: tf.Tensor[] = [];
-  const info = await tf.profile(() => {
-    const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => tf.sum(tf.mul(op(...xs), dy)))(inputs);
-    out = [tf.tidy(() => op(...inputs)), ...grads];
-    value.dispose();
-  });
-  const values = await Promise.all(out.map((t) => t.data()));
-  tf.dispose(out);
-  // Kernels only: customGrad's scopes are listed too.
-  return { values, kernels: info.kernelNames.filter((name) => tf.getKernel(name, tf.getBackend())) };
-}
+warnNoWebGPU('fused norms');
 
 const EPS = 1e-5;
 type Op3 = (x: tf.Tensor3D, ...params: tf.Tensor[]) => tf.Tensor3D;
@@ -63,10 +35,7 @@ const SHAPES: [number, number, number][] = [
   [1, 65601, 3],
 ];
 
-describe.each([
-  { backend: 'cpu', skip: false },
-  { backend: 'webgpu', skip: !probe.adapter },
-] as const)('fused norms on $backend', ({ backend, skip }) => {
+describe.each(BACKENDS)('fused norms on $backend', ({ backend, skip }) => {
   beforeAll(async () => {
     if (!skip) await initBackend(backend, { webgpu: { allowSoftware: true } });
   });

@@ -6,21 +6,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/engine/backend.js';
 import { fusedRope, ROPE_GRAD_KERNEL, ROPE_KERNEL } from '../../../src/engine/fused/rope.js';
 import { rope } from '../../../src/engine/kernels/ops.js';
-import { probeWebGPU } from '../../../src/engine/webgpu.js';
+import { BACKENDS, relError, warnNoWebGPU } from './harness.js';
 
-const probe = await probeWebGPU({});
-if (!probe.adapter) console.warn(`fused rope: no WebGPU adapter here, skipping webgpu (${probe.reason})`);
-
-/** max |a - b| / max |b|: the error relative to the reference's scale. */
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / scale;
-}
+warnNoWebGPU('fused rope');
 
 type Rope = typeof rope;
 
@@ -59,10 +47,7 @@ const SHAPES: [number, number, number, number, number][] = [
   [1, 4, 2, 7, 6],
 ];
 
-describe.each([
-  { backend: 'cpu', skip: false },
-  { backend: 'webgpu', skip: !probe.adapter },
-] as const)('fused rope on $backend', ({ backend, skip }) => {
+describe.each(BACKENDS)('fused rope on $backend', ({ backend, skip }) => {
   beforeAll(async () => {
     if (!skip) await initBackend(backend, { webgpu: { allowSoftware: true } });
   });
