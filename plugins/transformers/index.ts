@@ -65,22 +65,47 @@ const schema = {
 
 const log = getLogger('transformers');
 
-/** A local folder (relative to the config file) or, failing that, a hub repo id resolved through the cache. */
+/**
+ * A local folder (relative to the config file) or, failing that, a hub repo id resolved through the cache:
+ * downloaded when missing and allowed, or — `cacheOnly`, for the estimate, which never downloads — an error
+ * saying it is not cached yet.
+ */
 async function resolveFolder(
   ref: string,
   config: PluginConfig,
   ctx: PluginContext,
   key = 'base_model',
+  cacheOnly = false,
 ): Promise<string> {
   const local = path.resolve(ctx.configDir, ref);
   if (existsSync(local)) return local;
   if (!isRepoId(ref)) throw new Error(`model.${key}: no folder ${local}`);
-  return downloadModel(ref, {
+  const hub = {
     revision: config.revision as string | undefined,
-    allowDownload: config.allow_download === true,
     cacheDir: config.cache_dir ? path.resolve(ctx.configDir, config.cache_dir as string) : undefined,
-    log: (m) => log.info(m),
-  });
+  };
+  if (!cacheOnly)
+    return downloadModel(ref, { ...hub, allowDownload: config.allow_download === true, log: (m) => log.info(m) });
+  const snapshot = cachedSnapshot(ref, hub);
+  if (snapshot) return snapshot;
+  throw new Error(
+    `model.${key}: ${ref} is not in the Hugging Face cache yet, so its size is unknown (it is downloaded when the run starts)`,
+  );
+}
+
+/**
+ * The config.json a section builds: `init: from_config` is base_model's config (if any) with `config:`'s
+ * fields over it; `pretrained` is base_model's own. `undefined` when that leaves nothing.
+ */
+async function configToBuild(
+  config: PluginConfig,
+  ctx: PluginContext,
+  cacheOnly = false,
+): Promise<HFConfig | undefined> {
+  const base = config.base_model as string | undefined;
+  const baseConfig = base ? readConfig(await resolveFolder(base, config, ctx, 'base_model', cacheOnly)) : {};
+  const merged = config.init === 'from_config' ? { ...baseConfig, ...((config.config ?? {}) as HFConfig) } : baseConfig;
+  return Object.keys(merged).length > 0 ? merged : undefined;
 }
 
 export class TransformersModelLoader extends ModelLoaderPlugin {
@@ -99,33 +124,14 @@ export class TransformersModelLoader extends ModelLoaderPlugin {
    * The estimate's model: the config.json the run would build, read without loading weights or downloading
    * (a hub model must already be in the cache for its size to be known).
    */
-  estimate(facts: EstimateFacts, config: PluginConfig, ctx: PluginContext) {
-    const overrides = (config.config ?? {}) as HFConfig;
-    const base = config.base_model as string | undefined;
-    let baseConfig: HFConfig = {};
-    if (base) {
-      const local = path.resolve(ctx.configDir, base);
-      if (existsSync(local)) baseConfig = readConfig(local);
-      else if (isRepoId(base)) {
-        const snapshot = cachedSnapshot(base, {
-          revision: config.revision as string | undefined,
-          cacheDir: config.cache_dir ? path.resolve(ctx.configDir, config.cache_dir as string) : undefined,
-        });
-        if (!snapshot) {
-          return Err(
-            new Error(
-              `model.base_model: ${base} is not in the Hugging Face cache yet, so its size is unknown (it is downloaded when the run starts)`,
-            ),
-          );
-        }
-        baseConfig = readConfig(snapshot);
-      } else return Err(new Error(`model.base_model: no model folder ${local}`));
+  async estimate(facts: EstimateFacts, config: PluginConfig, ctx: PluginContext) {
+    try {
+      const modelConfig = await configToBuild(config, ctx, true);
+      if (!modelConfig) return Err(new Error("model: no base_model or config: the model's size is unknown"));
+      return Ok({ ...facts, modelConfig });
+    } catch (error) {
+      return Err(error as Error);
     }
-    const modelConfig = config.init === 'from_config' ? { ...baseConfig, ...overrides } : baseConfig;
-    if (Object.keys(modelConfig).length === 0) {
-      return Err(new Error("model: no base_model or config: the model's size is unknown"));
-    }
-    return Ok({ ...facts, modelConfig });
   }
 
   async loadModel(config: PluginConfig, ctx: PluginContext) {
@@ -135,9 +141,8 @@ export class TransformersModelLoader extends ModelLoaderPlugin {
     const base = config.base_model as string | undefined;
     try {
       if (config.init === 'from_config') {
-        const baseConfig = base ? readConfig(await resolveFolder(base, config, ctx)) : {};
-        const merged = { ...baseConfig, ...overrides } as HFConfig;
-        if (Object.keys(merged).length === 0) {
+        const merged = await configToBuild(config, ctx);
+        if (!merged) {
           return Err(new Error('model: init: from_config needs base_model (a folder with config.json) or config'));
         }
         log.info(`new ${merged.architectures?.[0] ?? merged.model_type} from config (seed ${seed})`);

@@ -268,6 +268,31 @@ describe('model loader: a hub repo id', () => {
     expect(requests.length).toBe(before);
   });
 
+  it("the estimate reads a cached repo's config.json, and never downloads one that is not cached", async () => {
+    const cache = tempDir('dumbo-hf-cache-');
+    useConfigDir(tempDir());
+    const estimate = async (config: PluginConfig) =>
+      new TransformersModelLoader().hooks().estimate!({ trainRows: async () => 0 }, config, ctx);
+    const before = requests.length;
+    const missing = await withHub(() =>
+      estimate({ base_model: 'org/tiny-gpt2', allow_download: true, cache_dir: cache }),
+    );
+    expect(missing.ok ? '' : (missing.error as Error).message).toBe(
+      'model.base_model: org/tiny-gpt2 is not in the Hugging Face cache yet, so its size is unknown (it is downloaded when the run starts)',
+    );
+    expect(requests.length).toBe(before);
+    (
+      await withHub(() => loadModelOk({ base_model: 'org/tiny-gpt2', allow_download: true, cache_dir: cache }))
+    ).lm.dispose();
+    const cached = await estimate({
+      base_model: 'org/tiny-gpt2',
+      cache_dir: cache,
+      init: 'from_config',
+      config: { n_layer: 1 },
+    });
+    expect(cached.unwrap().modelConfig).toMatchObject({ model_type: 'gpt2', n_layer: 1 });
+  });
+
   it('names a repo the hub does not have', async () => {
     const r = await withHub(() =>
       loadModel({ base_model: 'org/missing', allow_download: true, cache_dir: tempDir('dumbo-hf-cache-') }),
