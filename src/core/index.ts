@@ -108,6 +108,7 @@ export {
   runLifecycle,
   runInfoOf,
   trainerContext,
+  mergeControls,
   flattenConfig,
   ConfigErrors,
   checkPreparedRun,

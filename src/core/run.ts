@@ -247,21 +247,24 @@ export async function runLifecycle(prepared: PreparedRun, options: RunOptions = 
 /** The training-time hooks a trainer calls, on top of what it is given. */
 type TrainerHooks = Pick<TrainerContext, 'trainableParameters' | 'computeLoss' | 'onStepEnd' | 'onEvaluate' | 'onSave'>;
 
+const CONTROL_KEYS = ['should_stop', 'should_save', 'should_evaluate', 'should_log'] as const;
+
+/** The OR of callbacks' controls: each `should_*` that any of them set to true (anything else is ignored). */
+export function mergeControls(...controls: (TrainerControl | void | undefined)[]): TrainerControl {
+  const out: TrainerControl = {};
+  for (const c of controls) {
+    if (!c || typeof c !== 'object') continue;
+    for (const key of CONTROL_KEYS) if (c[key] === true) out[key] = true;
+  }
+  return out;
+}
+
 /** A trainer's context: the given pieces plus its hooks, called through `bus` (as `context.emit` would). */
 export function trainerContext(
   bus: HookBus,
   base: Omit<TrainerContext, keyof TrainerHooks>,
 ): TrainerContext & TrainerHooks {
-  const controls = async (values: { value: TrainerControl | void }[]): Promise<TrainerControl> => {
-    const out: TrainerControl = {};
-    for (const { value } of values) {
-      if (!value || typeof value !== 'object') continue;
-      for (const key of ['should_stop', 'should_save', 'should_evaluate', 'should_log'] as const) {
-        if (value[key] === true) out[key] = true;
-      }
-    }
-    return out;
-  };
+  const controls = (values: { value: TrainerControl | void }[]) => mergeControls(...values.map((v) => v.value));
   return {
     ...base,
     trainableParameters: async (params, model) =>

@@ -15,6 +15,7 @@ import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  mergeControls,
   MetricEvent,
   type EvalReport,
   type Logger,
@@ -108,12 +109,6 @@ function evaluationsOf(state: TrainerCheckpointState): { step: number; loss: num
   if (old.bestEvalLoss === undefined) return [];
   const best = { step: 0, loss: old.bestEvalLoss };
   return [best, ...Array.from({ length: old.evalsWithoutImprovement ?? 0 }, () => ({ ...best }))];
-}
-
-function orControls(a: TrainerControl, b: TrainerControl): TrainerControl {
-  const out = { ...a };
-  for (const [k, v] of Object.entries(b) as [keyof TrainerControl, boolean | undefined][]) if (v) out[k] = true;
-  return out;
 }
 
 export async function train(run: TrainingRun, c: TrainingConfig): Promise<TrainingSummary> {
@@ -232,7 +227,7 @@ export async function train(run: TrainingRun, c: TrainingConfig): Promise<Traini
         new MetricEvent('step_time_s', stepTime, step, speedTags),
         new MetricEvent('tensor_bytes', tf.memory().numBytes, step),
       ];
-      let control = (await hooks.onStepEnd?.(view(lr))) ?? {};
+      let control = mergeControls(await hooks.onStepEnd?.(view(lr)));
       const hasEval = run.eval !== undefined && run.eval.length > 0;
       const evalDue = c.eval_every > 0 && (step % c.eval_every === 0 || step === totalSteps);
       const evaluates = hasEval && (evalDue || control.should_evaluate === true);
@@ -249,7 +244,7 @@ export async function train(run: TrainingRun, c: TrainingConfig): Promise<Traini
           evaluations: [...(state.evaluations ?? []), { step, loss: ev.loss }],
           bestEvalLoss: state.bestEvalLoss === undefined ? ev.loss : Math.min(state.bestEvalLoss, ev.loss),
         };
-        control = orControls(control, (await hooks.onEvaluate?.(report, view(lr))) ?? {});
+        control = mergeControls(control, await hooks.onEvaluate?.(report, view(lr)));
       }
       // An evaluation is always logged: log_every thins the per-step metrics, never the eval ones.
       const logDue = evaluates || control.should_log === true || step % c.log_every === 0 || step === totalSteps;
@@ -261,7 +256,7 @@ export async function train(run: TrainingRun, c: TrainingConfig): Promise<Traini
       if (c.sample_every > 0 && run.tokenizer && step % c.sample_every === 0) await writeSample(run, c, seed, step);
       if (run.runFolder && ((c.save_every > 0 && step % c.save_every === 0) || control.should_save)) {
         const dir = await save();
-        if (dir) control = orControls(control, (await hooks.onSave?.({ step, dir }, view(lr))) ?? {});
+        if (dir) control = mergeControls(control, await hooks.onSave?.({ step, dir }, view(lr)));
       }
       if (control.should_stop) {
         log.info(`stopping after step ${step}: a callback asked to stop`);
