@@ -4,39 +4,12 @@
  * but the inputs is saved). A plain-loop kernel on `cpu`, a WGSL program on `webgpu`, and the default
  * composition of ops.ts on any other backend.
  *
- * Also home of what the fused ops share (norms.ts, rope.ts import it): the backends' kernel interfaces, the
- * choice of backend, the registration helpers, the stable WGSL math and the flat elementwise program.
+ * Also home of the stable WGSL math and the flat elementwise program, which norms.ts and rope.ts use too.
  */
 
 import * as tf from '@tensorflow/tfjs-core';
-import type { CpuBackendLike, Uniform, WebGPUBackendLike } from '../kernels/backend-types.js';
 import { geglu, geluNew, swiglu } from '../kernels/ops.js';
-
-export type { CpuBackendLike, Uniform, WebGPUBackendLike } from '../kernels/backend-types.js';
-
-/** The backends with fused kernels; any other runs the default composition. */
-export function fusedBackend(): 'cpu' | 'webgpu' | undefined {
-  const name = tf.getBackend();
-  return name === 'cpu' || name === 'webgpu' ? name : undefined;
-}
-
-/** A float32 input's values on the cpu backend (no copy). */
-export function readF32(backend: object, t: tf.TensorInfo): Float32Array {
-  return (backend as CpuBackendLike).readSync(t.dataId) as Float32Array;
-}
-
-export function makeF32(backend: object, shape: number[], values: Float32Array): tf.TensorInfo {
-  return (backend as CpuBackendLike).makeTensorInfo(shape, 'float32', values);
-}
-
-export function runProgram(
-  backend: object,
-  program: object,
-  inputs: tf.TensorInfo[],
-  uniforms?: Uniform[],
-): tf.TensorInfo {
-  return (backend as WebGPUBackendLike).runWebGPUProgram(program, inputs, 'float32', uniforms);
-}
+import { fusedBackend, makeF32, once, readF32, registerKernel, runProgram } from './kernel-support.js';
 
 /**
  * WGSL helpers: tanh written with exp(-2|x|) (a naive (e^2x - 1)/(e^2x + 1) is inf/inf past |x| ≈ 44), GPT-2's
@@ -142,22 +115,6 @@ const SILU: Activation = { f: silu, df: siluGrad, wgsl: 'silu' };
 export const GELU_NEW_KERNEL = 'DumboGeluNew';
 export const SWIGLU_KERNEL = 'DumboSwiglu';
 export const GEGLU_KERNEL = 'DumboGeglu';
-
-/** `register` run at the first call only: tfjs takes each kernel and gradient once per process. */
-export function once(register: () => void): () => void {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    register();
-  };
-}
-
-/** Registers kernel `name` for the cpu and the webgpu backend. */
-export function registerKernel(name: string, cpu: tf.KernelFunc, webgpu: tf.KernelFunc): void {
-  tf.registerKernel({ kernelName: name, backendName: 'cpu', kernelFunc: cpu });
-  tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: webgpu });
-}
 
 /** A cpu elementwise result: out[i] = value(i) over `shape` (one output array, nothing allocated per element). */
 function mapCpu(backend: object, shape: number[], value: (i: number) => number): tf.TensorInfo {

@@ -15,7 +15,7 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
-import { fusedBackend, makeF32, readF32, type Uniform } from './activations.js';
+import { fusedBackend, makeF32, readF32, type Uniform } from './kernel-support.js';
 
 export const ADAMW_KERNEL = 'DumboAdamW';
 

@@ -15,7 +15,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { MIX32_WGSL } from '../kernels/dropout.js';
-import type { Uniform } from './activations.js';
+import type { Uniform } from './kernel-support.js';
 import type { AttentionDims, FlashAttrs } from './attention.js';
 
 /** Rows (threads) per workgroup of the tiled programs. */

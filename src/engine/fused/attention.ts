@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { causalAttention, type AttentionOptions } from '../kernels/attention.js';
 import { dropoutAttrs, mix32 } from '../kernels/dropout.js';
-import { fusedBackend, makeF32, readF32, runProgram } from './activations.js';
+import { fusedBackend, makeF32, readF32, runProgram } from './kernel-support.js';
 import {
   attentionUniforms,
   copyProgram,

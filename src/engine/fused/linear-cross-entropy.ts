@@ -17,7 +17,15 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
-import type { CpuBackendLike, WebGPUBackendLike } from '../kernels/backend-types.js';
+import {
+  makeF32,
+  once,
+  readF32,
+  registerKernel,
+  runProgram,
+  type CpuBackendLike,
+  type Uniform,
+} from './kernel-support.js';
 
 export const LCE_ROW_STATS_KERNEL = 'DumboLceRowStats';
 export const LCE_LOGITS_GRAD_KERNEL = 'DumboLceLogitsGrad';
@@ -182,58 +190,41 @@ interface OffsetAttrs {
   offset: number;
 }
 
-let registered = false;
-
 /** Registers the two chunk kernels for cpu and webgpu; idempotent. */
-export function registerLceKernels(): void {
-  if (registered) return;
-  registered = true;
-  const read = (b: unknown, t: tf.TensorInfo) => (b as CpuBackendLike).readSync(t.dataId);
-  const make = (b: unknown, shape: number[], values: Float32Array) =>
-    (b as CpuBackendLike).makeTensorInfo(shape, 'float32', values);
-  const run = (b: unknown, program: object, inputs: tf.TensorInfo[], offset: number) =>
-    (b as WebGPUBackendLike).runWebGPUProgram(program, inputs, 'float32', [{ type: 'int32', data: [offset] }]);
-  tf.registerKernel({
-    kernelName: LCE_ROW_STATS_KERNEL,
-    backendName: 'cpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
+export const registerLceKernels = once(() => {
+  // The chunk's first row among all N: the one uniform of both WGSL programs.
+  const offsetOf = (attrs: unknown): Uniform[] => [{ type: 'int32', data: [(attrs as OffsetAttrs).offset] }];
+  const read = (b: object, t: tf.TensorInfo) => (b as CpuBackendLike).readSync(t.dataId);
+  registerKernel(
+    LCE_ROW_STATS_KERNEL,
+    ({ inputs, backend, attrs }) => {
       const { logits, targets } = inputs as Record<'logits' | 'targets', tf.TensorInfo>;
       const [C, V] = logits.shape as [number, number];
-      const [x, t] = [read(backend, logits) as Float32Array, read(backend, targets) as Int32Array];
-      return make(backend, [2, C], rowStatsHost(x, t, (attrs as unknown as OffsetAttrs).offset, C, V));
+      const [x, t] = [readF32(backend, logits), read(backend, targets) as Int32Array];
+      return makeF32(backend, [2, C], rowStatsHost(x, t, (attrs as unknown as OffsetAttrs).offset, C, V));
     },
-  });
-  tf.registerKernel({
-    kernelName: LCE_LOGITS_GRAD_KERNEL,
-    backendName: 'cpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
+    ({ inputs, backend, attrs }) => {
+      const { logits, targets } = inputs as Record<'logits' | 'targets', tf.TensorInfo>;
+      return runProgram(backend, new RowStatsProgram(logits.shape[0]!), [logits, targets], offsetOf(attrs));
+    },
+  );
+  registerKernel(
+    LCE_LOGITS_GRAD_KERNEL,
+    ({ inputs, backend, attrs }) => {
       const { logits, stats, targets, dy } = inputs as Record<'logits' | 'stats' | 'targets' | 'dy', tf.TensorInfo>;
-      const [x, l, t, d] = [logits, stats, targets, dy].map((i) => read(backend, i));
       const { offset } = attrs as unknown as OffsetAttrs;
       const V = logits.shape[1]!;
-      const out = logitsGradHost(x as Float32Array, l as Float32Array, t as Int32Array, d as Float32Array, offset, V);
-      return make(backend, logits.shape, out);
+      const t = read(backend, targets) as Int32Array;
+      const out = logitsGradHost(readF32(backend, logits), readF32(backend, stats), t, readF32(backend, dy), offset, V);
+      return makeF32(backend, logits.shape, out);
     },
-  });
-  tf.registerKernel({
-    kernelName: LCE_ROW_STATS_KERNEL,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { logits, targets } = inputs as Record<'logits' | 'targets', tf.TensorInfo>;
-      const program = new RowStatsProgram(logits.shape[0]!);
-      return run(backend, program, [logits, targets], (attrs as unknown as OffsetAttrs).offset);
-    },
-  });
-  tf.registerKernel({
-    kernelName: LCE_LOGITS_GRAD_KERNEL,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
+    ({ inputs, backend, attrs }) => {
       const { logits, stats, targets, dy } = inputs as Record<'logits' | 'stats' | 'targets' | 'dy', tf.TensorInfo>;
       const program = new LogitsGradProgram(logits.shape as [number, number]);
-      return run(backend, program, [logits, stats, targets, dy], (attrs as unknown as OffsetAttrs).offset);
+      return runProgram(backend, program, [logits, stats, targets, dy], offsetOf(attrs));
     },
-  });
-}
+  );
+});
 
 function hasKernel(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) !== undefined;

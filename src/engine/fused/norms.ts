@@ -9,7 +9,8 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { layerNorm, rmsNorm } from '../kernels/ops.js';
-import { ElementwiseProgram, fusedBackend, makeF32, once, readF32, registerKernel, runProgram } from './activations.js';
+import { ElementwiseProgram } from './activations.js';
+import { fusedBackend, makeF32, once, readF32, registerKernel, runProgram } from './kernel-support.js';
 
 export const LAYER_NORM_KERNEL = 'DumboLayerNorm';
 export const RMS_NORM_KERNEL = 'DumboRmsNorm';

@@ -13,7 +13,8 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { rope } from '../kernels/ops.js';
-import { ElementwiseProgram, fusedBackend, makeF32, once, readF32, registerKernel, runProgram } from './activations.js';
+import { ElementwiseProgram } from './activations.js';
+import { fusedBackend, makeF32, once, readF32, registerKernel, runProgram } from './kernel-support.js';
 
 export const ROPE_KERNEL = 'DumboRope';
 export const ROPE_GRAD_KERNEL = `${ROPE_KERNEL}Grad`;
