@@ -18,7 +18,8 @@ export const ligerLossFunction: EngineLossFunction = (lm, batch, options) => {
   const h = tf.reshape<tf.Rank.R2>(tf.slice(hidden, [0, 0, 0], [B, T - 1, D]), [N, D]); // (N, D): predictions
   const y = tf.reshape<tf.Rank.R1>(tf.slice(tf.cast(batch.labels, 'int32'), [0, 1], [B, T - 1]), [N]); // next tokens
   const valid = tf.notEqual(y, IGNORE_INDEX);
-  const nll = kernel('linear_cross_entropy')(h, lm.lmHeadWeight(), tf.where(valid, y, tf.zerosLike(y))); // (N,)
+  // The head as the model holds it (row parts where it is split): never concatenated past a binding limit.
+  const nll = kernel('linear_cross_entropy')(h, lm.lmHeadWeights(), tf.where(valid, y, tf.zerosLike(y))); // (N,)
   const mask = tf.cast(valid, 'float32');
   const loss = tf.div(tf.sum(tf.mul(nll, mask)), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
   return { loss, weight: batch.predictedTokens };

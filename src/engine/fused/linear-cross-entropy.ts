@@ -276,15 +276,29 @@ function rowsOf<T extends tf.Tensor>(x: T, start: number, rows: number): T {
 /**
  * The kernel table's `linear_cross_entropy`: per-row NLL [N] of `targets` (int32, all in [0, V)) under the
  * logits hidden [N, D] · weight [V, D]ᵀ, computed chunk by chunk so the [N, V] logits never exist (forward
- * or backward). Gradients for hidden and weight; none for the targets.
+ * or backward). The weight may come as its row parts (a weight past a GPU's binding limit): each chunk's
+ * logits are then one matmul per part, and each part gets its own gradient. Gradients for hidden and weight;
+ * none for the targets.
  */
-export function fusedLinearCrossEntropy(hidden: tf.Tensor2D, weight: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+export function fusedLinearCrossEntropy(
+  hidden: tf.Tensor2D,
+  weight: tf.Tensor2D | readonly tf.Tensor2D[],
+  targets: tf.Tensor1D,
+): tf.Tensor1D {
+  const parts = Array.isArray(weight) ? [...(weight as readonly tf.Tensor2D[])] : [weight as tf.Tensor2D];
   const [N, D] = hidden.shape;
-  const [V, Dw] = weight.shape;
-  if (hidden.rank !== 2 || weight.rank !== 2 || Dw !== D || targets.rank !== 1 || targets.shape[0] !== N) {
+  const V = parts.reduce((sum, w) => sum + w.shape[0], 0);
+  const shapes = parts.map((w) => `[${w.shape.join(', ')}]`).join(' + ');
+  if (
+    hidden.rank !== 2 ||
+    parts.length === 0 ||
+    parts.some((w) => w.rank !== 2 || w.shape[1] !== D) ||
+    targets.rank !== 1 ||
+    targets.shape[0] !== N
+  ) {
     throw new Error(
       `linear_cross_entropy: expected hidden [N, D], weight [V, D] and targets [N], got [${hidden.shape.join(', ')}], ` +
-        `[${weight.shape.join(', ')}] and [${targets.shape.join(', ')}]`,
+        `${shapes || 'no weight'} and [${targets.shape.join(', ')}]`,
     );
   }
   if (targets.dtype !== 'int32') throw new Error(`linear_cross_entropy: targets must be int32, got ${targets.dtype}`);
@@ -293,39 +307,56 @@ export function fusedLinearCrossEntropy(hidden: tf.Tensor2D, weight: tf.Tensor2D
   const chunk = lceChunkRows(N, V, D);
   const spans: [number, number][] = [];
   for (let s = 0; s < N; s += chunk) spans.push([s, Math.min(chunk, N - s)]);
-  const logitsOf = (hc: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D => tf.matMul(hc, w, false, true); // (c, V)
+  // Where each part's columns start in a chunk's logits.
+  const starts = parts.map((_, p) => parts.slice(0, p).reduce((sum, w) => sum + w.shape[0], 0));
+  const logitsOf = (hc: tf.Tensor2D, ws: tf.Tensor2D[]): tf.Tensor2D =>
+    ws.length === 1
+      ? tf.matMul(hc, ws[0]!, false, true)
+      : tf.concat2d(
+          ws.map((w) => tf.matMul(hc, w, false, true) as tf.Tensor2D),
+          1,
+        ); // (c, V)
 
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [h, w, t, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    const save = args.pop() as tf.GradSaveFunc;
+    const [h, t, ...w] = args as [tf.Tensor2D, tf.Tensor1D, ...tf.Tensor2D[]];
     // Each chunk's rows, sliced once and kept for the backward (N·D in all): one launch fewer per chunk there.
     const rows = spans.map(([s, c]) => rowsOf(h, s, c)); // (c, D) each
-    const parts = rows.map((hc, i) => tf.tidy(() => rowStats(logitsOf(hc, w), t, spans[i]![0])));
-    const stats = tf.concat(parts, 1); // (2, N): lse; nll
-    tf.dispose(parts);
-    save([w, t, stats, ...rows]);
+    const chunkStats = rows.map((hc, i) => tf.tidy(() => rowStats(logitsOf(hc, w), t, spans[i]![0])));
+    const stats = tf.concat(chunkStats, 1); // (2, N): lse; nll
+    tf.dispose(chunkStats);
+    save([t, stats, ...w, ...rows]);
     return {
       value: tf.reshape(tf.slice(stats, [1, 0], [1, N]), [N]),
       gradFunc: (dy, saved) => {
-        const [ws, ts, st, ...hcs] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, ...tf.Tensor2D[]];
+        const [ts, st] = saved as [tf.Tensor1D, tf.Tensor2D];
+        const ws = saved.slice(2, 2 + parts.length) as tf.Tensor2D[];
+        const hcs = saved.slice(2 + parts.length) as tf.Tensor2D[];
         const gradHidden: tf.Tensor2D[] = [];
-        let gradWeight: tf.Tensor2D | undefined;
-        for (const [i, [s]] of spans.entries()) {
-          const [gh, gw] = tf.tidy(() => {
+        let gradWeights: tf.Tensor2D[] | undefined;
+        for (const [i, [s, c]] of spans.entries()) {
+          const [gh, ...gw] = tf.tidy(() => {
             const hc = hcs[i]!;
             const g = logitsGrad(logitsOf(hc, ws), st, ts, dy as tf.Tensor1D, s); // (c, V): the only logits alive
-            // gᵀ·h_c plus the running sum in one kernel (the sum as the matmul's bias): (V, D)
-            const sum = tf.fused.matMul({ a: g, b: hc, transposeA: true, bias: gradWeight });
-            return [tf.matMul(g, ws), sum] as [tf.Tensor2D, tf.Tensor2D];
+            // Per part: its columns of g; gᵀ·h_c plus the part's running sum in one kernel (the sum as the
+            // matmul's bias), and g·W summed over the parts the same way.
+            let gradH: tf.Tensor2D | undefined;
+            const sums = ws.map((w, p): tf.Tensor2D => {
+              const gp = ws.length === 1 ? g : (tf.slice(g, [0, starts[p]!], [c, w.shape[0]]) as tf.Tensor2D);
+              gradH = tf.fused.matMul({ a: gp, b: w, bias: gradH }) as tf.Tensor2D;
+              return tf.fused.matMul({ a: gp, b: hc, transposeA: true, bias: gradWeights?.[p] }) as tf.Tensor2D;
+            });
+            return [gradH!, ...sums] as tf.Tensor2D[];
           });
-          gradWeight?.dispose(); // only the newest sum is kept
-          gradWeight = gw;
-          gradHidden.push(gh);
+          tf.dispose(gradWeights); // only the newest sums are kept
+          gradWeights = gw;
+          gradHidden.push(gh!);
         }
         const gh = tf.concat(gradHidden);
         tf.dispose(gradHidden);
-        return [gh, gradWeight!, tf.zerosLike(ts)];
+        return [gh, tf.zerosLike(ts), ...gradWeights!];
       },
     };
   });
-  return f(hidden, weight, targets) as tf.Tensor1D;
+  return f(hidden, targets, ...parts) as tf.Tensor1D;
 }

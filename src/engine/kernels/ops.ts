@@ -36,11 +36,18 @@ export function geglu(gate: tf.Tensor3D, up: tf.Tensor3D): tf.Tensor3D {
 
 /**
  * The LM head and the loss in one op: per-row negative log-likelihood of `targets` (all in [0, V)) under
- * `hidden · weightᵀ`. This default builds the [N, V] logits; a fused replacement never does (Liger's chunked
- * algorithm). Rows the loss ignores are masked by the caller.
+ * `hidden · weightᵀ`, the weight whole or as its row parts (a weight past a GPU's binding limit, in order).
+ * This default builds the [N, V] logits; a fused replacement never does (Liger's chunked algorithm). Rows the
+ * loss ignores are masked by the caller.
  */
-export function linearCrossEntropy(hidden: tf.Tensor2D, weight: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
-  return crossEntropy(tf.matMul(hidden, weight, false, true), targets);
+export function linearCrossEntropy(
+  hidden: tf.Tensor2D,
+  weight: tf.Tensor2D | readonly tf.Tensor2D[],
+  targets: tf.Tensor1D,
+): tf.Tensor1D {
+  const parts = Array.isArray(weight) ? (weight as readonly tf.Tensor2D[]) : [weight as tf.Tensor2D];
+  const logits = parts.map((w) => tf.matMul(hidden, w, false, true) as tf.Tensor2D);
+  return crossEntropy(logits.length === 1 ? logits[0]! : tf.concat2d(logits, 1), targets);
 }
 
 /** x·cos + rotate_half(x)·sin, where rotate_half([x1, x2]) = [-x2, x1] over the two halves of the last axis. */

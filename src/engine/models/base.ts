@@ -57,9 +57,14 @@ export abstract class BaseCausalLM<C extends CommonConfig, Wt> implements Causal
     return this.run(inputIds, options, (x) => x); // (B, T, C)
   }
 
+  /** The head's variable, or its row parts (a weight past a GPU's binding limit) as they are held. */
+  lmHeadWeights(): readonly tf.Tensor2D[] {
+    return this.headWeights() as readonly tf.Tensor2D[];
+  }
+
   /**
-   * The whole weight when it is one variable; row parts (a weight past a GPU's binding limit) are concatenated
-   * here, which a fused op could avoid by taking the parts directly (it works on row chunks of W anyway).
+   * The whole weight when it is one variable; row parts are concatenated here (one tensor past the binding
+   * limit when they were split for it: a fused op takes `lmHeadWeights` instead).
    */
   lmHeadWeight(): tf.Tensor2D {
     const head = this.headWeights();

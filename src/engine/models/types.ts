@@ -62,6 +62,11 @@ export interface CausalLM {
    * It may be the model's own variable: use it inside a tidy and never dispose it.
    */
   lmHeadWeight(): tf.Tensor2D;
+  /**
+   * The LM head weight as the model holds it: one [V, D] tensor, or its row parts in order where it is split
+   * (a weight past a GPU's binding limit), which `lmHeadWeight` would concatenate into one too large to bind.
+   */
+  lmHeadWeights(): readonly tf.Tensor2D[];
   /** An empty KV cache for `batch` sequences. */
   createCache(batch: number): KVCache;
   dispose(): void;

@@ -2,9 +2,10 @@
 // `linear_cross_entropy` (src/engine/kernels/ops.ts): per-row NLL and the gradients of hidden and weight within
 // 1e-4 relative under a random upstream gradient, with N not a multiple of the chunk and V a prime, on cpu and
 // on WebGPU (the software adapter in CI; skipped, saying so, where there is none); its chunk kernels seen
-// running and no [N, V] tensor made; its peak memory at most a quarter of the default's. And what the models
-// give it: forwardHidden · lmHeadWeightᵀ is forward's logits, tied and untied, whole and in row parts, and the
-// fused loss through them gives every weight the gradient the plain loss through forward gives.
+// running and no [N, V] tensor made; a weight in row parts equal to the whole; its peak memory at most a quarter
+// of the default's. And what the models give it: forwardHidden · lmHeadWeightᵀ is forward's logits, tied and
+// untied, whole and in row parts, and the fused loss through them (the head as held: lmHeadWeights, its row
+// parts never joined) gives every weight the gradient the plain loss through forward gives.
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/engine/backend.js';
@@ -100,6 +101,41 @@ describe.each(BACKENDS)('fused linear cross-entropy on $backend', ({ backend, sk
       expect(got.kernels).toContain(LCE_LOGITS_GRAD_KERNEL);
       expect(want.largest).toBeGreaterThanOrEqual(N * V); // the measure sees the default's logits...
       expect(got.largest).toBeLessThan(N * V); // ...and no tensor of the fused op is that large
+      tf.dispose(Object.values(x));
+    },
+  );
+
+  it.skipIf(skip)(
+    "the weight in row parts (a head past the binding limit): NLL and each part's gradient equal the whole weight's",
+    async () => {
+      const [N, D, V] = [37, 24, 101];
+      const x = inputs(N, D, V, 3);
+      const rows = [40, 33, 28]; // uneven parts, none a multiple of anything
+      const whole = await pass(linearCrossEntropy, x);
+      for (const op of [fusedLinearCrossEntropy, linearCrossEntropy]) {
+        const parts = tf.split(x.weight, rows, 0) as tf.Tensor2D[];
+        const before = tf.memory().numTensors;
+        let out: tf.Tensor[] = [];
+        const info = await tf.profile(() => {
+          const f = (h: tf.Tensor, ...ws: tf.Tensor[]) =>
+            tf.sum(tf.mul(op(h as tf.Tensor2D, ws as tf.Tensor2D[], x.targets), x.dy));
+          const { value, grads } = tf.valueAndGrads(f)([x.hidden, ...parts]);
+          out = [tf.tidy(() => op(x.hidden, parts, x.targets)), grads[0]!, tf.concat(grads.slice(1), 0)];
+          tf.dispose([value, ...grads.slice(1)]);
+        });
+        const values = await Promise.all(out.map((t) => t.data()));
+        tf.dispose([...out, ...parts]);
+        expect(tf.memory().numTensors).toBe(before - rows.length);
+        ['nll', 'grad hidden', 'grad weight'].forEach((what, i) =>
+          expect(relError(values[i]!, whole.values[i]!), `${op.name}: ${what}`).toBeLessThan(1e-4),
+        );
+        if (op === fusedLinearCrossEntropy) {
+          expect(info.kernelNames).toContain(LCE_LOGITS_GRAD_KERNEL);
+          // No [V, D] tensor: the parts are never joined (the test's own concatenation of the gradients aside).
+          const joined = info.kernels.filter((k) => k.name === 'Concat' && k.outputShapes.some((s) => s[0] === V));
+          expect(joined.length).toBe(1);
+        }
+      }
       tf.dispose(Object.values(x));
     },
   );
@@ -219,9 +255,11 @@ describe.each(TINY)('%s: forwardHidden and lmHeadWeight give forward', (_arch, b
       const [x, t] = [ids(ROWS), tf.tensor1d(TARGETS, 'int32')];
       const vars = [...lm.params.values()];
       const options = { training: true, seed: 5 };
+      // The head as held: its row parts, never joined, where it is split.
+      expect(lm.lmHeadWeights().length > 1).toBe(parts);
       const fused = tf.variableGrads(() => {
         const h = tf.reshape(lm.forwardHidden(x, options), [10, 8]) as tf.Tensor2D;
-        return tf.mean(fusedLinearCrossEntropy(h, lm.lmHeadWeight(), t));
+        return tf.mean(fusedLinearCrossEntropy(h, lm.lmHeadWeights(), t));
       }, vars);
       const plain = tf.variableGrads(() => {
         const logits = tf.reshape(lm.forward(x, options), [10, lm.vocabSize]) as tf.Tensor2D;
