@@ -32,7 +32,7 @@ const schema = defineSchema({
     geglu: option('The GeGLU gate (and GPT-2/Neo tanh GELU) in one kernel.'),
     rope: option('Rotary embeddings applied to q and k in one kernel.'),
     attention: option('Causal (and local-window) attention without the [T, T] score matrix.'),
-    optimizer: option('AdamW over all parameters in one or a few launches.'),
+    optimizer: option('AdamW and the gradient norm over all parameters in one or a few launches each.'),
   },
   additionalProperties: false,
 });
@@ -61,7 +61,8 @@ const OPS: Record<keyof LigerOptions, FusedOpName[]> = {
   geglu: ['geglu', 'gelu_new'],
   rope: ['rope'],
   attention: ['attention'],
-  optimizer: ['adamw'],
+  // The optimizer's pass over the gradients: the update, and the norm that clipping and the guard read first.
+  optimizer: ['adamw', 'grad_norm'],
 };
 
 export class Liger extends ModelPatcherPlugin {

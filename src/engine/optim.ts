@@ -40,8 +40,11 @@ export class AdamW {
     });
   }
 
-  /** One update of every parameter that has a gradient, at learning rate `lr` (the kernel table's `adamw`). */
-  step(grads: Map<string, tf.Tensor>, lr: number): void {
+  /**
+   * One update of every parameter that has a gradient, at learning rate `lr` (the kernel table's `adamw`), each
+   * gradient multiplied by `gradScale` first (the trainer's mean and clip, folded into the update's one pass).
+   */
+  step(grads: Map<string, tf.Tensor>, lr: number, gradScale = 1): void {
     this.stepCount += 1;
     const [params, gs, ms, vs]: [tf.Variable[], tf.Tensor[], tf.Variable[], tf.Variable[]] = [[], [], [], []];
     for (const [name, p] of this.params) {
@@ -53,7 +56,7 @@ export class AdamW {
       vs.push(this.v.get(name)!);
     }
     const { beta1, beta2, eps, weightDecay } = this.options;
-    kernel('adamw')(params, gs, ms, vs, { lr, beta1, beta2, eps, weightDecay, step: this.stepCount });
+    kernel('adamw')(params, gs, ms, vs, { lr, beta1, beta2, eps, weightDecay, step: this.stepCount, gradScale });
   }
 
   /** First and second moments by `<param>.exp_avg` / `<param>.exp_avg_sq`, for checkpoints (read all at once). */
@@ -112,12 +115,12 @@ export function learningRate(
   return baseLr * Math.max(0, 0.5 * (1 + Math.cos(Math.PI * Math.min(1, progress))));
 }
 
-/** The global L2 norm of all gradients, as a scalar tensor (the trainer reads it together with the loss). */
+/**
+ * The global L2 norm of all gradients, as a scalar tensor (the trainer reads it together with the loss): the
+ * kernel table's `grad_norm`.
+ */
 export function globalNormTensor(grads: Iterable<tf.Tensor>): tf.Scalar {
-  return tf.tidy(() => {
-    const squares = [...grads].map((g) => tf.sum(tf.square(g)));
-    return (squares.length ? tf.sqrt(tf.addN(squares)) : tf.scalar(0)) as tf.Scalar;
-  });
+  return kernel('grad_norm')([...grads]);
 }
 
 /** The global L2 norm of all gradients, read back. */
@@ -130,10 +133,18 @@ export async function globalNorm(grads: Iterable<tf.Tensor>): Promise<number> {
   }
 }
 
+/**
+ * What gradients of global norm `norm` are multiplied by so that it is at most `maxNorm`, as
+ * torch.nn.utils.clip_grad_norm_ computes it: maxNorm / (norm + 1e-6) above the limit, else 1.
+ */
+export function clipScale(norm: number, maxNorm: number): number {
+  return maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
+}
+
 /** Scales gradients so that their global norm is at most `maxNorm` (as torch.nn.utils.clip_grad_norm_). */
 export function clipGradients(grads: Map<string, tf.Tensor>, norm: number, maxNorm: number): Map<string, tf.Tensor> {
-  if (!(maxNorm > 0) || norm <= maxNorm) return grads;
-  const scale = maxNorm / (norm + 1e-6);
+  const scale = clipScale(norm, maxNorm);
+  if (scale === 1) return grads;
   const out = new Map<string, tf.Tensor>();
   for (const [name, g] of grads) {
     out.set(name, tf.mul(g, scale));

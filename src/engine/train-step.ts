@@ -15,7 +15,7 @@ import { readTensor } from './backend.js';
 import type { Batch } from './data.js';
 import { causalLMLoss } from './loss.js';
 import type { CausalLM } from './models/types.js';
-import { clipGradients, globalNormTensor, type AdamW } from './optim.js';
+import { clipScale, globalNormTensor, type AdamW } from './optim.js';
 
 /**
  * A training step's loss (what `compute_loss` passes along), on the engine's types: the mean loss of the
@@ -156,14 +156,13 @@ export async function trainStep(
     }
   });
   const t2 = performance.now();
+  // The gradients are sums over the loss's units; the update uses their mean. The mean and the clip are one
+  // factor the optimizer applies in its own pass, so nothing else touches every gradient before it: the norm of
+  // the mean is the norm of the sums over the count.
   const denom = Math.max(1, predicted);
-  const mean = new Map<string, tf.Tensor>();
-  for (const [n, g] of grads!) {
-    mean.set(n, tf.div(g, denom));
-    g.dispose();
-  }
+  const sums = grads!;
   // The step's one read: every micro-batch's loss sum and the gradient norm.
-  const norm = globalNormTensor(mean.values());
+  const norm = tf.tidy(() => tf.div(globalNormTensor(sums.values()), denom));
   const packed = tf.stack([...losses, norm]);
   tf.dispose([...losses, norm]);
   const t3 = performance.now();
@@ -171,7 +170,7 @@ export async function trainStep(
   try {
     values = await readTensor(packed);
   } catch (error) {
-    for (const g of mean.values()) g.dispose();
+    for (const g of sums.values()) g.dispose();
     throw error;
   } finally {
     packed.dispose();
@@ -182,15 +181,14 @@ export async function trainStep(
   const gradNorm = values[microBatches.length]!;
   const loss = lossSum / denom;
   if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-    for (const g of mean.values()) g.dispose();
+    for (const g of sums.values()) g.dispose();
     throw new NonFiniteError(
       `${!Number.isFinite(loss) ? `the loss is ${loss}` : `the gradient norm is ${gradNorm}`}: training diverged ` +
         '(lower the learning rate, add warmup or gradient clipping); the last good checkpoint is kept',
     );
   }
-  const clipped = clipGradients(mean, gradNorm, maxGradNorm);
-  optimizer.step(clipped, lr);
-  for (const g of clipped.values()) g.dispose();
+  optimizer.step(sums, lr, clipScale(gradNorm, maxGradNorm) / denom);
+  for (const g of sums.values()) g.dispose();
   if (times) {
     times.optimizerMs += t3 - t2 + (performance.now() - t4);
     times.waitMs += t4 - t3;

@@ -6,7 +6,16 @@ import type { KernelRegistry } from '../../src/core/index.js';
 import { initBackend } from '../../src/engine/backend.js';
 import { adamwStep } from '../../src/engine/fused/adamw.js';
 import { causalAttention } from '../../src/engine/kernels/attention.js';
-import { geglu, geluNew, layerNorm, linearCrossEntropy, rmsNorm, rope, swiglu } from '../../src/engine/kernels/ops.js';
+import {
+  geglu,
+  geluNew,
+  gradNorm,
+  layerNorm,
+  linearCrossEntropy,
+  rmsNorm,
+  rope,
+  swiglu,
+} from '../../src/engine/kernels/ops.js';
 import { kernel, kernelTable, type KernelName } from '../../src/engine/index.js';
 import { createModel } from '../../src/engine/models/index.js';
 import { maxAbsDiff, randomize, TINY } from './models/tiny.js';
@@ -32,6 +41,7 @@ const DEFAULTS = {
   rope,
   attention: causalAttention,
   adamw: adamwStep,
+  grad_norm: gradNorm,
 };
 const NAMES = Object.keys(DEFAULTS) as KernelName[];
 
@@ -81,7 +91,7 @@ describe('the kernel table', () => {
 
   it('refuses an unknown op, listing the known ones with a did-you-mean', () => {
     expect(() => kernelTable.register('layer_nrom', () => 0)).toThrow(
-      "unknown kernel 'layer_nrom' (did you mean 'layer_norm'?): the kernel table has gelu_new, layer_norm, rms_norm, swiglu, geglu, linear_cross_entropy, rope, attention, adamw",
+      "unknown kernel 'layer_nrom' (did you mean 'layer_norm'?): the kernel table has gelu_new, layer_norm, rms_norm, swiglu, geglu, linear_cross_entropy, rope, attention, adamw, grad_norm",
     );
     expect(() => kernel('flash' as KernelName)).toThrow(/^unknown kernel 'flash': the kernel table has gelu_new, /);
     expect(() => kernelTable.register('rope', () => 0, { backends: [], plugin: 'liger' })).toThrow(
@@ -145,6 +155,7 @@ describe.each(TINY)('%s through the kernel table', (arch, config) => {
       attention: (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, o: { scale: number }) =>
         causalAttention(q, k, v, { scale: o.scale * 2 }),
       adamw: (...[p, g, m, v, h]: Parameters<typeof adamwStep>) => adamwStep(p, g, m, v, { ...h, lr: h.lr * 2 }),
+      grad_norm: (ts: tf.Tensor[]) => tf.mul(gradNorm(ts), 2),
     };
     for (const name of USES[arch]!) {
       kernelTable.register(name, changed[name]);

@@ -94,6 +94,12 @@ describe.each(BACKENDS)('liger on the %s backend', (backend) => {
     expect(replaced.sort()).toEqual(
       ['gelu_new', 'geglu', 'layer_norm', 'linear_cross_entropy', 'rms_norm', 'rope', 'swiglu'].sort(),
     );
+    kernelTable.reset();
+    await withLiger({ ...EVERY_FUSION, fused_linear_cross_entropy: false });
+    const optimizer = kernelTable.describe().filter((d) => d.replacedBy.some((r) => r.plugin === 'liger'));
+    // the optimizer's pass: the update and the gradient norm before it
+    expect(optimizer.map((d) => d.name)).toEqual(expect.arrayContaining(['adamw', 'grad_norm', 'attention']));
+    expect(optimizer.map((d) => d.name)).not.toContain('linear_cross_entropy');
   });
 });
 

@@ -3,7 +3,8 @@
  * as torch.optim.AdamW (bias correction, weight decay decoupled and applied to matrices only).
  *
  * `adamwStep`, the default, is the per-tensor composition of tfjs ops that AdamW.step always took: 14
- * kernels per parameter (15 where it decays), 2,122 launches for GPT-2's 148 tensors. `fusedAdamW` computes the same update
+ * kernels per parameter (one more where it decays, one more for a gradient scale), about 2,300 launches for
+ * GPT-2's 148 tensors. `fusedAdamW` computes the same update
  * in one kernel, `DumboAdamW` (inputs: every param, grad, m and v; outputs: the new params, m and v):
  * - `cpu`: plain loops over all the tensors, rounding to float32 after each operation as the composition's
  *   tensors do, in the composition's order, so its results are bit-identical to the default's;
@@ -28,6 +29,11 @@ export interface AdamWHyper {
   weightDecay: number;
   /** The step being taken, counted from 1 (the bias correction's exponent). */
   step: number;
+  /**
+   * What each gradient is multiplied by before the update (absent: 1). The trainer folds the mean over the
+   * predicted tokens and the clip into it, so no pass over the gradients happens before the optimizer's.
+   */
+  gradScale?: number;
 }
 
 /** Weight decay applies to matrices (embeddings, projections), not to biases and norm weights (1-D). */
@@ -36,8 +42,8 @@ export function decays(param: tf.Tensor): boolean {
 }
 
 /**
- * The default: one AdamW update of each `params[i]` with `grads[i]`, its moments `m[i]` and `v[i]` (all
- * assigned), op by op: m ← β1·m + (1-β1)·g, v ← β2·v + (1-β2)·g², p ← p·(1 - lr·wd) - lr·m̂/(√v̂ + eps).
+ * The default: one AdamW update of each `params[i]` with `grads[i]` (times `gradScale`), its moments `m[i]` and
+ * `v[i]` (all assigned), op by op: m ← β1·m + (1-β1)·g, v ← β2·v + (1-β2)·g², p ← p·(1 - lr·wd) - lr·m̂/(√v̂ + eps).
  */
 export function adamwStep(
   params: tf.Variable[],
@@ -46,12 +52,12 @@ export function adamwStep(
   v: tf.Variable[],
   hyper: AdamWHyper,
 ): void {
-  const { lr, beta1, beta2, eps, weightDecay, step } = hyper;
+  const { lr, beta1, beta2, eps, weightDecay, step, gradScale = 1 } = hyper;
   const bc1 = 1 - beta1 ** step;
   const bc2 = 1 - beta2 ** step;
   tf.tidy(() => {
     params.forEach((p, i) => {
-      const g = grads[i]!;
+      const g = gradScale === 1 ? grads[i]! : tf.mul(grads[i]!, gradScale);
       const m2 = tf.add(tf.mul(m[i]!, beta1), tf.mul(g, 1 - beta1));
       const v2 = tf.add(tf.mul(v[i]!, beta2), tf.mul(tf.square(g), 1 - beta2));
       m[i]!.assign(m2);
@@ -77,6 +83,8 @@ interface AdamWAttrs {
   bc1: number;
   bc2: number;
   eps: number;
+  /** 1 leaves the gradients as they are, bit for bit (g·1 is g). */
+  gradScale: number;
   decay: number[];
 }
 
@@ -92,6 +100,7 @@ function attrsOf(params: tf.Tensor[], h: AdamWHyper): AdamWAttrs {
     bc1: f(1 - h.beta1 ** h.step),
     bc2: f(1 - h.beta2 ** h.step),
     eps: f(h.eps),
+    gradScale: f(h.gradScale ?? 1),
     decay: params.map((p) => (h.weightDecay > 0 && decays(p) ? decay : 1)),
   };
 }
@@ -106,7 +115,7 @@ function updateHost(k: number, inputs: Float32Array[], a: AdamWAttrs): Float32Ar
   const d = a.decay[k]!;
   const [p2, m2, v2] = [0, 1, 2].map(() => new Float32Array(p.length)) as [Float32Array, Float32Array, Float32Array];
   for (let i = 0; i < p.length; i++) {
-    const gi = g[i]!;
+    const gi = a.gradScale === 1 ? g[i]! : f(g[i]! * a.gradScale);
     const mi = f(f(m[i]! * a.beta1) + f(gi * a.oneMinusBeta1));
     const vi = f(f(v[i]! * a.beta2) + f(f(gi * gi) * a.oneMinusBeta2));
     const update = f(f(f(mi / a.bc1) / f(f(Math.sqrt(f(vi / a.bc2))) + a.eps)) * a.lr);
@@ -138,7 +147,7 @@ const WORKGROUP = 256;
  * tensor is covered by each thread's grid-stride loop.
  */
 const MAX_WORKGROUPS = 1024;
-const CONSTANTS = ['lr', 'beta1', 'oneMinusBeta1', 'beta2', 'oneMinusBeta2', 'bc1', 'bc2', 'eps'] as const;
+const CONSTANTS = ['lr', 'beta1', 'oneMinusBeta1', 'beta2', 'oneMinusBeta2', 'bc1', 'bc2', 'eps', 'gradScale'] as const;
 
 /** Tensors one launch updates on a device with these limits: as many as its storage buffers and bindings allow. */
 export function adamwGroupSize(limits: {
@@ -171,7 +180,7 @@ function adamwWGSL(count: number): string {
     { length: count },
     (_, k) => `
     for (var i = i32(gid.x); i < u.size${k}; i = i + stride) {
-      let gi = g${k}[i];
+      let gi = g${k}[i] * u.gradScale;
       let mi = m${k}[i] * u.beta1 + gi * u.oneMinusBeta1;
       let vi = v${k}[i] * u.beta2 + (gi * gi) * u.oneMinusBeta2;
       mNew${k}[i] = mi;

@@ -9,6 +9,7 @@ import type { KernelRegistry } from '../../core/index.js';
 import { fusedGeglu, fusedGeluNew, fusedSwiglu } from './activations.js';
 import { fusedAdamW } from './adamw.js';
 import { fusedAttention } from './attention.js';
+import { fusedGradNorm } from './grad-norm.js';
 import { fusedLinearCrossEntropy } from './linear-cross-entropy.js';
 import { fusedLayerNorm, fusedRmsNorm } from './norms.js';
 import { fusedRope } from './rope.js';
@@ -19,6 +20,7 @@ export {
   fusedAttention,
   fusedGeglu,
   fusedGeluNew,
+  fusedGradNorm,
   fusedLayerNorm,
   fusedLinearCrossEntropy,
   fusedRmsNorm,
@@ -37,6 +39,7 @@ export const FUSED_OPS = {
   rope: fusedRope,
   attention: fusedAttention,
   adamw: fusedAdamW,
+  grad_norm: fusedGradNorm,
 } as const;
 
 export type FusedOpName = keyof typeof FUSED_OPS;

@@ -64,3 +64,14 @@ function rotate(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D
 export function rope(q: tf.Tensor4D, k: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): [tf.Tensor4D, tf.Tensor4D] {
   return [rotate(q, cos, sin), rotate(k, cos, sin)];
 }
+
+/**
+ * The global L2 norm of tensors as one scalar (what gradient clipping measures): √(Σ Σ g²), one square and one
+ * sum per tensor, then one AddN (tfjs-webgpu's is chunked to the device's bindings, webgpu-kernels.ts).
+ */
+export function gradNorm(tensors: readonly tf.Tensor[]): tf.Scalar {
+  return tf.tidy(() => {
+    const squares = tensors.map((g) => tf.sum(tf.square(g)));
+    return (squares.length ? tf.sqrt(tf.addN(squares)) : tf.scalar(0)) as tf.Scalar;
+  });
+}

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { didYouMean, type KernelRegistry } from '../../core/index.js';
 import { adamwStep } from '../fused/adamw.js';
 import { causalAttention } from './attention.js';
-import { geglu, geluNew, layerNorm, linearCrossEntropy, rmsNorm, rope, swiglu } from './ops.js';
+import { geglu, geluNew, gradNorm, layerNorm, linearCrossEntropy, rmsNorm, rope, swiglu } from './ops.js';
 
 /** Each op's default and what it computes; a replacement takes the same arguments and returns the same. */
 const DEFAULTS = {
@@ -59,7 +59,12 @@ const DEFAULTS = {
     impl: adamwStep,
     description:
       'one AdamW step of every parameter, as torch.optim.AdamW (bias correction, decoupled weight decay on ' +
-      'matrices): (params, grads, m, v, {lr, beta1, beta2, eps, weightDecay, step}) → assigns the new params, m, v',
+      'matrices), each gradient first multiplied by gradScale (1 when absent: the clip and the mean folded in): ' +
+      '(params, grads, m, v, {lr, beta1, beta2, eps, weightDecay, step, gradScale?}) → assigns the new params, m, v',
+  },
+  grad_norm: {
+    impl: gradNorm,
+    description: 'the global L2 norm of a list of tensors (gradient clipping measures it): (tensors) → √(Σ Σ g²)',
   },
 };
 

@@ -44,7 +44,7 @@ const HYPER = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 const LRS = [1e-2, 3e-2, 5e-3];
 
 /** Three steps of `update` from fresh variables; the final p, m, v of each tensor and the kernels of each step. */
-async function threeSteps(update: Update, shapes: number[][], weightDecay: number) {
+async function threeSteps(update: Update, shapes: number[][], weightDecay: number, gradScale?: number, prescale = 1) {
   const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
   const params = shapes.map((s, i) => tf.variable(tf.tensor(values(size(s), 11 + i), s), true));
   const m = shapes.map((s) => tf.variable(tf.zeros(s), false));
@@ -53,8 +53,8 @@ async function threeSteps(update: Update, shapes: number[][], weightDecay: numbe
   const dispatches: number[] = [];
   const before = tf.memory().numTensors;
   for (const [i, lr] of LRS.entries()) {
-    const grads = shapes.map((s, k) => tf.tensor(values(size(s), 100 * i + k, 2), s));
-    const hyper: AdamWHyper = { ...HYPER, lr, weightDecay, step: i + 1 };
+    const grads = shapes.map((s, k) => tf.tidy(() => tf.mul(tf.tensor(values(size(s), 100 * i + k, 2), s), prescale)));
+    const hyper: AdamWHyper = { ...HYPER, lr, weightDecay, step: i + 1, ...(gradScale !== undefined && { gradScale }) };
     const d0 = webgpuDispatches();
     kernels.push((await tf.profile(() => update(params, grads, m, v, hyper))).kernelNames);
     dispatches.push(webgpuDispatches() - d0);
@@ -110,6 +110,40 @@ describe.each([
       }
     },
   );
+});
+
+describe.each([
+  { backend: 'cpu', skip: false, tolerance: 0 },
+  { backend: 'webgpu', skip: !probe.adapter, tolerance: 1e-6 },
+] as const)('AdamW with a gradient scale on $backend', ({ backend, skip, tolerance }) => {
+  beforeAll(async () => {
+    if (!skip) await initBackend(backend, { webgpu: { allowSoftware: true } });
+  });
+  afterAll(async () => {
+    await initBackend('cpu');
+  });
+
+  it.skipIf(skip)('equals the update of gradients multiplied first, fused and default alike', async () => {
+    const scale = 0.37;
+    const premultiplied = await threeSteps(adamwStep, SHAPES, 0.1, undefined, scale);
+    const unscaled = await threeSteps(adamwStep, SHAPES, 0.1);
+    for (const update of [adamwStep, fusedAdamW]) {
+      const got = await threeSteps(update, SHAPES, 0.1, scale);
+      got.out.forEach((t, i) => {
+        // the default multiplies exactly as the premultiplied gradients were: bit for bit on every backend
+        if (tolerance === 0 || update === adamwStep) expect([...t], `${i}`).toEqual([...premultiplied.out[i]!]);
+        else expect(relError(t, premultiplied.out[i]!), `${i}`).toBeLessThan(tolerance);
+      });
+      // The scale reached the update (m and v would equal the unscaled ones' otherwise).
+      const m = SHAPES.length;
+      expect(relError(got.out[m]!, unscaled.out[m]!)).toBeGreaterThan(0.5);
+    }
+    const fused = await threeSteps(fusedAdamW, SHAPES, 0.1, scale);
+    if (backend === 'webgpu') {
+      expect(fused.dispatches[0]).toBe(Math.ceil(SHAPES.length / adamwGroupSize(probe.adapter!.limits)));
+    }
+    for (const names of fused.kernels) expect(names).toEqual([ADAMW_KERNEL]);
+  });
 });
 
 describe.skipIf(!probe.adapter)('fused AdamW launches on webgpu', () => {
