@@ -30,19 +30,25 @@ import {
 export const LCE_ROW_STATS_KERNEL = 'DumboLceRowStats';
 export const LCE_LOGITS_GRAD_KERNEL = 'DumboLceLogitsGrad';
 
-/** The most bytes a chunk's logits may take when chunks grow past Liger's size to save launches. */
-const CHUNK_LOGITS_BYTES = 8 * 2 ** 20;
+/** Logits this small are one chunk whatever the other rules say: memory they would not save, launches they cost. */
+const SMALL_LOGITS_BYTES = 8 * 2 ** 20;
+/** The most chunks: on a GPU each costs about seven launches. */
+const MAX_CHUNKS = 16;
+
+const pow2Up = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
 /**
- * Rows per chunk: at least Liger's (about V/D chunks, so that a chunk's logits [chunk, V] are about the size of
- * the hidden states [N, D]), grown while a chunk's logits stay under 8 MiB and there are at least 8 chunks —
- * on a GPU each chunk costs about seven launches, so fewer, larger chunks are a shorter step at the same
- * memory order; a power of two, at least 1.
+ * Rows per chunk, a power of two: at least Liger's (about V/D chunks, so that a chunk's logits [chunk, V] are
+ * about the size of the hidden states [N, D]), grown to at most 16 chunks (a chunk's logits are then at most
+ * 1/8 of the [N, V] the default makes: the memory order Liger saves, at a bounded launch count) and to as
+ * many rows as 8 MiB of logits hold (rounded down); never more than N needs.
  */
 export function lceChunkRows(N: number, V: number, D: number): number {
   const liger = Math.ceil(N / Math.max(1, Math.ceil(V / D)));
-  const grown = Math.min(Math.floor(CHUNK_LOGITS_BYTES / (4 * V)), Math.ceil(N / 8));
-  return 2 ** Math.ceil(Math.log2(Math.max(1, liger, grown)));
+  const fewest = Math.ceil(N / MAX_CHUNKS);
+  const small = Math.floor(SMALL_LOGITS_BYTES / (4 * V));
+  const rows = Math.max(pow2Up(Math.max(liger, fewest)), small >= 1 ? 2 ** Math.floor(Math.log2(small)) : 1);
+  return Math.min(rows, pow2Up(N));
 }
 
 // ------------------------------------------------------------------------------------- cpu: plain loops
@@ -343,7 +349,8 @@ export function fusedLinearCrossEntropy(
             let gradH: tf.Tensor2D | undefined;
             const sums = ws.map((w, p): tf.Tensor2D => {
               const gp = ws.length === 1 ? g : (tf.slice(g, [0, starts[p]!], [c, w.shape[0]]) as tf.Tensor2D);
-              gradH = tf.fused.matMul({ a: gp, b: w, bias: gradH }) as tf.Tensor2D;
+              // (tfjs-webgpu's fused matmul adds a launch for the bias even without one: plain matMul first)
+              gradH = (gradH ? tf.fused.matMul({ a: gp, b: w, bias: gradH }) : tf.matMul(gp, w)) as tf.Tensor2D;
               return tf.fused.matMul({ a: gp, b: hc, transposeA: true, bias: gradWeights?.[p] }) as tf.Tensor2D;
             });
             return [gradH!, ...sums] as tf.Tensor2D[];

@@ -64,10 +64,13 @@ async function pass(op: Op, { hidden, weight, targets, dy }: Inputs) {
 }
 
 describe('lceChunkRows', () => {
-  it("takes at least Liger's chunk (about V/D chunks), grown to 8 MiB of logits and 8 chunks; rows a power of two", () => {
+  it("takes at least Liger's chunk (about V/D chunks), grown to 16 chunks or 8 MiB of logits; rows a power of two", () => {
     expect(lceChunkRows(2048, 8192, 64)).toBe(256); // 8 chunks: grown from Liger's 16 rows (8 MiB of logits each)
-    expect(lceChunkRows(37, 101, 24)).toBe(8); // 5 chunks, the last of 5 rows
-    expect(lceChunkRows(2048, 50257, 384)).toBe(64); // 41 rows fit 8 MiB of logits, rounded up
+    expect(lceChunkRows(2048, 50257, 384)).toBe(128); // 16 chunks of 25.7 MB (41 rows would fit 8 MiB)
+    expect(lceChunkRows(4088, 50257, 768)).toBe(256); // GPT-2 124M at seq 512, batch 8: 16 chunks, not Liger's 64
+    expect(lceChunkRows(8192, 128, 64)).toBe(8192); // 4 MiB of logits in all: one chunk
+    expect(lceChunkRows(600, 4001, 16)).toBe(512); // 524 rows fit 8 MiB, rounded down: two chunks
+    expect(lceChunkRows(37, 101, 24)).toBe(64); // small logits: one chunk, never more rows than N needs
     expect(lceChunkRows(5, 10, 64)).toBe(8); // V < D: one chunk
     expect(lceChunkRows(1, 101, 24)).toBe(1);
   });
@@ -82,8 +85,8 @@ describe.each(BACKENDS)('fused linear cross-entropy on $backend', ({ backend, sk
   });
 
   it.skipIf(skip).each([
-    { N: 37, D: 24, V: 101 },
-    { N: 203, D: 40, V: 1009 },
+    { N: 600, D: 16, V: 4001 },
+    { N: 1100, D: 8, V: 2003 },
   ])(
     'N=$N D=$D V=$V: NLL and gradients equal the default, by its chunk kernels, no [N, V] tensor',
     async ({ N, D, V }) => {
@@ -144,7 +147,7 @@ describe.each(BACKENDS)('fused linear cross-entropy on $backend', ({ backend, sk
 describe('fused linear cross-entropy on a backend without its chunk kernels', () => {
   it('falls back to the tfjs composition, still chunked and equal to the default', async () => {
     await initBackend('cpu');
-    const x = inputs(37, 24, 101, 7);
+    const x = inputs(600, 16, 4001, 7); // two chunks
     void (await pass(fusedLinearCrossEntropy, x)); // registers the kernels, which are then taken away
     const names = [LCE_ROW_STATS_KERNEL, LCE_LOGITS_GRAD_KERNEL];
     const saved = names.map((name) => tf.getKernel(name, 'cpu')!);
@@ -154,7 +157,7 @@ describe('fused linear cross-entropy on a backend without its chunk kernels', ()
       const want = await pass(linearCrossEntropy, x);
       got.values.forEach((v, i) => expect(relError(v, want.values[i]!), `output ${i}`).toBeLessThan(1e-4));
       names.forEach((name) => expect(got.kernels).not.toContain(name));
-      expect(got.largest).toBeLessThan(37 * 101);
+      expect(got.largest).toBeLessThan(600 * 4001);
     } finally {
       saved.forEach((config) => tf.registerKernel(config));
     }
