@@ -16,6 +16,11 @@ export interface Batch {
   predictedTokens: number;
   /** Tokens in the batch, padding excluded. */
   tokens: number;
+  /**
+   * The rows the batch was made from, in batch order: for a loss that reads more of a row than its ids and
+   * labels (DPO's rejected sequence and reference log-probabilities). `collate` always sets it.
+   */
+  rows?: readonly TokenizedRow[];
 }
 
 export interface DataPosition {
@@ -61,6 +66,7 @@ export function collate(rows: readonly TokenizedRow[], maxLength: number, padId:
     labels: tf.tensor2d(labels, [rows.length, T], 'int32'),
     predictedTokens: predicted,
     tokens,
+    rows,
   };
 }
 

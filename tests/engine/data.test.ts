@@ -42,6 +42,25 @@ describe('data pipeline', () => {
     expect(b.tokens).toBe(4);
   });
 
+  it('a batch keeps the rows it was made from, in batch order, with their other fields', () => {
+    const picked = [
+      { input_ids: [1, 2], labels: [1, 2], rejected_input_ids: [1, 3] },
+      { input_ids: [4], labels: [4], rejected_input_ids: [4, 5, 6] },
+    ];
+    const b = collate(picked, 16, 0);
+    expect(b.rows).toHaveLength(2);
+    expect(b.rows![0]).toBe(picked[0]);
+    expect(b.rows![1]!.rejected_input_ids).toEqual([4, 5, 6]);
+    // A stream's batch: the shuffled rows themselves, each in the tensor row of its place.
+    const next = new BatchStream(rows, 4, 16, 0, 3).next();
+    const ids = next.inputIds.arraySync();
+    expect(next.rows).toHaveLength(4);
+    next.rows!.forEach((r, k) => {
+      expect(rows).toContain(r);
+      expect(ids[k]!.slice(0, r.input_ids.length)).toEqual(r.input_ids);
+    });
+  });
+
   it('a stream restarted at a saved position yields the same batches as one that never stopped', () => {
     const ids = (s: BatchStream, n: number) =>
       Array.from({ length: n }, () => {
