@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import path from 'node:path';
 import { writeFileAtomic } from '../core/index.js';
 import type { DataPosition } from './data.js';
+import { writePeftAdapter } from './lora.js';
 import { exportWeights, loadWeights, mergeParts, splitParts } from './models/index.js';
 import type { CausalLM, HostTensor } from './models/types.js';
 import type { AdamW } from './optim.js';
@@ -69,6 +70,8 @@ export async function saveCheckpoint(
   mkdirSync(tmp);
   try {
     writeSafetensors(path.join(tmp, 'model.safetensors'), weights, { format: 'pt' });
+    // The adapter also in PEFT's files (model.safetensors keeps everything, for an exact resume).
+    if (lm.lora) await writePeftAdapter(lm, tmp);
     writeSafetensors(path.join(tmp, 'optimizer.safetensors'), mergeParts(lm, moments), {
       format: 'dumbo-adamw',
       step: String(optimizer.stepCount),

@@ -24,5 +24,6 @@ export * from './optim.js';
 export * from './checkpoint.js';
 export * from './trainer.js';
 export * from './fused/index.js';
+export * from './lora.js';
 export { tf };
 import * as tf from '@tensorflow/tfjs-core';

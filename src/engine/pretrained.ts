@@ -7,6 +7,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { replaceDir, writeFileAtomic, type Model, type ModelInfo } from '../core/index.js';
+import { baseWeights, mergedWeights, writePeftAdapter } from './lora.js';
 import { countParameters, createModel, exportWeights, loadWeights, logicalWeights } from './models/index.js';
 import type { CausalLM, HFConfig } from './models/types.js';
 import { readSafetensorsFolder, writeSafetensors } from './safetensors.js';
@@ -90,10 +91,15 @@ export function describeModel(lm: CausalLM, backend?: string): ModelInfo {
 
 /**
  * Writes a Hugging Face folder (config.json, model.safetensors, tokenizer files) atomically: everything
- * goes to a temporary folder beside `dir`, which then replaces `dir`.
+ * goes to a temporary folder beside `dir`, which then replaces `dir`. A model with LoRA adapters is written
+ * as its base (or merged, with `mergeOnSave`) weights plus the adapter in PEFT's files.
  */
 export async function savePretrained(lm: CausalLM, dir: string, tokenizer?: EngineTokenizer): Promise<void> {
-  const weights = await exportWeights(lm);
+  const weights = !lm.lora
+    ? await exportWeights(lm)
+    : lm.lora.mergeOnSave
+      ? await mergedWeights(lm)
+      : await baseWeights(lm);
   const parent = path.dirname(dir);
   mkdirSync(parent, { recursive: true });
   const tmp = path.join(parent, `.tmp-${path.basename(dir)}-${process.pid}`);
@@ -103,6 +109,7 @@ export async function savePretrained(lm: CausalLM, dir: string, tokenizer?: Engi
     const config: Record<string, unknown> = { ...lm.config, architectures: [lm.architecture], torch_dtype: 'float32' };
     writeFileAtomic(path.join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
     writeSafetensors(path.join(tmp, 'model.safetensors'), weights, { format: 'pt' });
+    if (lm.lora) await writePeftAdapter(lm, tmp);
     if (tokenizer) {
       for (const f of tokenizer.files) copyFileSync(path.join(tokenizer.sourceDir, f), path.join(tmp, f));
     }

@@ -9,9 +9,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { deviceBindingLimit } from '../backend.js';
 import { formatBytes as formatSize } from '../webgpu.js';
 import { assert, type CommonConfig } from './config.js';
-import { activation, LayerCache, makePass, type Pass } from './layers.js';
+import { activation, LayerCache, makePass, type Pass, type Projection } from './layers.js';
+import type { LoraModel } from '../lora.js';
 import type { Architecture, CausalLM, ForwardOptions, HFConfig, KVCache } from './types.js';
 import type { Instantiated, WeightParts } from './weights.js';
+
+/** Modules holding one matrix that are looked up, not projected: never a LoRA target. */
+const EMBEDDINGS = new Set(['wte', 'wpe', 'embed_tokens', 'lm_head']);
 
 /** A model of parsed config `C` whose weights, built by `instantiate` from its declaration, have the shape `Wt`. */
 export abstract class BaseCausalLM<C extends CommonConfig, Wt> implements CausalLM {
@@ -30,6 +34,8 @@ export abstract class BaseCausalLM<C extends CommonConfig, Wt> implements Causal
   readonly tied: boolean;
   /** The MLP's activation (config `activation_function`, `hidden_act`). */
   protected readonly act: (x: tf.Tensor3D) => tf.Tensor3D;
+  readonly fanInFanOut: boolean = false;
+  lora?: LoraModel;
 
   constructor(
     readonly config: HFConfig,
@@ -114,6 +120,27 @@ export abstract class BaseCausalLM<C extends CommonConfig, Wt> implements Causal
             1,
           );
     return tf.reshape(y, [B, T, this.vocabSize]); // (B, T, V)
+  }
+
+  projections(): Map<string, Projection> {
+    const out = new Map<string, Projection>();
+    const visit = (node: unknown, name: string): void => {
+      if (node === null || typeof node !== 'object' || node instanceof tf.Tensor) return;
+      if (Array.isArray(node)) {
+        node.forEach((child, i) => visit(child, `${name}.${i}`));
+        return;
+      }
+      const weight = (node as Partial<Projection>).weight;
+      // A single matrix that is not an embedding table (those are lists of row parts, or named so: wpe).
+      if (weight instanceof tf.Tensor && weight.rank === 2 && !EMBEDDINGS.has(name.split('.').pop()!)) {
+        out.set(name, node as Projection);
+      }
+      for (const [key, child] of Object.entries(node)) {
+        if (key !== 'weight' && key !== 'bias' && key !== 'lora') visit(child, name ? `${name}.${key}` : key);
+      }
+    };
+    visit(this.w, '');
+    return out;
   }
 
   createCache(batch: number): KVCache {

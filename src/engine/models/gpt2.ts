@@ -69,16 +69,17 @@ type Attention = W.Weights<ReturnType<typeof gpt2Weights>>['transformer']['h'][n
 
 export class GPT2 extends GPTBase<GPT2Config, Attention> {
   readonly architecture = 'GPT2LMHeadModel' as const;
+  override readonly fanInFanOut = true; // Conv1D weights [in, out]
   protected readonly project = L.conv1d;
 
   protected attn(x: tf.Tensor3D, w: Attention, i: number, pass: L.Pass): tf.Tensor3D {
     const { numHeads, hiddenSize, scaleAttnWeights, scaleByInverseLayerIdx, attentionDropout } = this.cfg;
-    const qkv = L.conv1d(x, w.c_attn); // (B, T, 3C)
+    const qkv = L.conv1d(x, w.c_attn, pass); // (B, T, 3C)
     const [q, k, v] = tf.split(qkv, 3, 2).map((t) => L.splitHeads(t as tf.Tensor3D, numHeads)) as tf.Tensor4D[]; // (B, nh, T, hs)
     const [kAll, vAll] = L.extendCache(pass, i, k!, v!); // (B, nh, S, hs)
     const scale = (scaleAttnWeights ? 1 / Math.sqrt(hiddenSize / numHeads) : 1) / (scaleByInverseLayerIdx ? i + 1 : 1);
     const dropout = L.dropoutDraw(attentionDropout, pass);
     const y = kernel('attention')(q!, kAll, vAll, { scale, dropout }); // (B, nh, T, hs)
-    return L.dropout(L.conv1d(L.mergeHeads(y), w.c_proj), this.cfg.residDropout, pass); // (B, T, C)
+    return L.dropout(L.conv1d(L.mergeHeads(y), w.c_proj, pass), this.cfg.residDropout, pass); // (B, T, C)
   }
 }

@@ -65,7 +65,7 @@ export interface GPTWeights<A> {
 export abstract class GPTBase<C extends GPTConfig, A> extends BaseCausalLM<C, GPTWeights<A>> {
   readonly prefix = 'transformer.';
   /** A projection in this architecture's weight layout (`L.conv1d` or `L.linear`). */
-  protected abstract readonly project: (x: tf.Tensor3D, w: L.Projection) => tf.Tensor3D;
+  protected abstract readonly project: (x: tf.Tensor3D, w: L.Projection, pass?: L.Pass) => tf.Tensor3D;
   /** Block `i`'s attention: (B, T, C) → (B, T, C), residual dropout included. */
   protected abstract attn(x: tf.Tensor3D, w: A, i: number, pass: L.Pass): tf.Tensor3D;
 
@@ -74,8 +74,8 @@ export abstract class GPTBase<C extends GPTConfig, A> extends BaseCausalLM<C, GP
   }
 
   private mlp(x: tf.Tensor3D, w: GPTWeights<A>['transformer']['h'][number]['mlp'], pass: L.Pass): tf.Tensor3D {
-    const h = this.act(this.project(x, w.c_fc)); // (B, T, n_inner)
-    return L.dropout(this.project(h, w.c_proj), this.cfg.residDropout, pass); // (B, T, C)
+    const h = this.act(this.project(x, w.c_fc, pass)); // (B, T, n_inner)
+    return L.dropout(this.project(h, w.c_proj, pass), this.cfg.residDropout, pass); // (B, T, C)
   }
 
   protected headWeights(): readonly tf.Tensor[] {

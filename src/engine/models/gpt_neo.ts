@@ -108,14 +108,14 @@ export class GPTNeo extends GPTBase<GPTNeoConfig, Attention> {
 
   protected attn(x: tf.Tensor3D, { attention: w }: Attention, i: number, pass: L.Pass): tf.Tensor3D {
     const { numHeads: nh, attentionLayers, windowSize, attentionDropout } = this.cfg;
-    const q = L.splitHeads(L.linear(x, w.q_proj), nh); // (B, nh, T, hs)
-    const k = L.splitHeads(L.linear(x, w.k_proj), nh); // (B, nh, T, hs)
-    const [kAll, vAll] = L.extendCache(pass, i, k, L.splitHeads(L.linear(x, w.v_proj), nh)); // (B, nh, S, hs)
+    const q = L.splitHeads(L.linear(x, w.q_proj, pass), nh); // (B, nh, T, hs)
+    const k = L.splitHeads(L.linear(x, w.k_proj, pass), nh); // (B, nh, T, hs)
+    const [kAll, vAll] = L.extendCache(pass, i, k, L.splitHeads(L.linear(x, w.v_proj, pass), nh)); // (B, nh, S, hs)
     const y = kernel('attention')(q, kAll, vAll, {
       scale: 1, // unscaled, as GPT-Neo
       window: attentionLayers[i] === 'local' ? windowSize : undefined,
       dropout: L.dropoutDraw(attentionDropout, pass),
     }); // (B, nh, T, hs)
-    return L.dropout(L.linear(L.mergeHeads(y), w.out_proj), this.cfg.residDropout, pass); // (B, T, C)
+    return L.dropout(L.linear(L.mergeHeads(y), w.out_proj, pass), this.cfg.residDropout, pass); // (B, T, C)
   }
 }

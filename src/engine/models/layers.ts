@@ -92,24 +92,64 @@ export function tokenEmbeddings(table: readonly tf.Tensor[], idx: tf.Tensor2D): 
   return tf.reshape(embedding(table, tf.reshape(idx, [-1])), [B, T, -1]);
 }
 
-/** A projection's weights: nn.Linear's (weight [out, in]) or Conv1D's (weight [in, out]), and its bias if any. */
+/**
+ * A low-rank adapter on a projection (PEFT's LoRA layer; ../lora.ts attaches them): the projection adds
+ * dropout(x)·Aᵀ·Bᵀ·scaling, A [r, in] and B [out, r] in both weight layouts, while `state.enabled` is true.
+ */
+export interface LoraAdapter {
+  A: tf.Tensor;
+  B: tf.Tensor;
+  scaling: number;
+  dropout: number;
+  /** Shared by every adapter of a model: turning it off gives the base model (DPO's reference, merging). */
+  state: { enabled: boolean };
+}
+
+/**
+ * A projection's weights: nn.Linear's (weight [out, in]) or Conv1D's (weight [in, out]), its bias if any, and
+ * a LoRA adapter if one is attached.
+ */
 export interface Projection {
   weight: tf.Tensor;
   bias?: tf.Tensor;
+  lora?: LoraAdapter;
 }
 
-/** nn.Linear: x Wᵀ + b with W stored [out, in]. */
-export function linear(x: tf.Tensor3D, { weight, bias }: Projection): tf.Tensor3D {
-  const [B, T, C] = x.shape;
-  const y = tf.matMul(tf.reshape(x, [B * T, C]), weight as tf.Tensor2D, false, true); // (B*T, out)
-  return tf.reshape(bias ? tf.add(y, bias) : y, [B, T, weight.shape[0]!]);
+/** x2 (N, in) through the projection's adapter, (N, out); undefined without an enabled one. */
+function loraDelta(x2: tf.Tensor2D, lora: LoraAdapter | undefined, pass: Pass | undefined): tf.Tensor2D | undefined {
+  if (!lora?.state.enabled) return undefined;
+  const dropped = pass ? dropout(x2, lora.dropout, pass) : x2;
+  const low = tf.matMul(dropped, lora.A as tf.Tensor2D, false, true); // (N, r)
+  return tf.mul(tf.matMul(low, lora.B as tf.Tensor2D, false, true), lora.scaling) as tf.Tensor2D; // (N, out)
 }
 
-/** GPT-2's Conv1D: x W + b with W stored [in, out]. */
-export function conv1d(x: tf.Tensor3D, { weight, bias }: Projection): tf.Tensor3D {
+/** y (N, out) plus the bias and the adapter's term, as (B, T, out). */
+function projected(
+  y: tf.Tensor2D,
+  x2: tf.Tensor2D,
+  p: Projection,
+  pass: Pass | undefined,
+  shape: [number, number, number],
+) {
+  const delta = loraDelta(x2, p.lora, pass);
+  const withBias = p.bias ? tf.add(y, p.bias) : y;
+  return tf.reshape(delta ? tf.add(withBias, delta) : withBias, shape) as tf.Tensor3D;
+}
+
+/** nn.Linear: x Wᵀ + b with W stored [out, in] (plus its LoRA term; `pass` draws the adapter's dropout). */
+export function linear(x: tf.Tensor3D, p: Projection, pass?: Pass): tf.Tensor3D {
   const [B, T, C] = x.shape;
-  const y = tf.matMul(tf.reshape(x, [B * T, C]), weight as tf.Tensor2D); // (B*T, out)
-  return tf.reshape(bias ? tf.add(y, bias) : y, [B, T, weight.shape[1]!]);
+  const x2 = tf.reshape(x, [B * T, C]) as tf.Tensor2D;
+  const y = tf.matMul(x2, p.weight as tf.Tensor2D, false, true) as tf.Tensor2D; // (B*T, out)
+  return projected(y, x2, p, pass, [B, T, p.weight.shape[0]!]);
+}
+
+/** GPT-2's Conv1D: x W + b with W stored [in, out] (plus its LoRA term; `pass` draws the adapter's dropout). */
+export function conv1d(x: tf.Tensor3D, p: Projection, pass?: Pass): tf.Tensor3D {
+  const [B, T, C] = x.shape;
+  const x2 = tf.reshape(x, [B * T, C]) as tf.Tensor2D;
+  const y = tf.matMul(x2, p.weight as tf.Tensor2D) as tf.Tensor2D; // (B*T, out)
+  return projected(y, x2, p, pass, [B, T, p.weight.shape[1]!]);
 }
 
 /**

@@ -216,19 +216,19 @@ export class Llama extends BaseCausalLM<LlamaConfig, Weights> {
   private attn(x: tf.Tensor3D, w: Block['self_attn'], i: number, rope: Rope, pass: L.Pass): tf.Tensor3D {
     const { numHeads, numKVHeads, headDim, attentionDropout } = this.cfg;
     const [q, k] = kernel('rope')(
-      L.splitHeads(L.linear(x, w.q_proj), numHeads), // (B, nh, T, hs)
-      L.splitHeads(L.linear(x, w.k_proj), numKVHeads), // (B, nkv, T, hs)
+      L.splitHeads(L.linear(x, w.q_proj, pass), numHeads), // (B, nh, T, hs)
+      L.splitHeads(L.linear(x, w.k_proj, pass), numKVHeads), // (B, nkv, T, hs)
       ...rope,
     );
-    const [kAll, vAll] = L.extendCache(pass, i, k, L.splitHeads(L.linear(x, w.v_proj), numKVHeads)); // (B, nkv, S, hs)
+    const [kAll, vAll] = L.extendCache(pass, i, k, L.splitHeads(L.linear(x, w.v_proj, pass), numKVHeads)); // (B, nkv, S, hs)
     const scale = 1 / Math.sqrt(headDim);
     const y = kernel('attention')(q, kAll, vAll, { scale, dropout: L.dropoutDraw(attentionDropout, pass) }); // (B, nh, T, hs)
-    return L.linear(L.mergeHeads(y), w.o_proj); // (B, T, C)
+    return L.linear(L.mergeHeads(y), w.o_proj, pass); // (B, T, C)
   }
 
-  private mlp(x: tf.Tensor3D, w: Block['mlp']): tf.Tensor3D {
-    const [gate, up] = [L.linear(x, w.gate_proj), L.linear(x, w.up_proj)]; // (B, T, I) each
-    return L.linear(this.gated(gate, up), w.down_proj); // (B, T, C)
+  private mlp(x: tf.Tensor3D, w: Block['mlp'], pass: L.Pass): tf.Tensor3D {
+    const [gate, up] = [L.linear(x, w.gate_proj, pass), L.linear(x, w.up_proj, pass)]; // (B, T, I) each
+    return L.linear(this.gated(gate, up), w.down_proj, pass); // (B, T, C)
   }
 
   protected headWeights(): readonly tf.Tensor[] {
@@ -245,7 +245,7 @@ export class Llama extends BaseCausalLM<LlamaConfig, Weights> {
         (a) => this.norm(a, w.input_layernorm),
         (a) => this.attn(a, w.self_attn, i, rope, pass),
         (a) => this.norm(a, w.post_attention_layernorm),
-        (a) => this.mlp(a, w.mlp),
+        (a) => this.mlp(a, w.mlp, pass),
       );
     }
     return this.norm(x, norm); // (B, T, C)

@@ -6,6 +6,8 @@
  */
 
 import type * as tf from '@tensorflow/tfjs-core';
+import type { LoraModel } from '../lora.js';
+import type { Projection } from './layers.js';
 
 export type Architecture = 'GPT2LMHeadModel' | 'GPTNeoForCausalLM' | 'LlamaForCausalLM';
 
@@ -67,6 +69,15 @@ export interface CausalLM {
    * (a weight past a GPU's binding limit), which `lmHeadWeight` would concatenate into one too large to bind.
    */
   lmHeadWeights(): readonly tf.Tensor2D[];
+  /**
+   * The projections (nn.Linear and Conv1D modules) by Hugging Face module name (`transformer.h.0.attn.c_attn`,
+   * `model.layers.0.self_attn.q_proj`): the model's own objects, which LoRA attaches its adapters to.
+   */
+  projections(): Map<string, Projection>;
+  /** Projection weights stored [in, out] (GPT-2's Conv1D; PEFT's `fan_in_fan_out`), else [out, in]. */
+  readonly fanInFanOut: boolean;
+  /** The LoRA adapters attached to this model (../lora.ts), if any. */
+  lora?: LoraModel;
   /** An empty KV cache for `batch` sequences. */
   createCache(batch: number): KVCache;
   dispose(): void;
