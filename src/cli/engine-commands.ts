@@ -1,9 +1,10 @@
 /**
- * The CLI commands that use the engine directly, outside a run: `dumbo generate`, `dumbo score` and
- * `dumbo doctor`. They load a Hugging Face folder (a run's final/, a checkpoint or any compatible model).
+ * The CLI commands that use the engine directly, outside a run: `dumbo generate`, `dumbo score`, `dumbo merge`
+ * and `dumbo doctor`. They load a Hugging Face folder (a run's final/, a checkpoint or any compatible model),
+ * with a PEFT LoRA adapter on it where `--adapter` names one.
  */
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -15,10 +16,12 @@ import {
   hubCacheDir,
   initBackend,
   listCachedModels,
+  loadLoraAdapter,
   loadPretrained,
   loadTokenizer,
   readTensor,
   sampleText,
+  savePretrained,
   type BackendChoice,
   type CausalLM,
 } from '../engine/index.js';
@@ -33,7 +36,17 @@ function startBackend(a: BackendArgs) {
   return initBackend(a.backend, { webgpu: { allowSoftware: a.allowSoftware === true } });
 }
 
-async function loadFolder(dir: string, a: BackendArgs) {
+/** DumboError `DIR: message` for a folder that cannot be loaded (bad input: exit 2), on one line. */
+function folderError(dir: string, error: unknown): DumboError {
+  const abs = path.resolve(dir);
+  let message = (error instanceof Error ? error.message : String(error))
+    .replace(/:\n\s*/g, ': ')
+    .replace(/\n\s*/g, '; ');
+  if (message.startsWith(`${abs}: `)) message = message.slice(abs.length + 2);
+  return new DumboError(message, { location: { file: dir }, cause: error });
+}
+
+async function loadFolder(dir: string, a: BackendArgs & { adapter?: string }) {
   const abs = path.resolve(dir);
   if (!existsSync(path.join(abs, 'config.json'))) {
     throw new DumboError(
@@ -47,19 +60,25 @@ async function loadFolder(dir: string, a: BackendArgs) {
   try {
     const model = await loadPretrained(abs, 0, backendLabel(report));
     const tokenizer = await loadTokenizer(abs);
+    if (a.adapter !== undefined) {
+      try {
+        await loadLoraAdapter(model.lm, path.resolve(a.adapter));
+      } catch (error) {
+        model.lm.dispose();
+        throw folderError(a.adapter, error);
+      }
+    }
     return { model, tokenizer };
   } catch (error) {
-    // A folder that cannot be loaded is bad input (exit 2), reported as one `DIR: message` line.
-    let message = (error instanceof Error ? error.message : String(error))
-      .replace(/:\n\s*/g, ': ')
-      .replace(/\n\s*/g, '; ');
-    if (message.startsWith(`${abs}: `)) message = message.slice(abs.length + 2);
-    throw new DumboError(message, { location: { file: dir }, cause: error });
+    if (error instanceof DumboError) throw error;
+    throw folderError(dir, error);
   }
 }
 
 export interface GenerateArgs extends BackendArgs {
   model: string;
+  /** A PEFT LoRA adapter folder applied to the model. */
+  adapter?: string;
   prompt: string;
   maxNewTokens: number;
   temperature: number;
@@ -116,7 +135,9 @@ export async function scoreIds(lm: CausalLM, ids: number[]): Promise<{ loss: num
   return { loss: tokens > 0 ? sum / tokens : NaN, tokens };
 }
 
-export async function scoreCommand(a: BackendArgs & { model: string; text: string; json: boolean }): Promise<number> {
+export async function scoreCommand(
+  a: BackendArgs & { model: string; adapter?: string; text: string; json: boolean },
+): Promise<number> {
   if (!existsSync(a.text)) throw new DumboError('cannot read the text: no such file', { location: { file: a.text } });
   const { model, tokenizer } = await loadFolder(a.model, a);
   const ids = tokenizer.encode(readFileSync(a.text, 'utf8'));
@@ -128,6 +149,30 @@ export async function scoreCommand(a: BackendArgs & { model: string; text: strin
     `${a.text}: ${tokens} predicted tokens, loss ${loss.toFixed(6)} nats/token, perplexity ${perplexity.toFixed(4)}\n`,
   );
   if (a.json) process.stdout.write(JSON.stringify({ loss, tokens, perplexity }) + '\n');
+  return 0;
+}
+
+/**
+ * `dumbo merge`: the base model with the adapter's deltas added (W + scaling·B·A), written as a plain Hugging
+ * Face folder (config.json, model.safetensors, the base's tokenizer files) that needs no adapter to load.
+ */
+export async function mergeCommand(a: BackendArgs & { model: string; adapter: string; output: string }) {
+  const out = path.resolve(a.output);
+  if (out === path.resolve(a.model) || out === path.resolve(a.adapter)) {
+    throw new DumboError('--output must be a new folder, not the base model or the adapter', {
+      location: { file: a.output },
+    });
+  }
+  const { model, tokenizer } = await loadFolder(a.model, a);
+  const lora = model.lm.lora!;
+  lora.mergeOnSave = true;
+  await savePretrained(model.lm, out, tokenizer);
+  // The merged folder is a plain model: the adapter stays in its own folder, not beside merged weights.
+  for (const f of ['adapter_config.json', 'adapter_model.safetensors']) rmSync(path.join(out, f), { force: true });
+  process.stderr.write(
+    `merged ${lora.modules.size} LoRA modules (r=${lora.settings.r}) of ${a.adapter} into ${a.model}: wrote ${a.output}\n`,
+  );
+  model.lm.dispose();
   return 0;
 }
 

@@ -30,8 +30,10 @@ Usage:
   dumbo resume RUN                  the same, with the config the run folder keeps (RUN/config.yaml)
   dumbo validate CONFIG [--json]    load and resolve a config, and read its data's first rows, without training
   dumbo plugins [CONFIG] [--json]   list the plugin catalog (and the config's plugins)
-  dumbo generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S]
-  dumbo score --model DIR --text FILE [--json]   mean cross-entropy (nats/token) and perplexity of a text
+  dumbo generate --model DIR [--adapter DIR] --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
+                 [--top-p P] [--seed S]
+  dumbo score --model DIR [--adapter DIR] --text FILE [--json]   mean cross-entropy (nats/token) and perplexity
+  dumbo merge --model DIR --adapter DIR --output DIR   a LoRA adapter merged into its base: a plain model folder
   dumbo doctor [--json]             which backend runs here (the GPU adapter, for WebGPU), and why not a faster one
   dumbo serve [CONFIG] [--port N] [--host H]
                                     the workbench in a browser: HTTP + WebSocket on 127.0.0.1, token-protected
@@ -43,8 +45,10 @@ Options:
   --resume RUN        run: continue the run in folder RUN (resume_from: latest)
   --plugin-path DIR   the user plugin folder (default: $DUMBO_PLUGIN_PATH, else ${userPluginDir()})
   --json              print machine-readable output as the last stdout line
-  --backend B         generate/score/doctor: auto (default), gpu, webgpu, native, cpu or wasm
-  --allow-software    generate/score/doctor: let --backend webgpu use a software adapter (llvmpipe)
+  --adapter DIR       generate/score/merge: a PEFT LoRA adapter folder (a LoRA run's final/ or checkpoint, or
+                      one saved by Python's PEFT) applied to --model
+  --backend B         generate/score/merge/doctor: auto (default), gpu, webgpu, native, cpu or wasm
+  --allow-software    generate/score/merge/doctor: let --backend webgpu use a software adapter (llvmpipe)
   --port N            serve: the port (default 0: any free port; the URL is printed)
   --host H            serve: the address (default 127.0.0.1; another one prints a warning)
   --verbose           print stack traces with errors
@@ -78,6 +82,7 @@ export async function main(argv: string[]): Promise<number> {
         json: { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' },
         model: { type: 'string' },
+        adapter: { type: 'string' },
         prompt: { type: 'string' },
         text: { type: 'string' },
         'max-new-tokens': { type: 'string' },
@@ -106,7 +111,7 @@ export async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   let [command, ...rest] = positionals as [string, ...string[]];
-  const commands = ['run', 'resume', 'validate', 'plugins', 'generate', 'score', 'doctor', 'serve', 'help'];
+  const commands = ['run', 'resume', 'validate', 'plugins', 'generate', 'score', 'merge', 'doctor', 'serve', 'help'];
   if (/\.ya?ml$/i.test(command) || (existsSync(command) && !commands.includes(command))) {
     rest = [command, ...rest];
     command = 'run';
@@ -147,6 +152,7 @@ export async function main(argv: string[]): Promise<number> {
         const { generateCommand } = await import('./engine-commands.js');
         return await generateCommand({
           model: required(values.model, '--model DIR'),
+          adapter: values.adapter,
           // --prompt '' is a prompt: the sample starts from the model's BOS or EOS token.
           prompt: values.prompt ?? missing('--prompt TEXT'),
           maxNewTokens: intOption(values['max-new-tokens'], '--max-new-tokens', 64),
@@ -162,8 +168,19 @@ export async function main(argv: string[]): Promise<number> {
         const { scoreCommand } = await import('./engine-commands.js');
         return await scoreCommand({
           model: required(values.model, '--model DIR'),
+          adapter: values.adapter,
           text: required(values.text, '--text FILE'),
           json: values.json === true,
+          backend: backendOption(values.backend),
+          allowSoftware: values['allow-software'],
+        });
+      }
+      case 'merge': {
+        const { mergeCommand } = await import('./engine-commands.js');
+        return await mergeCommand({
+          model: required(values.model, '--model DIR'),
+          adapter: required(values.adapter, '--adapter DIR'),
+          output: required(values.output, '--output DIR'),
           backend: backendOption(values.backend),
           allowSoftware: values['allow-software'],
         });
