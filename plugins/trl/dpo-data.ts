@@ -7,9 +7,10 @@
  * Each completion ends with EOS, as in TRL; a pair is cut to `max_length` at the end.
  */
 import { Err, getLogger, Ok, type Dataset, type Result, type TokenizedRow, type Tokenizer } from 'dumbo';
-import { RowFormatter, type FormatterOptions } from '../jinja_formatter/index.js';
+import { RowFormatter } from '../jinja_formatter/index.js';
 import { aboutOption, type TrlOptions } from './options.js';
-import { ChatTemplate, fieldsOf, has, valueKind, withChatTemplate, type Message, type Row } from './rows.js';
+import { datasetKinds, fieldsOf, formatterOptions, has, mapRows, valueKind, withChatTemplate } from './rows.js';
+import type { ChatTemplate, Message, Row, RowKinds } from './rows.js';
 
 /** A formatted preference pair: the chosen sequence as the row's ids and labels, and the rejected one. */
 export interface PairRow extends TokenizedRow {
@@ -33,7 +34,7 @@ export function isPairRow(row: unknown): row is PairRow {
 
 const FIELDS = ['prompt', 'chosen', 'rejected'] as const;
 type PairKind = 'text' | 'messages';
-const KIND_NAMES: Record<PairKind, string> = { text: 'a pair of strings', messages: 'a pair of message lists' };
+const KIND_NAMES: Record<PairKind, string> = { text: 'string', messages: 'message-list' };
 
 /** A row's kind (three strings or three message lists), or what is wrong with it. */
 function kindOf(row: Row): Result<PairKind, string> {
@@ -82,31 +83,13 @@ function formatSplit(
   split: string,
   o: TrlOptions,
   f: RowFormatter,
-  kind: PairKind,
+  kinds: RowKinds<PairKind>,
   chat: ChatTemplate | undefined,
 ): Result<{ rows: PairRow[]; stats: PairStats }> {
-  const chosen: Row[] = [];
-  const rejected: Row[] = [];
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i];
-    const where = `${split} row ${i}`;
-    if (row === null || typeof row !== 'object' || Array.isArray(row)) {
-      return Err(new Error(`${where}: a row must be an object of fields`));
-    }
-    const k = kindOf(row as Row);
-    if (!k.ok) return Err(new Error(`${where}: ${k.error}`));
-    if (k.value !== kind) {
-      return Err(
-        new Error(
-          `${where}: ${KIND_NAMES[k.value]} in a dataset of ${KIND_NAMES[kind]} (as train row 0): a dataset holds one kind of rows`,
-        ),
-      );
-    }
-    const pair = sides(row as Row, kind, chat);
-    if (!pair.ok) return Err(new Error(`${where}: ${pair.error}`));
-    chosen.push(pair.value[0]);
-    rejected.push(pair.value[1]);
-  }
+  const pairs = mapRows(rows, split, kinds, (row) => sides(row, kinds.expected, chat));
+  if (!pairs.ok) return pairs;
+  const chosen = pairs.value.map((p) => p[0]);
+  const rejected = pairs.value.map((p) => p[1]);
   const c = f.format(chosen, split);
   if (!c.ok) return c;
   const r = f.format(rejected, split);
@@ -136,32 +119,19 @@ function formatSplit(
 
 /** The DPO formatting of a dataset: preference rows -> `PairRow`s. */
 export function formatDpo(dataset: Dataset, o: TrlOptions, tok: Tokenizer): Result<Dataset> {
-  const first = dataset.train[0];
-  if (first === undefined) return Err(new Error('the dataset has no train rows'));
-  const kind = kindOf(first);
-  if (!kind.ok) return Err(new Error(`train row 0: ${kind.error}`));
-  const chat = ChatTemplate.of(o, tok);
-  if (!chat.ok) return chat;
-  if (kind.value === 'messages' && !chat.value) return Err(ChatTemplate.missing('preference rows of chat messages'));
-  const options: FormatterOptions = {
-    use_chat_template: false,
-    text_field: 'text',
-    prompt_field: 'prompt',
-    response_field: 'response',
-    messages_field: 'messages',
-    mask_prompt: true,
+  const found = datasetKinds(dataset, o, tok, { of: kindOf, names: KIND_NAMES, needChat: (k) => k === 'messages' });
+  if (!found.ok) return found;
+  const { kinds, chat } = found.value;
+  const options = formatterOptions(o, {
     // A chat template writes its own BOS; every completion ends with EOS, as TRL appends it.
-    ...(kind.value === 'text' ? {} : { add_bos: false }),
+    ...(kinds.expected === 'text' ? {} : { add_bos: false }),
     ...(tok.eosTokenId !== undefined ? { add_eos: true } : {}),
-    max_length: o.max_length,
-    truncation: 'truncate',
-    packing: false,
-  };
-  const f = RowFormatter.create(options, withChatTemplate(tok, chat.value?.source));
+  });
+  const f = RowFormatter.create(options, withChatTemplate(tok, chat?.source));
   if (!f.ok) return f;
-  const train = formatSplit(dataset.train, 'train', o, f.value, kind.value, chat.value);
+  const train = formatSplit(dataset.train, 'train', o, f.value, kinds, chat);
   if (!train.ok) return train;
-  const ev = dataset.eval ? formatSplit(dataset.eval, 'eval', o, f.value, kind.value, chat.value) : undefined;
+  const ev = dataset.eval ? formatSplit(dataset.eval, 'eval', o, f.value, kinds, chat) : undefined;
   if (ev && !ev.ok) return ev;
   const log = getLogger('trl');
   for (const [split, s] of [
@@ -174,7 +144,7 @@ export function formatDpo(dataset: Dataset, o: TrlOptions, tok: Tokenizer): Resu
   const info = {
     ...loaded,
     formatted: { maxLength: o.max_length, train: train.value.stats, ...(ev?.ok ? { eval: ev.value.stats } : {}) },
-    trl: { method: 'dpo', kind: kind.value },
+    trl: { method: 'dpo', kind: kinds.expected },
   };
   return Ok({ train: train.value.rows, ...(ev?.ok ? { eval: ev.value.rows } : {}), info: () => info });
 }

@@ -74,10 +74,7 @@ export class Trl extends DatasetFormatterPlugin {
   hooks(): PluginHooks {
     return {
       ...super.hooks(),
-      log_init: (config) => {
-        this.options = config as TrlOptions;
-        return Ok(undefined);
-      },
+      log_init: (config) => this.configure(config as TrlOptions),
       dataset_loader: (config, _tokenizer, ctx) => loadDataset(config as TrlOptions, ctx.configDir, ctx.dryRunRows),
       trainable_parameters: (params, model) => {
         // Called before the first step and before a resumed run loads its checkpoint: the initial weights.
@@ -107,6 +104,12 @@ export class Trl extends DatasetFormatterPlugin {
       // The estimate's sequence length: no formatted row is longer than max_length.
       estimate: (facts, config) => Ok({ ...facts, maxLength: (config as TrlOptions).max_length }),
     };
+  }
+
+  /** Keeps the section for the training-time hooks, which get none. */
+  private configure(o: TrlOptions): Result<void> {
+    this.options = o;
+    return Ok(undefined);
   }
 
   /** The DPO loss of this run, its reference settled: adapters off, precomputed, or a frozen copy. */

@@ -6,7 +6,8 @@
  * conversation adds after it).
  */
 import { Template } from '@huggingface/jinja';
-import { Err, errorMessage, Ok, type Result, type Tokenizer } from 'dumbo';
+import { Err, errorMessage, Ok, type Dataset, type Result, type Tokenizer } from 'dumbo';
+import type { FormatterOptions } from '../jinja_formatter/index.js';
 import { aboutOption, type TrlOptions } from './options.js';
 
 export type Row = Readonly<Record<string, unknown>>;
@@ -35,6 +36,76 @@ export function isMessages(v: unknown): v is Message[] {
 export function valueKind(v: unknown): 'text' | 'messages' | 'other' {
   if (typeof v === 'string') return 'text';
   return isMessages(v) ? 'messages' : 'other';
+}
+
+/** How a dataset's rows are told apart: each row's kind, the kind of train row 0, and their names. */
+export interface RowKinds<K extends string> {
+  of(row: Row): Result<K, string>;
+  expected: K;
+  names: Record<K, string>;
+}
+
+/**
+ * A dataset's kind of rows (train row 0 decides, as in TRL) and the run's chat template, which the kinds that
+ * `needChat` may not lack.
+ */
+export function datasetKinds<K extends string>(
+  dataset: Dataset,
+  o: TrlOptions,
+  tok: Tokenizer,
+  kinds: Omit<RowKinds<K>, 'expected'> & { needChat(kind: K): boolean },
+): Result<{ kinds: RowKinds<K>; chat: ChatTemplate | undefined }> {
+  const first = dataset.train[0];
+  if (first === undefined) return Err(new Error('the dataset has no train rows'));
+  const kind = kinds.of(first);
+  if (!kind.ok) return Err(new Error(`train row 0: ${kind.error}`));
+  const chat = ChatTemplate.of(o, tok);
+  if (!chat.ok) return chat;
+  if (kinds.needChat(kind.value) && !chat.value) return Err(ChatTemplate.missing(`${kinds.names[kind.value]} rows`));
+  return Ok({ kinds: { of: kinds.of, names: kinds.names, expected: kind.value }, chat: chat.value });
+}
+
+/** The row if it is an object of the dataset's kind (a dataset holds one kind of rows, as in TRL). */
+function ofKind<K extends string>(row: unknown, kinds: RowKinds<K>): Result<Row, string> {
+  if (row === null || typeof row !== 'object' || Array.isArray(row)) return Err('a row must be an object of fields');
+  const k = kinds.of(row as Row);
+  if (!k.ok) return k;
+  if (k.value === kinds.expected) return Ok(row as Row);
+  const { names, expected } = kinds;
+  return Err(
+    `a ${names[k.value]} row in a dataset of ${names[expected]} rows (as train row 0): a dataset holds one kind of rows`,
+  );
+}
+
+/** `map` of each row of a split, once checked to be of the dataset's kind; an error names the split and row. */
+export function mapRows<K extends string, T>(
+  rows: readonly unknown[],
+  split: string,
+  kinds: RowKinds<K>,
+  map: (row: Row) => Result<T, string>,
+): Result<T[]> {
+  const out: T[] = [];
+  for (const [i, row] of rows.entries()) {
+    const checked = ofKind(row, kinds);
+    const r: Result<T, string> = checked.ok ? map(checked.value) : Err(checked.error);
+    if (!r.ok) return Err(new Error(`${split} row ${i}: ${r.error}`));
+    out.push(r.value);
+  }
+  return Ok(out);
+}
+
+/** The jinja formatter's options for the rows trl hands it (`{prompt, response}` or `{messages}`). */
+export function formatterOptions(o: TrlOptions, set: Partial<FormatterOptions>): FormatterOptions {
+  const fields = { text_field: 'text', prompt_field: 'prompt', response_field: 'response', messages_field: 'messages' };
+  return {
+    ...fields,
+    use_chat_template: false,
+    mask_prompt: true,
+    max_length: o.max_length,
+    truncation: 'truncate',
+    packing: false,
+    ...set,
+  };
 }
 
 /** The tokenizer with `template` as its chat template (the jinja formatter reads `chatTemplate`). */

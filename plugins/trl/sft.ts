@@ -11,9 +11,10 @@
  * A dataset is one kind of rows, as in TRL: the first training row decides.
  */
 import { Err, Ok, type Dataset, type Result, type Tokenizer } from 'dumbo';
-import { formatDataset, type FormatterOptions } from '../jinja_formatter/index.js';
+import { formatDataset } from '../jinja_formatter/index.js';
 import { aboutOption, type TrlOptions } from './options.js';
-import { ChatTemplate, fieldsOf, has, valueKind, withChatTemplate, type Message, type Row } from './rows.js';
+import { datasetKinds, fieldsOf, formatterOptions, has, mapRows, valueKind, withChatTemplate } from './rows.js';
+import type { ChatTemplate, Message, Row } from './rows.js';
 
 type SftKind = 'prompt_completion' | 'conversational' | 'chat';
 
@@ -51,32 +52,6 @@ function formatterRow(row: Row, kind: SftKind, chat: ChatTemplate | undefined): 
   return texts.ok ? Ok({ prompt: texts.value[0], response: texts.value[1] }) : texts;
 }
 
-/** The rows of a split, each checked to be of the dataset's kind, as the jinja formatter takes them. */
-function convert(rows: readonly unknown[], split: string, kind: SftKind, chat?: ChatTemplate): Result<Row[]> {
-  const out: Row[] = [];
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i];
-    const where = `${split} row ${i}`;
-    if (row === null || typeof row !== 'object' || Array.isArray(row)) {
-      return Err(new Error(`${where}: a row must be an object of fields`));
-    }
-    const k = kindOf(row as Row);
-    if (!k.ok) return Err(new Error(`${where}: ${k.error}`));
-    if (k.value !== kind) {
-      return Err(
-        new Error(
-          `${where}: a ${KIND_NAMES[k.value]} row in a dataset of ${KIND_NAMES[kind]} rows (as train row 0): ` +
-            'a dataset holds one kind of rows',
-        ),
-      );
-    }
-    const r = formatterRow(row as Row, kind, chat);
-    if (!r.ok) return Err(new Error(`${where}: ${r.error}`));
-    out.push(r.value);
-  }
-  return Ok(out);
-}
-
 /** The jinja formatter's errors in the words of this section's options. */
 function sftError(error: Error): Error {
   const packing = /^packing: ([\s\S]*)$/.exec(error.message);
@@ -88,37 +63,31 @@ function sftError(error: Error): Error {
 
 /** The SFT formatting of a dataset: rows -> `{input_ids, labels}`. */
 export function formatSft(dataset: Dataset, o: TrlOptions, tok: Tokenizer): Result<Dataset> {
-  const first = dataset.train[0];
-  if (first === undefined) return Err(new Error('the dataset has no train rows'));
-  const kind = kindOf(first);
-  if (!kind.ok) return Err(new Error(`train row 0: ${kind.error}`));
-  const chat = ChatTemplate.of(o, tok);
-  if (!chat.ok) return chat;
-  if (kind.value !== 'prompt_completion' && chat.value === undefined) {
-    return Err(ChatTemplate.missing(`${KIND_NAMES[kind.value]} rows`));
-  }
-  const train = convert(dataset.train, 'train', kind.value, chat.value);
+  const found = datasetKinds(dataset, o, tok, {
+    of: kindOf,
+    names: KIND_NAMES,
+    needChat: (k) => k !== 'prompt_completion',
+  });
+  if (!found.ok) return found;
+  const { kinds, chat } = found.value;
+  const kind = kinds.expected;
+  const convert = (rows: readonly unknown[], split: string) =>
+    mapRows(rows, split, kinds, (row) => formatterRow(row, kind, chat));
+  const train = convert(dataset.train, 'train');
   if (!train.ok) return train;
-  const evalRows = dataset.eval ? convert(dataset.eval, 'eval', kind.value, chat.value) : undefined;
+  const evalRows = dataset.eval ? convert(dataset.eval, 'eval') : undefined;
   if (evalRows && !evalRows.ok) return evalRows;
 
-  const options: FormatterOptions = {
-    use_chat_template: false,
-    text_field: 'text',
-    prompt_field: 'prompt',
-    response_field: 'response',
-    messages_field: 'messages',
-    mask_prompt: kind.value === 'chat' ? o.assistant_only_loss : o.completion_only_loss,
+  const options = formatterOptions(o, {
+    mask_prompt: kind === 'chat' ? o.assistant_only_loss : o.completion_only_loss,
     // Text the chat template made carries its own BOS and turn ends, as in a chat row.
-    ...(kind.value === 'conversational' ? { add_bos: false, add_eos: false } : {}),
-    max_length: o.max_length,
-    truncation: 'truncate',
+    ...(kind === 'conversational' ? { add_bos: false, add_eos: false } : {}),
     packing: o.packing,
-  };
+  });
   const input = { train: train.value, ...(evalRows?.ok ? { eval: evalRows.value } : {}) };
-  const formatted = formatDataset(input, options, withChatTemplate(tok, chat.value?.source));
+  const formatted = formatDataset(input, options, withChatTemplate(tok, chat?.source));
   if (!formatted.ok) return Err(sftError(formatted.error));
   const loaded = dataset.info?.() ?? { rows: dataset.train.length, evalRows: dataset.eval?.length };
-  const info = { ...loaded, ...formatted.value.info?.(), trl: { method: 'sft', kind: kind.value } };
+  const info = { ...loaded, ...formatted.value.info?.(), trl: { method: 'sft', kind } };
   return Ok({ ...formatted.value, info: () => info });
 }

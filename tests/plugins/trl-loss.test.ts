@@ -190,12 +190,11 @@ function expectClose(actual: Record<string, number>, wanted: Record<string, numb
 
 describe('trl SFT: masked positions carry no loss', () => {
   it('the loss of a formatted chat is the mean over the assistant tokens only, whatever the logits predict elsewhere', async () => {
-    const messages = [
-      { role: 'user', content: 'hi there' },
-      { role: 'assistant', content: 'hello' },
-      { role: 'user', content: 'bye' },
-      { role: 'assistant', content: 'ok' },
-    ];
+    // User and assistant by turns.
+    const messages = ['hi there', 'hello', 'bye', 'ok'].map((content, i) => ({
+      role: i % 2 ? 'assistant' : 'user',
+      content,
+    }));
     const section = validSection(Trl, { chat_template: TEMPLATE }).unwrap();
     const data = (await new Trl().hooks().dataset_formatter!(
       { train: [{ messages }] },

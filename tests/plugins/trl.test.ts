@@ -4,14 +4,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  standaloneContext,
-  type Dataset,
-  type PluginConfig,
-  type Result,
-  type TokenizedRow,
-  type Tokenizer,
-} from '../../src/core/index.js';
+import type { Dataset, PluginConfig, Result, TokenizedRow, Tokenizer } from '../../src/core/index.js';
+import { standaloneContext } from '../../src/core/index.js';
 import { Trl, type PairRow } from '../../plugins/trl/index.js';
 import { tempDir } from '../helpers.js';
 import { validSection } from './section.js';
@@ -21,13 +15,9 @@ const SPECIAL: Record<string, number> = { '<s>': 1, '</s>': 2 };
 const EOS = 2;
 
 function enc(text: string): number[] {
-  const ids: number[] = [];
-  for (let i = 0; i < text.length;) {
-    const special = Object.keys(SPECIAL).find((s) => text.startsWith(s, i));
-    ids.push(special ? SPECIAL[special]! : text.charCodeAt(i) + 10);
-    i += special ? special.length : 1;
-  }
-  return ids;
+  return text
+    .split(/(<\/?s>)/)
+    .flatMap((part) => (part in SPECIAL ? [SPECIAL[part]!] : [...part].map((c) => c.charCodeAt(0) + 10)));
 }
 
 function tokenizer(chatTemplate?: string): Tokenizer {
@@ -48,6 +38,7 @@ const TEMPLATE =
   '{% else %}{{ m.role }}: {{ m.content }}\n{% endif %}{% endfor %}{% if add_generation_prompt %}A:{% endif %}';
 
 const masked = (text: string) => enc(text).map(() => -100);
+const turn = (content: string, i: number) => ({ role: i % 2 ? 'assistant' : 'user', content });
 
 /** The section as a run hands it to the hooks: validated, defaults filled in. */
 function section(options: PluginConfig): PluginConfig {
@@ -158,13 +149,8 @@ describe('trl SFT on prompt/completion rows', () => {
 });
 
 describe('trl SFT on chat rows', () => {
-  const chat = [
-    { role: 'system', content: 'be nice' },
-    { role: 'user', content: 'hi' },
-    { role: 'assistant', content: 'hello' },
-    { role: 'user', content: 'bye' },
-    { role: 'assistant', content: 'ciao' },
-  ];
+  // A system message, then user and assistant by turns.
+  const chat = [{ role: 'system', content: 'be nice' }, ...['hi', 'hello', 'bye', 'ciao'].map(turn)];
 
   it('trains on the assistant turns only (assistant_only_loss), with the section’s chat_template', async () => {
     const [row] = await formatted([{ messages: chat }], { chat_template: TEMPLATE });
