@@ -2,7 +2,7 @@
 // trains only the adapters (final/'s model is the base, bit for bit; the optimizer holds moments for the
 // adapters alone), its loss falls, final/ and every checkpoint hold PEFT's adapter files; `dumbo score` with
 // `--adapter` equals the score of the folder `dumbo merge` writes, and of final/ with `merge_on_save`; a run
-// continues from a saved adapter (`lora: {adapter: DIR}`); the lora-sft example's data is its script's and the
+// continues from a saved adapter (`lora: {adapter: DIR}`); a stopped LoRA run resumes bit for bit; the lora-sft example's data is its script's and the
 // example trains (on a small base instead of the quickstart's); optimizer state with LoRA r=8 on GPT-2 mini is
 // under 2% of full fine-tuning's.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -165,6 +165,41 @@ describe('lora in a run', () => {
       lora_alpha: 8,
     });
   }, 120_000);
+});
+
+describe('a stopped LoRA run', () => {
+  it('resumes to the adapter an uninterrupted run ends with, bit for bit', async () => {
+    const baseYaml = engineConfig({ steps: 4, saveEvery: 0 });
+    const base = path.join((await run(baseYaml)).dir, 'final');
+    const data = countingData();
+    const yaml = (resume: boolean) =>
+      loraYaml(base, data, LORA, 8)
+        .replace('save_every: 4', 'save_every: 0')
+        .replace('model:', `${resume ? 'resume_from: latest\n' : ''}model:`);
+    const whole = await run(yaml(false));
+    // The same run, stopped after step 5 (it checkpoints there), then resumed in its folder.
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'run.yaml'), yaml(false));
+    let steps = 0;
+    const first = await runLifecycle(await prepareRun(path.join(dir, 'run.yaml'), { userPluginDir: tempDir('u-') }), {
+      runFolder: dir,
+      onStep: () => void steps++,
+      stopRequested: () => steps >= 5,
+    });
+    expect(first.status).toBe('stopped');
+    expect(listCheckpoints(dir).map((c) => c.step)).toEqual([5]);
+    writeFileSync(path.join(dir, 'run.yaml'), yaml(true));
+    const second = await runLifecycle(await prepareRun(path.join(dir, 'run.yaml'), { userPluginDir: tempDir('u-') }), {
+      runFolder: dir,
+    });
+    expect(second.status).toBe('completed');
+    const [a, b] = [
+      await tensors(path.join(whole.dir, 'final', 'adapter_model.safetensors')),
+      await tensors(path.join(dir, 'final', 'adapter_model.safetensors')),
+    ];
+    expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+    for (const [name, t] of a) expect([...b.get(name)!.data], name).toEqual([...t.data]);
+  }, 240_000);
 });
 
 describe('the lora-sft example', () => {
