@@ -2,9 +2,9 @@
 // trains only the adapters (final/'s model is the base, bit for bit; the optimizer holds moments for the
 // adapters alone), its loss falls, final/ and every checkpoint hold PEFT's adapter files; `dumbo score` with
 // `--adapter` equals the score of the folder `dumbo merge` writes, and of final/ with `merge_on_save`; a run
-// continues from a saved adapter (`lora: {adapter: DIR}`); a stopped LoRA run resumes bit for bit; the lora-sft example's data is its script's and the
-// example trains (on a small base instead of the quickstart's); optimizer state with LoRA r=8 on GPT-2 mini is
-// under 2% of full fine-tuning's.
+// continues from a saved adapter (`lora: {adapter: DIR}`); a stopped LoRA run resumes bit for bit; the
+// lora-sft example's data is its script's and the example trains (on a small base instead of the quickstart's);
+// optimizer state with LoRA r=8 on GPT-2 mini is under 2% of full fine-tuning's.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
