@@ -138,7 +138,9 @@ export function formatDpo(dataset: Dataset, o: TrlOptions, tok: Tokenizer): Resu
     ['train', train.value.stats],
     ['eval', ev?.value.stats],
   ] as const) {
-    if (s) log.info(`${split}: ${s.pairs} preference pairs, ${s.tokens} tokens, ${s.truncated} sequences truncated`);
+    if (!s) continue;
+    const cut = `${s.truncated} sequence${s.truncated === 1 ? '' : 's'} truncated`;
+    log.info(`${split}: ${s.pairs} preference pairs, ${s.tokens} tokens, ${cut}`);
   }
   const loaded = dataset.info?.() ?? { rows: dataset.train.length, evalRows: dataset.eval?.length };
   const info = {
