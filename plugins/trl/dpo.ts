@@ -85,18 +85,8 @@ export const METRIC_NAMES = [
 /** The reference model's log-probabilities `[2B]` of a pair batch, without gradient. */
 export type ReferenceForward = (ids: tf.Tensor2D, labels: tf.Tensor2D) => tf.Tensor1D;
 
-/** A model's LoRA switch, as the lora plugin adds it: while `enabled` is false the model is the base model. */
-interface LoraSwitch {
-  enabled: boolean;
-}
-
-export function loraOf(lm: CausalLM): LoraSwitch | undefined {
-  const lora = (lm as { lora?: LoraSwitch }).lora;
-  return lora && typeof lora.enabled === 'boolean' ? lora : undefined;
-}
-
 /** The log-probabilities of `lm` with its adapters off (the base model), restoring the switch after. */
-export function adaptersOff(lm: CausalLM, lora: LoraSwitch): ReferenceForward {
+export function adaptersOff(lm: CausalLM, lora: { enabled: boolean }): ReferenceForward {
   return (ids, labels) => {
     const was = lora.enabled;
     lora.enabled = false;

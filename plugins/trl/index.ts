@@ -25,7 +25,6 @@ import {
   dpoLossFunction,
   forwardOf,
   frozenCopy,
-  loraOf,
   precomputeReference,
   type ReferenceForward,
 } from './dpo.js';
@@ -136,7 +135,7 @@ export class Trl extends DatasetFormatterPlugin {
         ),
       );
     }
-    const lora = loraOf(lm);
+    const lora = lm.lora;
     let reference: ReferenceForward;
     if (lora) {
       reference = adaptersOff(lm, lora);

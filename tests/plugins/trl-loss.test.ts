@@ -14,6 +14,7 @@ import {
   type Tokenizer,
 } from '../../src/core/index.js';
 import {
+  attachLora,
   causalLMLoss,
   causalLMLossFunction,
   collate,
@@ -302,6 +303,29 @@ describe('trl DPO loss', () => {
       // Precomputed: the reference's one pass before training, then the policy's; else policy, then reference.
       expect(seen).toEqual(precompute ? [false, true] : [true, false]);
     }
+  });
+
+  it('with the lora plugin’s adapters (B not zero), the reference is the base model and the adapters stay on', async () => {
+    const lm = model(8);
+    const lora = attachLora(lm, { target_modules: ['c_attn', 'c_fc'], init_lora_weights: false, seed: 3 });
+    const base = Object.assign(Object.create(lm) as CausalLM, {
+      forward: (ids: tf.Tensor2D, o?: object) => {
+        lora.enabled = false;
+        try {
+          return lm.forward(ids, o);
+        } finally {
+          lora.enabled = true;
+        }
+      },
+    });
+    const d = driver();
+    const fn = await d.start({ beta: 0.3 }, lm);
+    const got = await d.loss(fn, lm);
+    const want = expected(d.rows, lm, base, 0.3);
+    expect(Math.abs(got.loss - want.loss)).toBeLessThan(1e-5);
+    expect(Math.abs(want.metrics['rewards/margins'])).toBeGreaterThan(1e-3); // the adapters change the model
+    expectClose(got.metrics, want.metrics);
+    expect(lora.enabled).toBe(true);
   });
 
   it('fails before training, naming max_length, when a pair is longer than the model’s context', async () => {
