@@ -13,6 +13,7 @@
 import { defineSchema, Err, ModelPatcherPlugin, Ok } from 'dumbo';
 import type { FromSchema, KernelRegistry, Model, PluginConfig, PluginContext, PluginHooks } from 'dumbo';
 import {
+  isCausalLMLoss,
   isEngineModel,
   ligerLossFunction,
   registerFused,
@@ -84,6 +85,11 @@ export class Liger extends ModelPatcherPlugin {
       kernels: (registry, ctx) => Ok(this.register(registry, ctx)),
       compute_loss: (loss, ctx) => {
         if (!this.options.fused_linear_cross_entropy) return Ok(loss);
+        // Only the causal LM loss is fused: a loss another plugin set (DPO's) stays, whatever the plugin order.
+        if (!isCausalLMLoss(loss)) {
+          ctx.logger.info('loss: another plugin set the loss; the fused LM head + cross-entropy is not used');
+          return Ok(loss);
+        }
         ctx.logger.info('loss: fused linear cross-entropy (no [tokens, vocab] logits)');
         return Ok(ligerLossFunction as EngineLossFunction as typeof loss);
       },

@@ -36,6 +36,15 @@ export const causalLMLossFunction: EngineLossFunction = (lm, batch, options) => 
 // The SDK's LossFunction is the same shape with the engine's types left open.
 causalLMLossFunction satisfies LossFunction;
 
+/** Marks the default loss by a registered symbol: a plugin may see it through another copy of the engine. */
+const CAUSAL_LM_LOSS = Symbol.for('dumbo.causalLMLossFunction');
+Object.defineProperty(causalLMLossFunction, CAUSAL_LM_LOSS, { value: true });
+
+/** Whether `loss` is the default causal LM loss (from any copy of the engine), not one a plugin set. */
+export function isCausalLMLoss(loss: unknown): boolean {
+  return typeof loss === 'function' && (loss as unknown as Record<symbol, unknown>)[CAUSAL_LM_LOSS] === true;
+}
+
 /**
  * Time spent in each phase of the last step, for the benchmark and step_time_s. On WebGPU the first three
  * are the host's time recording the kernels and `waitMs` the time spent waiting for the GPU (the step's one

@@ -85,6 +85,15 @@ describe.each(BACKENDS)('liger on the %s backend', (backend) => {
     expect(close(fused, plain), `${fused} vs ${plain}`).toBe(true);
   });
 
+  it("fuses only the causal LM loss: a loss another plugin set (DPO's) stays, before or after it", async () => {
+    const hooks = new Liger().hooks();
+    const ctx: PluginContext = standaloneContext('liger');
+    (await hooks.log_init!(EVERY_FUSION, ctx)).unwrap();
+    const dpo: EngineLossFunction = (lm, batch, o) => causalLMLossFunction(lm, batch, o);
+    expect((await hooks.compute_loss!(dpo, ctx)).unwrap()).toBe(dpo);
+    expect((await hooks.compute_loss!(causalLMLossFunction, ctx)).unwrap()).not.toBe(causalLMLossFunction);
+  });
+
   it('replaces exactly the ops of the options that are on', async () => {
     await withLiger({ ...EVERY_FUSION, attention: false, optimizer: false });
     const replaced = kernelTable
