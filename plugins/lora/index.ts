@@ -14,19 +14,19 @@ import { attachLora, isEngineModel, LORA_DEFAULTS, loadLoraAdapter, loraTrainabl
 const schema = defineSchema({
   type: 'object',
   properties: {
-    r: { type: 'integer', minimum: 1, default: LORA_DEFAULTS.r, description: 'Rank of the adapters.' },
+    // No schema defaults for the adapter's settings: with `adapter:` they come from its adapter_config.json,
+    // so one left out must stay out (LORA_DEFAULTS fills them in for a new adapter).
+    r: { type: 'integer', minimum: 1, description: `Rank of the adapters (default ${LORA_DEFAULTS.r}).` },
     lora_alpha: {
       type: 'number',
       exclusiveMinimum: 0,
-      default: LORA_DEFAULTS.lora_alpha,
-      description: 'Scaling numerator: the update is scaled by lora_alpha / r (/ √r with use_rslora).',
+      description: `Scaling numerator: the update is scaled by lora_alpha / r (/ √r with use_rslora; default ${LORA_DEFAULTS.lora_alpha}).`,
     },
     lora_dropout: {
       type: 'number',
       minimum: 0,
       exclusiveMaximum: 1,
-      default: LORA_DEFAULTS.lora_dropout,
-      description: "Dropout on the adapters' input while training.",
+      description: "Dropout on the adapters' input while training (default 0; with adapter: the adapter's).",
     },
     target_modules: {
       oneOf: [{ type: 'array', items: { type: 'string' }, minItems: 1 }, { type: 'string' }],
@@ -34,8 +34,8 @@ const schema = defineSchema({
         "Module names to adapt (a name matches itself and '.name' endings) or one regex (full match). " +
         'Default as PEFT: GPT-2 c_attn; Llama and GPT-Neo q_proj, v_proj.',
     },
-    use_rslora: { type: 'boolean', default: false, description: 'Rank-stabilized LoRA: scale by lora_alpha / √r.' },
-    bias: { type: 'string', enum: ['none'], default: 'none', description: 'Biases stay frozen (PEFT: none).' },
+    use_rslora: { type: 'boolean', description: 'Rank-stabilized LoRA: scale by lora_alpha / √r (default false).' },
+    bias: { type: 'string', enum: ['none'], description: 'Biases stay frozen (PEFT: none, the only choice).' },
     modules_to_save: {
       type: 'array',
       items: { type: 'string' },
@@ -43,8 +43,8 @@ const schema = defineSchema({
     },
     init_lora_weights: {
       oneOf: [{ type: 'boolean' }, { type: 'string', enum: ['gaussian'] }],
-      default: true,
-      description: 'true: A Kaiming-uniform, B zeros (the model starts unchanged); gaussian: A normal(0, 1/r).',
+      description:
+        'true (default): A Kaiming-uniform, B zeros (the model starts unchanged); gaussian: A normal(0, 1/r).',
     },
     adapter: {
       type: 'string',
@@ -94,6 +94,25 @@ export class Lora extends ModelPatcherPlugin {
     }
     const o = this.options;
     const lm = model.lm;
+    if (o.adapter) {
+      // The adapter's own adapter_config.json sets its shape: a setting beside it would be ignored, so it is refused.
+      const shape = [
+        'r',
+        'lora_alpha',
+        'target_modules',
+        'use_rslora',
+        'modules_to_save',
+        'init_lora_weights',
+      ] as const;
+      const given = shape.find((k) => o[k] !== undefined);
+      if (given) {
+        return Err(
+          new Error(
+            `lora.${given}: not used with lora.adapter (the adapter's adapter_config.json sets it): remove one of them`,
+          ),
+        );
+      }
+    }
     try {
       const lora = o.adapter
         ? await loadLoraAdapter(lm, path.resolve(ctx.configDir, o.adapter), { lora_dropout: o.lora_dropout })

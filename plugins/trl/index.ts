@@ -137,6 +137,15 @@ export class Trl extends DatasetFormatterPlugin {
     }
     const lora = lm.lora;
     let reference: ReferenceForward;
+    if (lora && (lora.saved?.size ?? 0) > 0) {
+      // Switching the adapters off leaves the trained modules in place: the reference would drift with them.
+      return Err(
+        new Error(
+          "trl: DPO with LoRA's modules_to_save is not supported (the reference would use the trained modules): " +
+            'leave lora.modules_to_save out',
+        ),
+      );
+    }
     if (lora) {
       reference = adaptersOff(lm, lora);
       ctx.logger.info('reference model: the policy with its LoRA adapters off');

@@ -4,7 +4,7 @@
  * with a PEFT LoRA adapter on it where `--adapter` names one.
  */
 
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -19,6 +19,7 @@ import {
   loadLoraAdapter,
   loadPretrained,
   loadTokenizer,
+  MERGED_ADAPTER_KEY,
   readTensor,
   sampleText,
   savePretrained,
@@ -60,6 +61,18 @@ async function loadFolder(dir: string, a: BackendArgs & { adapter?: string }) {
   try {
     const model = await loadPretrained(abs, 0, backendLabel(report));
     const tokenizer = await loadTokenizer(abs);
+    const merged = model.config[MERGED_ADAPTER_KEY] === true;
+    if (a.adapter !== undefined && merged && path.resolve(a.adapter) === abs) {
+      model.lm.dispose();
+      throw new DumboError('its model has this adapter merged in already (merge_on_save): leave --adapter out', {
+        location: { file: dir },
+      });
+    }
+    if (a.adapter === undefined && !merged && existsSync(path.join(abs, 'adapter_config.json'))) {
+      process.stderr.write(
+        `${dir}: the model here is the base of a LoRA adapter (adapter_config.json): add --adapter ${dir} to apply it\n`,
+      );
+    }
     if (a.adapter !== undefined) {
       try {
         await loadLoraAdapter(model.lm, path.resolve(a.adapter));
@@ -158,8 +171,9 @@ export async function scoreCommand(
  */
 export async function mergeCommand(a: BackendArgs & { model: string; adapter: string; output: string }) {
   const out = path.resolve(a.output);
-  if (out === path.resolve(a.model) || out === path.resolve(a.adapter)) {
-    throw new DumboError('--output must be a new folder, not the base model or the adapter', {
+  // Written by replacing the folder: an existing one (the base, the adapter, a run) would be lost.
+  if (existsSync(out) && readdirSync(out).length > 0) {
+    throw new DumboError('--output must be a new or empty folder: it is replaced by the merged model', {
       location: { file: a.output },
     });
   }
@@ -169,6 +183,12 @@ export async function mergeCommand(a: BackendArgs & { model: string; adapter: st
   await savePretrained(model.lm, out, tokenizer);
   // The merged folder is a plain model: the adapter stays in its own folder, not beside merged weights.
   for (const f of ['adapter_config.json', 'adapter_model.safetensors']) rmSync(path.join(out, f), { force: true });
+  const configFile = path.join(out, 'config.json');
+  const { [MERGED_ADAPTER_KEY]: _merged, ...plain } = JSON.parse(readFileSync(configFile, 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  writeFileSync(configFile, JSON.stringify(plain, null, 2) + '\n');
   process.stderr.write(
     `merged ${lora.modules.size} LoRA modules (r=${lora.settings.r}) of ${a.adapter} into ${a.model}: wrote ${a.output}\n`,
   );

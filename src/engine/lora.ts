@@ -17,7 +17,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '../core/index.js';
 import type { LoraAdapter, Projection } from './models/layers.js';
-import { exportWeights } from './models/index.js';
+import { exportWeights, mergeParts } from './models/index.js';
 import type { CausalLM, HostTensor } from './models/types.js';
 import { Rng } from './random.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
@@ -75,6 +75,8 @@ export interface LoraModel {
   mergeOnSave: boolean;
   /** What `base_model_name_or_path` says in adapter_config.json. */
   baseModel: string;
+  /** The `modules_to_save` weights as they were before training: the base model's. */
+  readonly originals: ReadonlyMap<string, tf.Tensor>;
 }
 
 /** How a module name matches `target_modules`, as PEFT's check_target_module_exists. */
@@ -161,13 +163,19 @@ export function attachLora(
         `(${layer0.join(', ')}, and the same in every layer)`,
     );
   }
+  // A module to save matches as PEFT matches it: by its name or the end of it (`embed_tokens`).
   const saveNames = settings.modules_to_save ?? [];
-  const saved = new Map(
-    [...lm.params].filter(([name]) => saveNames.some((m) => name === m || name.startsWith(`${m}.`))),
-  );
-  const unmatched = saveNames.filter((m) => ![...saved.keys()].some((n) => n === m || n.startsWith(`${m}.`)));
+  const moduleOf = (param: string) => param.replace(/\.(weight|bias)(\[\d+:\d+\])?$/, '');
+  const saved = new Map([...lm.params].filter(([name]) => saveNames.some((m) => matchesTarget(moduleOf(name), [m]))));
+  const unmatched = saveNames.filter((m) => ![...saved.keys()].some((n) => matchesTarget(moduleOf(n), [m])));
   if (unmatched.length > 0) {
-    throw new Error(`lora.modules_to_save: the model has no module ${unmatched.map((m) => `'${m}'`).join(', ')}`);
+    const tied =
+      (lm as { tied?: boolean }).tied && unmatched.includes('lm_head')
+        ? ' (its LM head is tied to the token embeddings)'
+        : '';
+    throw new Error(
+      `lora.modules_to_save: the model has no module ${unmatched.map((m) => `'${m}'`).join(', ')}${tied}`,
+    );
   }
   const rng = new Rng(options.seed ?? 0);
   const scaling = loraScaling(settings);
@@ -178,8 +186,11 @@ export function attachLora(
     const projection = projections.get(name)!;
     const [inF, outF] = features(projection, lm.fanInFanOut);
     const [a, b] = initialValues(inF, outF, settings, rng);
-    const A = tf.variable(tf.tensor2d(a, [settings.r, inF]), true);
-    const B = tf.variable(tf.tensor2d(b, [outF, settings.r]), true);
+    // Made in a tidy: the variables keep the values, the tensors they were made from go.
+    const [A, B] = tf.tidy(() => [
+      tf.variable(tf.tensor2d(a, [settings.r, inF]), true),
+      tf.variable(tf.tensor2d(b, [outF, settings.r]), true),
+    ]);
     const adapter: LoraAdapter = { A, B, scaling, dropout: settings.lora_dropout, state };
     projection.lora = adapter;
     modules.set(name, adapter);
@@ -187,6 +198,8 @@ export function attachLora(
     params.set(`${name}.lora_B.weight`, B);
   }
   for (const [name, v] of lm.params) v.trainable = saved.has(name);
+  // The modules to save as they were: what the base model holds (final/'s model, the adapters off).
+  const originals = new Map([...saved].map(([name, v]) => [name, tf.keep(tf.clone(v))]));
   for (const [name, v] of params) lm.params.set(name, v);
   const lora: LoraModel = {
     settings,
@@ -201,6 +214,7 @@ export function attachLora(
     },
     mergeOnSave: false,
     baseModel: options.baseModel ?? '',
+    originals,
   };
   lm.lora = lora;
   return lora;
@@ -216,9 +230,12 @@ export async function peftTensors(lm: CausalLM): Promise<Map<string, HostTensor>
   const lora = lm.lora!;
   const entries = [...lora.params, ...lora.saved];
   const values = await Promise.all(entries.map(([, v]) => v.data() as Promise<Float32Array>));
-  return new Map(
-    entries.map(([name, v], i) => [PEFT_PREFIX + name, { shape: [...v.shape], data: Float32Array.from(values[i]!) }]),
+  // A module to save held as row parts (past a GPU's binding limit) is written whole, as PEFT holds it.
+  const whole = mergeParts(
+    lm,
+    new Map(entries.map(([name, v], i) => [name, { shape: [...v.shape], data: Float32Array.from(values[i]!) }])),
   );
+  return new Map([...whole].map(([name, t]) => [PEFT_PREFIX + name, t]));
 }
 
 /** adapter_config.json as PEFT writes it for a causal LM. */
@@ -330,7 +347,7 @@ export async function loadLoraAdapter(lm: CausalLM, dir: string, overrides: { lo
       problems.push(`${PEFT_PREFIX}${name} is [${t.shape}], this model's is [${v.shape}]`);
     }
   }
-  for (const name of lora.params.keys()) if (!adapter.tensors.has(name)) problems.push(`no ${PEFT_PREFIX}${name}`);
+  for (const name of wanted.keys()) if (!adapter.tensors.has(name)) problems.push(`no ${PEFT_PREFIX}${name}`);
   if (problems.length > 0) {
     detachLora(lm);
     throw new Error(
@@ -353,6 +370,7 @@ export function detachLora(lm: CausalLM): void {
     v.dispose();
   }
   for (const v of lm.params.values()) v.trainable = true;
+  for (const t of lora.originals.values()) t.dispose();
   lm.lora = undefined;
 }
 
@@ -360,12 +378,22 @@ export function detachLora(lm: CausalLM): void {
 export async function baseWeights(lm: CausalLM): Promise<Map<string, HostTensor>> {
   const all = await exportWeights(lm);
   for (const name of lm.lora?.params.keys() ?? []) all.delete(name);
+  // The modules to save as they were: the trained ones are the adapter's (PEFT keeps the base unchanged).
+  const originals = [...(lm.lora?.originals ?? [])];
+  const values = await Promise.all(originals.map(([, t]) => t.data() as Promise<Float32Array>));
+  const parts = new Map(
+    originals.map(([n, t], i) => [n, { shape: [...t.shape], data: Float32Array.from(values[i]!) }]),
+  );
+  for (const [name, t] of mergeParts(lm, parts)) all.set(name, t);
   return all;
 }
 
-/** The base weights with every adapter's delta added: W + scaling·(B·A), transposed where weights are [in, out]. */
+/** The model's weights as merged: the base with every adapter's delta added and the trained modules to save. */
+
 export async function mergedWeights(lm: CausalLM): Promise<Map<string, HostTensor>> {
-  const out = await baseWeights(lm);
+  // W + scaling·(B·A), transposed where weights are [in, out]; the modules to save as trained.
+  const out = await exportWeights(lm);
+  for (const name of lm.lora?.params.keys() ?? []) out.delete(name);
   const lora = lm.lora;
   if (!lora) return out;
   for (const [module, adapter] of lora.modules) {

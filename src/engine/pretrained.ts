@@ -52,12 +52,20 @@ export function modelFromConfig(config: HFConfig, seed: number, backend?: string
   return wrapModel(createModel(config, { seed }), undefined, backend);
 }
 
+/** config.json's mark of a model whose LoRA adapter (in the same folder) is merged into its weights. */
+export const MERGED_ADAPTER_KEY = 'dumbo_lora_merged';
+
 /** A model with its weights from a Hugging Face folder. */
 export async function loadPretrained(dir: string, seed: number, backend?: string): Promise<EngineModel> {
   const config = readConfig(dir);
   const lm = createModel(config, { seed });
   try {
     const { tensors } = await readSafetensorsFolder(dir);
+    // A LoRA run's checkpoint keeps its adapters among the weights (for an exact resume); they are also in its
+    // adapter files, which `--adapter` / `lora: {adapter}` apply: the model itself is the base.
+    if (existsSync(path.join(dir, 'adapter_config.json'))) {
+      for (const name of [...tensors.keys()]) if (/\.lora_[AB]\.weight$/.test(name)) tensors.delete(name);
+    }
     loadWeights(lm, tensors);
   } catch (error) {
     lm.dispose();
@@ -107,6 +115,8 @@ export async function savePretrained(lm: CausalLM, dir: string, tokenizer?: Engi
   mkdirSync(tmp);
   try {
     const config: Record<string, unknown> = { ...lm.config, architectures: [lm.architecture], torch_dtype: 'float32' };
+    // Merged weights with the adapter's files beside them: said in config.json, so the adapter is not applied twice.
+    if (lm.lora?.mergeOnSave) config[MERGED_ADAPTER_KEY] = true;
     writeFileAtomic(path.join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
     writeSafetensors(path.join(tmp, 'model.safetensors'), weights, { format: 'pt' });
     if (lm.lora) await writePeftAdapter(lm, tmp);

@@ -8,8 +8,10 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/backend.js';
+import { readSafetensors, writeSafetensors } from '../../src/engine/safetensors.js';
 import {
   attachLora,
+  baseWeights,
   DEFAULT_TARGET_MODULES,
   detachLora,
   loadLoraAdapter,
@@ -168,14 +170,46 @@ describe('LoRA settings and files', () => {
     lm.dispose();
   });
 
-  it('trains modules_to_save whole and saves them in the adapter', async () => {
+  it('trains modules_to_save whole (matched as PEFT: by the end of the name), saves them in the adapter, keeps the base', async () => {
     const lm = model(TINY[2]![1]);
-    const lora = attachLora(lm, { r: 2, modules_to_save: ['lm_head'] });
-    expect([...loraTrainable(lora).keys()]).toContain('lm_head.weight');
+    const before = tf.memory().numTensors;
+    const lora = attachLora(lm, { r: 2, modules_to_save: ['lm_head', 'embed_tokens'] });
+    expect([...loraTrainable(lora).keys()]).toEqual(
+      expect.arrayContaining(['lm_head.weight', 'model.embed_tokens.weight']),
+    );
     expect(lm.params.get('lm_head.weight')!.trainable).toBe(true);
+    const head = lm.params.get('lm_head.weight')!;
+    const original = head.dataSync().slice();
+    tf.tidy(() => head.assign(tf.add(head, 1))); // "trained"
     const dir = tmp();
     await writePeftAdapter(lm, dir);
-    expect((await readPeftAdapter(dir)).tensors.has('lm_head.weight')).toBe(true);
+    const read = await readPeftAdapter(dir);
+    expect([...read.tensors.get('lm_head.weight')!.data]).toEqual([...head.dataSync()]);
+    // The base keeps the module as it was; the merged model has it trained.
+    expect([...(await baseWeights(lm)).get('lm_head.weight')!.data]).toEqual([...original]);
+    expect([...(await mergedWeights(lm)).get('lm_head.weight')!.data]).toEqual([...head.dataSync()]);
+    // A file without the module to save it lists is refused.
+    const fresh = model(TINY[2]![1]);
+    writeSafetensors(
+      path.join(dir, 'adapter_model.safetensors'),
+      new Map(
+        [...(await readSafetensors(path.join(dir, 'adapter_model.safetensors'))).tensors].filter(
+          ([k]) => !k.endsWith('lm_head.weight'),
+        ),
+      ),
+    );
+    await expect(loadLoraAdapter(fresh, dir)).rejects.toThrow('no base_model.model.lm_head.weight');
+    fresh.dispose();
+    detachLora(lm);
+    expect(tf.memory().numTensors).toBe(before); // the adapters and the saved copies are freed
+    lm.dispose();
+  });
+
+  it("refuses GPT-2's lm_head as a module to save, saying the head is tied", () => {
+    const lm = model(TINY[0]![1]);
+    expect(() => attachLora(lm, { modules_to_save: ['lm_head'] })).toThrow(
+      "lora.modules_to_save: the model has no module 'lm_head' (its LM head is tied to the token embeddings)",
+    );
     lm.dispose();
   });
 
@@ -195,7 +229,7 @@ describe('LoRA settings and files', () => {
     lm.dispose();
   });
 
-  it('reads an adapter saved by Python PEFT (adapter names in keys) and refuses one for another model', async () => {
+  it('reads its own files and ones whose keys keep the adapter name (older PEFT), and refuses one for another model', async () => {
     const lm = model(TINY[0]![1]);
     attachLora(lm, { r: 2, init_lora_weights: false, seed: 3 });
     const dir = tmp();
@@ -207,6 +241,19 @@ describe('LoRA settings and files', () => {
     const fresh = model(TINY[0]![1]);
     await loadLoraAdapter(fresh, dir);
     expect(maxAbsDiff(logits(fresh), want)).toBe(0);
+    // Keys as older PEFT versions wrote them: `...lora_A.default.weight`.
+    const named = tmp();
+    const file = path.join(dir, 'adapter_model.safetensors');
+    const { tensors } = await readSafetensors(file);
+    writeSafetensors(
+      path.join(named, 'adapter_model.safetensors'),
+      new Map([...tensors].map(([k, t]) => [k.replace(/\.(lora_[AB])\.weight$/, '.$1.default.weight'), t])),
+    );
+    writeFileSync(path.join(named, 'adapter_config.json'), readFileSync(path.join(dir, 'adapter_config.json')));
+    const older = model(TINY[0]![1]);
+    await loadLoraAdapter(older, named);
+    expect(maxAbsDiff(logits(older), want)).toBe(0);
+    older.dispose();
     // A config that PEFT features we do not have.
     const cfgFile = path.join(dir, 'adapter_config.json');
     writeFileSync(cfgFile, JSON.stringify({ ...JSON.parse(readFileSync(cfgFile, 'utf8')), use_dora: true }));

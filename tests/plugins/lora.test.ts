@@ -16,6 +16,7 @@ import {
   createModel,
   initBackend,
   listCheckpoints,
+  loadPretrained,
   loraTrainable,
   readSafetensors,
 } from '../../src/engine/index.js';
@@ -147,9 +148,25 @@ describe('lora in a run', () => {
     const [adapted, viaMerge, plain] = [await score(base, final), await score(merged), await score(base)];
     expect(Math.abs(adapted - viaMerge)).toBeLessThan(1e-5);
     expect(Math.abs(adapted - plain)).toBeGreaterThan(1e-4);
+    expect(JSON.parse(readFileSync(path.join(merged, 'config.json'), 'utf8'))).not.toHaveProperty('dumbo_lora_merged');
     const bad = await runDumbo(['merge', '--model', base, '--adapter', base, '--output', path.join(tempDir(), 'x')]);
     expect(bad.code).toBe(2);
     expect(lastLine(bad.stderr)).toBe(`${base}: no adapter_config.json (is this a PEFT LoRA adapter folder?)`);
+    // An existing folder is never replaced (it could be the base, the adapter or a run).
+    const taken = await runDumbo(['merge', '--model', base, '--adapter', final, '--output', lora.dir]);
+    expect(taken.code).toBe(2);
+    expect(lastLine(taken.stderr)).toBe(
+      `${lora.dir}: --output must be a new or empty folder: it is replaced by the merged model`,
+    );
+    expect(existsSync(path.join(lora.dir, 'final', 'adapter_config.json'))).toBe(true);
+    // A checkpoint of the LoRA run loads as a model (its adapters among the weights are left to --adapter).
+    const ckpt = await loadPretrained(listCheckpoints(lora.dir).at(-1)!.dir, 0);
+    expect([...ckpt.lm.params.keys()].some((n) => n.includes('lora_'))).toBe(false);
+    ckpt.lm.dispose();
+    const note = await runDumbo(['generate', '--model', final, '--prompt', 'one', '--max-new-tokens', '2']);
+    expect(note.stderr).toContain(
+      `${final}: the model here is the base of a LoRA adapter (adapter_config.json): add --adapter ${final} to apply it`,
+    );
   }, 120_000);
 
   it('merge_on_save writes the merged model to final/; a run continues from a saved adapter', async () => {
@@ -159,11 +176,33 @@ describe('lora in a run', () => {
     // It started where the saved adapter ended: its first loss is well below the first LoRA run's first.
     expect(merged.losses[0]!).toBeLessThan(lora.losses[0]! - 0.05);
     expect(Math.abs((await score(final)) - (await score(base, final)))).toBeLessThan(1e-5);
-    // Its adapter files carry the loaded adapter's settings on, beside the merged model.
+    // Its adapter files carry the loaded adapter's settings on, beside the merged model, which refuses them.
     expect(JSON.parse(readFileSync(path.join(final, 'adapter_config.json'), 'utf8'))).toMatchObject({
       r: 4,
       lora_alpha: 8,
     });
+    const twice = await runDumbo(['generate', '--model', final, '--adapter', final, '--prompt', 'one']);
+    expect(twice.code).toBe(2);
+    expect(lastLine(twice.stderr)).toBe(
+      `${final}: its model has this adapter merged in already (merge_on_save): leave --adapter out`,
+    );
+  }, 120_000);
+});
+
+describe('the lora section', () => {
+  it('refuses a shape setting beside adapter:, naming it', async () => {
+    const base = path.join((await run(engineConfig({ steps: 2, saveEvery: 0 }))).dir, 'final');
+    const first = await run(loraYaml(base, countingData(), LORA, 2));
+    const dir = tempDir();
+    writeFileSync(
+      path.join(dir, 'run.yaml'),
+      loraYaml(base, countingData(), `  adapter: ${path.join(first.dir, 'final')}\n  r: 16\n`, 2),
+    );
+    const prepared = await prepareRun(path.join(dir, 'run.yaml'), { userPluginDir: tempDir('dumbo-user-') });
+    const outcome = await runLifecycle(prepared, { runFolder: dir });
+    expect(String(outcome.error)).toContain(
+      "lora.r: not used with lora.adapter (the adapter's adapter_config.json sets it): remove one of them",
+    );
   }, 120_000);
 });
 

@@ -328,6 +328,21 @@ describe('trl DPO loss', () => {
     expect(lora.enabled).toBe(true);
   });
 
+  it('refuses LoRA with modules_to_save: switching the adapters off would leave the trained modules in the reference', async () => {
+    const lm = model(8);
+    attachLora(lm, { target_modules: ['c_attn'], modules_to_save: ['ln_f'] });
+    const d = driver();
+    const section = validSection(Trl, { method: 'dpo' }).unwrap();
+    await d.hooks.log_init!(section, d.ctx);
+    await d.hooks.dataset_formatter!({ train: PAIRS }, section, tokenizer, d.ctx);
+    await d.hooks.trainable_parameters!(lm.params, wrapModel(lm), d.ctx);
+    const result = (await d.hooks.compute_loss!(causalLMLossFunction, d.ctx)) as Result<EngineLossFunction>;
+    expect(() => result.unwrap()).toThrow(
+      "trl: DPO with LoRA's modules_to_save is not supported (the reference would use the trained modules): " +
+        'leave lora.modules_to_save out',
+    );
+  });
+
   it('fails before training, naming max_length, when a pair is longer than the model’s context', async () => {
     const lm = createModel({ ...config, n_positions: 8 }, { seed: 0 });
     const d = driver();
