@@ -36,11 +36,20 @@ export const causalLMLossFunction: EngineLossFunction = (lm, batch, options) => 
 // The SDK's LossFunction is the same shape with the engine's types left open.
 causalLMLossFunction satisfies LossFunction;
 
-/** Marks the default loss by a registered symbol: a plugin may see it through another copy of the engine. */
+/**
+ * Marks a loss as the causal LM loss (the mean next-token cross-entropy, however computed) by a registered
+ * symbol: a plugin may see it through another copy of the engine.
+ */
 const CAUSAL_LM_LOSS = Symbol.for('dumbo.causalLMLossFunction');
-Object.defineProperty(causalLMLossFunction, CAUSAL_LM_LOSS, { value: true });
+export function markCausalLMLoss<F extends EngineLossFunction>(loss: F): F {
+  return Object.defineProperty(loss, CAUSAL_LM_LOSS, { value: true });
+}
+markCausalLMLoss(causalLMLossFunction);
 
-/** Whether `loss` is the default causal LM loss (from any copy of the engine), not one a plugin set. */
+/**
+ * Whether `loss` is the causal LM loss (from any copy of the engine: the default or liger's fused one), not one
+ * a plugin set for another objective (DPO's): what perplexity and liger's fusion apply to.
+ */
 export function isCausalLMLoss(loss: unknown): boolean {
   return typeof loss === 'function' && (loss as unknown as Record<symbol, unknown>)[CAUSAL_LM_LOSS] === true;
 }

@@ -45,6 +45,7 @@ import {
   causalLMLossFunction,
   emptyStepTimes,
   evaluate,
+  isCausalLMLoss,
   NonFiniteError,
   nonFiniteWeights,
   trainStep,
@@ -237,7 +238,11 @@ export async function train(run: TrainingRun, c: TrainingConfig): Promise<Traini
           evalBatches(run.eval!, c.batch_size, maxLength, padId, c.eval_batches > 0 ? c.eval_batches : Infinity),
           lossFn,
         );
-        const report: EvalReport = { step, metrics: { 'eval/loss': ev.loss, 'eval/perplexity': Math.exp(ev.loss) } };
+        // Perplexity is exp of a per-token cross-entropy: only the causal LM loss is one (DPO's is not).
+        const perplexity: Record<string, number> = isCausalLMLoss(lossFn)
+          ? { 'eval/perplexity': Math.exp(ev.loss) }
+          : {};
+        const report: EvalReport = { step, metrics: { 'eval/loss': ev.loss, ...perplexity } };
         for (const [name, value] of Object.entries(report.metrics)) metrics.push(new MetricEvent(name, value, step));
         state = {
           ...state,

@@ -17,7 +17,9 @@ import {
   causalLMLossFunction,
   createModel,
   initBackend,
+  isCausalLMLoss,
   kernelTable,
+  ligerLossFunction,
   loadWeights,
   train,
   type EngineLossFunction,
@@ -91,6 +93,7 @@ describe.each(BACKENDS)('liger on the %s backend', (backend) => {
     (await hooks.log_init!(EVERY_FUSION, ctx)).unwrap();
     const dpo: EngineLossFunction = (lm, batch, o) => causalLMLossFunction(lm, batch, o);
     expect((await hooks.compute_loss!(dpo, ctx)).unwrap()).toBe(dpo);
+    expect([isCausalLMLoss(ligerLossFunction), isCausalLMLoss(dpo)]).toEqual([true, false]); // perplexity: liger's only
     expect((await hooks.compute_loss!(causalLMLossFunction, ctx)).unwrap()).not.toBe(causalLMLossFunction);
   });
 

@@ -59,6 +59,8 @@ describe('the trl examples train from the repository', () => {
     }
     expect(values(m, 'eval/rewards/accuracies').at(-1)).toBeGreaterThan(0.9);
     expect(values(m, 'eval/rewards/margins').at(-1)).toBeGreaterThan(0.5);
+    expect(values(m, 'eval/loss').length).toBeGreaterThan(0);
+    expect(values(m, 'eval/perplexity')).toEqual([]); // exp of a DPO loss means nothing
     const loss = values(m, 'loss');
     expect(loss.at(-1)).toBeLessThan(loss[0]! - 0.3);
   }, 180_000);

@@ -8,9 +8,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { kernel } from '../kernels/registry.js';
 import { IGNORE_INDEX } from '../loss.js';
-import type { EngineLossFunction } from '../train-step.js';
+import { markCausalLMLoss, type EngineLossFunction } from '../train-step.js';
 
-export const ligerLossFunction: EngineLossFunction = (lm, batch, options) => {
+export const ligerLossFunction: EngineLossFunction = markCausalLMLoss((lm, batch, options) => {
   const hidden = lm.forwardHidden(batch.inputIds, options); // (B, T, D)
   const [B, T, D] = hidden.shape;
   if (T < 2) return { loss: tf.scalar(0), weight: batch.predictedTokens };
@@ -23,4 +23,4 @@ export const ligerLossFunction: EngineLossFunction = (lm, batch, options) => {
   const mask = tf.cast(valid, 'float32');
   const loss = tf.div(tf.sum(tf.mul(nll, mask)), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
   return { loss, weight: batch.predictedTokens };
-};
+});
