@@ -12,8 +12,10 @@
  * each row's log-sum-exp and the backward recomputes the chunk's logits: one more matmul per chunk, exact for
  * any dy.
  *
- * The chunk's row statistics and its logits gradient are one kernel each: plain loops on `cpu`, WGSL programs
- * on `webgpu`, the tfjs composition elsewhere. The matmuls are tfjs's own on every backend.
+ * The chunk's row statistics and its logits gradient are one kernel each: WGSL programs on `webgpu`, the tfjs
+ * composition elsewhere, the matmuls tfjs's own. On `cpu` a whole weight takes linear-cross-entropy-cpu.ts
+ * instead: two plain-loop kernels that do the matmuls too (tfjs-cpu's matmul is what bounds a small model's
+ * step there); row parts and a backend without those kernels take the chunks.
  */
 
 import * as tf from '@tensorflow/tfjs-core';
@@ -26,6 +28,7 @@ import {
   type CpuBackendLike,
   type Uniform,
 } from './kernel-support.js';
+import { cpuLceKernels, cpuLinearCrossEntropy } from './linear-cross-entropy-cpu.js';
 
 export const LCE_ROW_STATS_KERNEL = 'DumboLceRowStats';
 export const LCE_LOGITS_GRAD_KERNEL = 'DumboLceLogitsGrad';
@@ -309,6 +312,11 @@ export function fusedLinearCrossEntropy(
   }
   if (targets.dtype !== 'int32') throw new Error(`linear_cross_entropy: targets must be int32, got ${targets.dtype}`);
   if (N === 0) return tf.zeros([0]);
+  // On cpu, a whole float32 weight goes through the plain-loop kernels: no tfjs matmul (linear-cross-entropy-cpu.ts).
+  const whole = parts.length === 1 && [hidden, parts[0]!].every((x) => x.dtype === 'float32');
+  if (tf.getBackend() === 'cpu' && whole && cpuLceKernels()) {
+    return cpuLinearCrossEntropy(hidden, parts[0]!, targets);
+  }
   registerLceKernels();
   const chunk = lceChunkRows(N, V, D);
   const spans: [number, number][] = [];

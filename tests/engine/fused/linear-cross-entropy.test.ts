@@ -1,8 +1,8 @@
 // Fused linear cross-entropy (src/engine/fused/linear-cross-entropy.ts) against the kernel table's default
 // `linear_cross_entropy` (src/engine/kernels/ops.ts): per-row NLL and the gradients of hidden and weight within
 // 1e-4 relative under a random upstream gradient, with N not a multiple of the chunk and V a prime, on cpu and
-// on WebGPU (the software adapter in CI; skipped, saying so, where there is none); its chunk kernels seen
-// running and no [N, V] tensor made; a weight in row parts equal to the whole; its peak memory at most a quarter
+// on WebGPU (the software adapter in CI; skipped, saying so, where there is none); its own kernels seen running
+// (on cpu the two plain-loop kernels, no tfjs matmul; on webgpu the chunk kernels) and no [N, V] tensor made; a weight in row parts equal to the whole; its peak memory at most a quarter
 // of the default's. And what the models give it: forwardHidden · lmHeadWeightᵀ is forward's logits, tied and
 // untied, whole and in row parts, and the fused loss through them (the head as held: lmHeadWeights, its row
 // parts never joined) gives every weight the gradient the plain loss through forward gives.
@@ -14,7 +14,9 @@ import {
   LCE_LOGITS_GRAD_KERNEL,
   LCE_ROW_STATS_KERNEL,
   lceChunkRows,
+  registerLceKernels,
 } from '../../../src/engine/fused/linear-cross-entropy.js';
+import { LCE_CPU_BACKWARD_KERNEL, LCE_CPU_FORWARD_KERNEL } from '../../../src/engine/fused/linear-cross-entropy-cpu.js';
 import { linearCrossEntropy } from '../../../src/engine/kernels/ops.js';
 import { crossEntropy } from '../../../src/engine/loss.js';
 import { createModel } from '../../../src/engine/models/index.js';
@@ -88,7 +90,7 @@ describe.each(BACKENDS)('fused linear cross-entropy on $backend', ({ backend, sk
     { N: 600, D: 16, V: 4001 },
     { N: 1100, D: 8, V: 2003 },
   ])(
-    'N=$N D=$D V=$V: NLL and gradients equal the default, by its chunk kernels, no [N, V] tensor',
+    'N=$N D=$D V=$V: NLL and gradients equal the default, by its own kernels, no [N, V] tensor',
     async ({ N, D, V }) => {
       expect(tf.getBackend()).toBe(backend);
       expect(N % lceChunkRows(N, V, D)).not.toBe(0);
@@ -100,8 +102,13 @@ describe.each(BACKENDS)('fused linear cross-entropy on $backend', ({ backend, sk
       ['nll', 'grad hidden', 'grad weight'].forEach((what, i) =>
         expect(relError(got.values[i]!, want.values[i]!), what).toBeLessThan(1e-4),
       );
-      expect(got.kernels).toContain(LCE_ROW_STATS_KERNEL);
-      expect(got.kernels).toContain(LCE_LOGITS_GRAD_KERNEL);
+      // cpu: the two plain-loop kernels, no matmul; webgpu: the chunk kernels between tfjs's matmuls.
+      const own =
+        backend === 'cpu'
+          ? [LCE_CPU_FORWARD_KERNEL, LCE_CPU_BACKWARD_KERNEL]
+          : [LCE_ROW_STATS_KERNEL, LCE_LOGITS_GRAD_KERNEL];
+      for (const k of own) expect(got.kernels).toContain(k);
+      if (backend === 'cpu') expect(got.kernels).not.toContain('BatchMatMul');
       expect(want.largest).toBeGreaterThanOrEqual(N * V); // the measure sees the default's logits...
       expect(got.largest).toBeLessThan(N * V); // ...and no tensor of the fused op is that large
       tf.dispose(Object.values(x));
@@ -144,12 +151,13 @@ describe.each(BACKENDS)('fused linear cross-entropy on $backend', ({ backend, sk
   );
 });
 
-describe('fused linear cross-entropy on a backend without its chunk kernels', () => {
+describe('fused linear cross-entropy on a backend without its kernels', () => {
   it('falls back to the tfjs composition, still chunked and equal to the default', async () => {
     await initBackend('cpu');
     const x = inputs(600, 16, 4001, 7); // two chunks
-    void (await pass(fusedLinearCrossEntropy, x)); // registers the kernels, which are then taken away
-    const names = [LCE_ROW_STATS_KERNEL, LCE_LOGITS_GRAD_KERNEL];
+    void (await pass(fusedLinearCrossEntropy, x)); // registers the cpu kernels...
+    registerLceKernels(); // ...and the chunk kernels (the cpu path does not need them), which are then taken away
+    const names = [LCE_ROW_STATS_KERNEL, LCE_LOGITS_GRAD_KERNEL, LCE_CPU_FORWARD_KERNEL, LCE_CPU_BACKWARD_KERNEL];
     const saved = names.map((name) => tf.getKernel(name, 'cpu')!);
     names.forEach((name) => tf.unregisterKernel(name, 'cpu'));
     try {
