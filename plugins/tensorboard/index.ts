@@ -75,8 +75,9 @@ export class TensorBoardCollector extends MetricsCollector {
     private readonly logger: Logger,
   ) {
     super();
-    // unref: the timer never keeps a finished process alive.
-    this.timer = setInterval(() => this.flushReporting(), flushSecs * 1000).unref();
+    // unref: the timer never keeps a finished process alive. Node runs a longer delay than 2^31-1 ms at once.
+    const every = Math.min(flushSecs * 1000, 2 ** 31 - 1);
+    this.timer = setInterval(() => this.flushReporting(), every).unref();
   }
 
   logMetric(event: MetricEvent): void {

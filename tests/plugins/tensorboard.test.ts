@@ -306,6 +306,20 @@ describe('tensorboard', () => {
     ]);
   });
 
+  it('keeps records for a flush_secs longer than a timer can wait, instead of writing them at once', async () => {
+    const runFolder = tempDir();
+    const ctx = standaloneContext('tensorboard', { runFolder });
+    const hooks = new TensorBoardPlugin().hooks();
+    await hooks.log_init!({ log_dir: 'tb', flush_secs: 1e7 }, ctx);
+    const collector = (await hooks.metrics_collector!(ctx)).unwrap();
+    await collector.logMetrics([new MetricEvent('loss', 2.5, 1)]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const [file] = eventFiles(path.join(runFolder, 'tb'));
+    expect(readRecords(readFileSync(file!)).records).toHaveLength(1);
+    await hooks.finish!(ctx);
+    expect(readRecords(readFileSync(file!)).records).toHaveLength(2);
+  });
+
   it('reads back every complete record of a file cut inside its last record, and tells a corrupt one', async () => {
     const runFolder = tempDir();
     const ctx = standaloneContext('tensorboard', { runFolder });
