@@ -282,21 +282,30 @@ describe('tensorboard', () => {
     expect(texts).toEqual(samples.map((s) => [s.step, s.prompt + s.text]));
   });
 
-  it('buffers records and appends them whole every flush_secs, and at finish', async () => {
-    const runFolder = tempDir();
-    const ctx = standaloneContext('tensorboard', { runFolder });
+  /** The plugin's hooks called by hand, writing in a new run folder's `tb/`: its collector and event file. */
+  async function byHand(flushSecs: number) {
+    const ctx = standaloneContext('tensorboard', { runFolder: tempDir() });
     const hooks = new TensorBoardPlugin().hooks();
-    expect((await hooks.log_init!({ log_dir: 'tb', flush_secs: 0.05 }, ctx)).ok).toBe(true);
+    expect((await hooks.log_init!({ log_dir: 'tb', flush_secs: flushSecs }, ctx)).ok).toBe(true);
     const collector = (await hooks.metrics_collector!(ctx)).unwrap();
-    const [file] = eventFiles(path.join(runFolder, 'tb'));
-    const read = () => readRecords(readFileSync(file!));
+    const [file] = eventFiles(path.join(ctx.runFolder!, 'tb'));
+    return {
+      collector,
+      finish: async () => expect((await hooks.finish!(ctx)).ok).toBe(true),
+      read: () => readRecords(readFileSync(file!)),
+      bytes: () => readFileSync(file!),
+    };
+  }
+
+  it('buffers records and appends them whole every flush_secs, and at finish', async () => {
+    const { collector, finish, read } = await byHand(0.05);
     expect(read().records).toHaveLength(1);
     await collector.logMetrics([new MetricEvent('loss', 2.5, 1), new MetricEvent('lr', 0.001, 1)]);
     expect(read().records).toHaveLength(1);
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(read()).toMatchObject({ records: { length: 3 }, truncated: false });
     await collector.logMetrics([new MetricEvent('loss', 2.4, 2)]);
-    expect((await hooks.finish!(ctx)).ok).toBe(true);
+    await finish();
     const { records } = read();
     expect(records.map((r) => readEvent(r.data).values[0]?.simple)).toEqual([
       undefined,
@@ -307,29 +316,19 @@ describe('tensorboard', () => {
   });
 
   it('keeps records for a flush_secs longer than a timer can wait, instead of writing them at once', async () => {
-    const runFolder = tempDir();
-    const ctx = standaloneContext('tensorboard', { runFolder });
-    const hooks = new TensorBoardPlugin().hooks();
-    await hooks.log_init!({ log_dir: 'tb', flush_secs: 1e7 }, ctx);
-    const collector = (await hooks.metrics_collector!(ctx)).unwrap();
+    const { collector, finish, read } = await byHand(1e7);
     await collector.logMetrics([new MetricEvent('loss', 2.5, 1)]);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const [file] = eventFiles(path.join(runFolder, 'tb'));
-    expect(readRecords(readFileSync(file!)).records).toHaveLength(1);
-    await hooks.finish!(ctx);
-    expect(readRecords(readFileSync(file!)).records).toHaveLength(2);
+    expect(read().records).toHaveLength(1);
+    await finish();
+    expect(read().records).toHaveLength(2);
   });
 
   it('reads back every complete record of a file cut inside its last record, and tells a corrupt one', async () => {
-    const runFolder = tempDir();
-    const ctx = standaloneContext('tensorboard', { runFolder });
-    const hooks = new TensorBoardPlugin().hooks();
-    await hooks.log_init!({ log_dir: 'tb', flush_secs: 5 }, ctx);
-    const collector = (await hooks.metrics_collector!(ctx)).unwrap();
+    const { collector, finish, bytes } = await byHand(5);
     await collector.logMetrics([1, 2, 3, 4].map((step) => new MetricEvent('loss', 1 / step, step)));
-    await hooks.finish!(ctx);
-    const [file] = eventFiles(path.join(runFolder, 'tb'));
-    const whole = readFileSync(file!);
+    await finish();
+    const whole = bytes();
     const { records } = readRecords(whole);
     expect(records).toHaveLength(5);
     const last = records.at(-1)!;
