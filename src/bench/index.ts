@@ -29,6 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { backendDevice, initBackend, type BackendChoice } from '../engine/index.js';
 import { benchShape, headMemory, matmulGflops, type HeadMemory, type Row } from './measure.js';
+import { metricsLoad } from './metrics-load.js';
 import { shapes } from './shapes.js';
 import { fmt, printTable } from './table.js';
 import { torchReference } from './torch-reference.js';
@@ -169,6 +170,14 @@ export async function runBench(args: BenchArgs): Promise<Row[]> {
         `(${fmt(head.fusedPeakBytes / head.unfusedPeakBytes, 3)}x)\n`,
     );
   }
+  // The metrics registry under load: 100,000 events a second to a collector that takes 50 ms a call.
+  const load = await metricsLoad(100_000, args.quick ? 2 : 10, 50);
+  process.stdout.write(
+    `\nmetrics under load: ${fmt(load.emitted, 0)} events in ${load.seconds} s to a collector taking ${load.delayMs} ms ` +
+      `a call: ${fmt(load.delivered, 0)} delivered${load.inOrder ? ', in order' : ', OUT OF ORDER'}, in ` +
+      `${load.batches} batches; the emitter spent ${fmt(load.totalEmitMs, 0)} ms in all inside logMetrics ` +
+      `(longest call ${fmt(load.maxEmitMs, 2)} ms)\n`,
+  );
   const out = args.json ?? path.join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
   writeFileSync(
@@ -181,6 +190,7 @@ export async function runBench(args: BenchArgs): Promise<Row[]> {
         matmulGflops: matmul,
         rows,
         headMemory: head,
+        metricsLoad: load,
       },
       null,
       2,

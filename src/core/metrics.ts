@@ -47,8 +47,17 @@ type CollectorCall = 'logMetrics' | 'logHyperparameters' | 'logModelInfo' | 'fin
 
 export type CollectorErrorHandler = (collector: MetricsCollector, call: CollectorCall, error: unknown) => void;
 
+/**
+ * The registry never makes the step wait for a collector: a collector that answers synchronously (the file
+ * logger, TensorBoard's buffer, the run host's stream) has the events when `logMetrics` returns; one that
+ * returns a promise (a network upload) is not awaited: the events that come while it works wait in its queue, in
+ * order, and reach it as one batch when it is done. `flush()` and `finalize()` wait for every queue to drain, so
+ * nothing is lost at the end of a run.
+ */
 export class MetricsRegistry {
   private readonly collectors: MetricsCollector[] = [];
+  /** Per collector still working on a batch: the events that came since, in order. */
+  private readonly queues = new Map<MetricsCollector, { events: MetricEvent[]; done: Promise<void> }>();
   private errorHandler: CollectorErrorHandler = (c, call, e) => {
     process.stderr.write(`metrics collector ${c.constructor.name}.${call} failed: ${String(e)}\n`);
   };
@@ -80,7 +89,45 @@ export class MetricsRegistry {
   }
 
   async logMetrics(events: readonly MetricEvent[]): Promise<void> {
-    await this.each('logMetrics', (c) => (c.logMetrics ? c.logMetrics(events) : defaultLogMetrics(c, events)));
+    for (const c of [...this.collectors]) this.deliver(c, events);
+  }
+
+  /** Resolves once every collector has taken every event logged so far. */
+  async flush(): Promise<void> {
+    while (this.queues.size > 0) await Promise.all([...this.queues.values()].map((q) => q.done));
+  }
+
+  /** Hands `events` to `c` now, or queues them behind the batch it is still working on. */
+  private deliver(c: MetricsCollector, events: readonly MetricEvent[]): void {
+    const queued = this.queues.get(c);
+    if (queued) {
+      queued.events.push(...events);
+      return;
+    }
+    let result: unknown;
+    try {
+      result = c.logMetrics ? c.logMetrics(events) : defaultLogMetrics(c, events);
+    } catch (error) {
+      this.errorHandler(c, 'logMetrics', error);
+      return;
+    }
+    if (!(result instanceof Promise)) return;
+    const queue: { events: MetricEvent[]; done: Promise<void> } = { events: [], done: Promise.resolve() };
+    queue.done = result.then(
+      () => this.drain(c, queue),
+      (error: unknown) => {
+        this.errorHandler(c, 'logMetrics', error);
+        return this.drain(c, queue);
+      },
+    );
+    this.queues.set(c, queue);
+  }
+
+  /** After a batch: the queued events go as the next batch, or the collector is idle again. */
+  private drain(c: MetricsCollector, queue: { events: MetricEvent[] }): void {
+    this.queues.delete(c);
+    const next = queue.events.splice(0);
+    if (next.length > 0) this.deliver(c, next);
   }
 
   async logHyperparameters(params: Record<string, unknown>): Promise<void> {
@@ -91,14 +138,16 @@ export class MetricsRegistry {
     await this.each('logModelInfo', (c) => c.logModelInfo?.(info));
   }
 
-  /** Called once after every plugin's `finish`. */
+  /** Called once after every plugin's `finish`: every queued event is delivered first. */
   async finalize(): Promise<void> {
+    await this.flush();
     await this.each('finalize', (c) => c.finalize?.());
   }
 
   /** Forgets every collector: a new run starts with none. */
   clear(): void {
     this.collectors.length = 0;
+    this.queues.clear();
   }
 
   private async each(call: CollectorCall, fn: (c: MetricsCollector) => unknown): Promise<void> {
@@ -112,8 +161,12 @@ export class MetricsRegistry {
   }
 }
 
-async function defaultLogMetrics(c: MetricsCollector, events: readonly MetricEvent[]): Promise<void> {
-  for (const e of events) await c.logMetric(e);
+/** One `logMetric` call per event for a collector without `logMetrics`: synchronous until one returns a promise. */
+function defaultLogMetrics(c: MetricsCollector, events: readonly MetricEvent[]): void | Promise<void> {
+  for (let i = 0; i < events.length; i++) {
+    const result = c.logMetric(events[i]!);
+    if (result instanceof Promise) return result.then(() => defaultLogMetrics(c, events.slice(i + 1)));
+  }
 }
 
 /** The process-wide registry, shared by every copy of the SDK. */
