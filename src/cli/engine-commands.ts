@@ -4,7 +4,7 @@
  * with a PEFT LoRA adapter on it where `--adapter` names one.
  */
 
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -16,8 +16,11 @@ import {
   hubCacheDir,
   initBackend,
   listCachedModels,
+  detachLora,
   loadLoraAdapter,
   loadPretrained,
+  loadWeights,
+  mergedWeights,
   loadTokenizer,
   MERGED_ADAPTER_KEY,
   readTensor,
@@ -179,16 +182,11 @@ export async function mergeCommand(a: BackendArgs & { model: string; adapter: st
   }
   const { model, tokenizer } = await loadFolder(a.model, a);
   const lora = model.lm.lora!;
-  lora.mergeOnSave = true;
+  // The merged weights into the model without its adapters: a plain model, saved as any other.
+  const merged = await mergedWeights(model.lm);
+  detachLora(model.lm);
+  loadWeights(model.lm, merged);
   await savePretrained(model.lm, out, tokenizer);
-  // The merged folder is a plain model: the adapter stays in its own folder, not beside merged weights.
-  for (const f of ['adapter_config.json', 'adapter_model.safetensors']) rmSync(path.join(out, f), { force: true });
-  const configFile = path.join(out, 'config.json');
-  const { [MERGED_ADAPTER_KEY]: _merged, ...plain } = JSON.parse(readFileSync(configFile, 'utf8')) as Record<
-    string,
-    unknown
-  >;
-  writeFileSync(configFile, JSON.stringify(plain, null, 2) + '\n');
   process.stderr.write(
     `merged ${lora.modules.size} LoRA modules (r=${lora.settings.r}) of ${a.adapter} into ${a.model}: wrote ${a.output}\n`,
   );
