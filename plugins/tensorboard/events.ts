@@ -6,7 +6,7 @@
  * index.ts.
  */
 import { maskedCrc32c } from './crc32c.js';
-import { ProtoMessage } from './protobuf.js';
+import { ProtoMessage } from 'dumbo';
 
 /** `uint64 length | masked crc32c(length bytes) | data | masked crc32c(data)`, all little-endian. */
 export function frameRecord(data: Uint8Array): Uint8Array {

@@ -121,6 +121,7 @@ export { builtinPluginDir, userPluginDir, userDataDir, appRoot } from './paths.j
 /** @deprecated Use the plugin context every hook receives as its last argument (`PluginContext`). */
 export { getRunContext, setRunContext, type RunContext } from './shared.js';
 export { mulberry32, seededPermutation } from './random.js';
+export { ProtoMessage } from './protobuf.js';
 export type * from './types.js';
 export {
   writeFileAtomic,

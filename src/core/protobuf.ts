@@ -1,9 +1,10 @@
 /**
- * A protocol buffers encoder, just enough for TensorBoard's event files: varints (int32/int64/uint64/enum/
- * bool), fixed64 doubles, fixed32 floats and length-delimited strings, bytes and nested messages. Every call
- * writes its field, defaults included (proto3 elides default values, but a `oneof` member such as
- * `simple_value = 0` must be written to be present); callers leave out what proto3 would. Imported by
- * events.ts only.
+ * A protocol buffers encoder, just enough for the files logging plugins write (TensorBoard's event files,
+ * W&B's `.wandb` log): varints (int32/int64/uint64/enum/bool), fixed64 doubles, fixed32 floats and
+ * length-delimited strings, bytes and nested messages. Every call writes its field, defaults included (proto3
+ * elides default values, but a `oneof` member such as `simple_value = 0` must be written to be present);
+ * callers leave out what proto3 would. Part of the SDK (`import { ProtoMessage } from 'dumbo'`), so that
+ * plugins share one encoder; imports nothing.
  */
 
 const WIRE_VARINT = 0;

@@ -18,7 +18,7 @@ import {
 } from '../../src/core/index.js';
 import { initBackend } from '../../src/engine/index.js';
 import { crc32c, maskedCrc32c } from '../../plugins/tensorboard/crc32c.js';
-import { ProtoMessage } from '../../plugins/tensorboard/protobuf.js';
+import { ProtoMessage } from '../../src/core/index.js';
 import { TensorBoardPlugin } from '../../plugins/tensorboard/index.js';
 import { engineConfig } from '../fixtures/configs.js';
 import { tempDir } from '../helpers.js';
