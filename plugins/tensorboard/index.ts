@@ -172,6 +172,8 @@ export class TensorBoardPlugin extends LoggingPlugin {
     const samples = ctx.runFolder ? new SamplesTail(path.join(ctx.runFolder, 'samples.jsonl')) : undefined;
     this.collector = new TensorBoardCollector(writer, options.flush_secs, samples, ctx.logger);
     ctx.logger.debug(`TensorBoard events in ${writer.file}`);
+    const quoted = /[\s"'$`\\]/.test(dir) ? JSON.stringify(dir) : dir;
+    ctx.addLink({ label: 'TensorBoard', path: dir, hint: `tensorboard --logdir ${quoted}` });
     return Ok(undefined);
   }
 

@@ -12,6 +12,7 @@ import { DEFAULT_SEED } from './config.js';
 import type { EmitResult, HookArgs, HookName } from './hooks.js';
 import { getLogger, type Logger } from './logger.js';
 import { getMetricsRegistry, type MetricsRegistry } from './metrics.js';
+import { checkRunLink, type RunLink } from './records.js';
 
 /** Facts about the run that every plugin's context shares. */
 export interface RunInfo {
@@ -45,6 +46,12 @@ export interface PluginContext extends RunInfo {
    * trainer calls; the hooks the run itself calls (loaders, `trainer`, `log_init`, `finish`, ...) are refused.
    */
   emit: Emit;
+  /**
+   * Publishes a place the run's output can be seen outside the app (`{ label: 'W&B', url }`, `{ label:
+   * 'TensorBoard', path, hint }`): run.json keeps it and the app's run panel links to it. A later link with the
+   * same label replaces the earlier one. Throws a TypeError for a malformed link.
+   */
+  addLink(link: RunLink): void;
 }
 
 /** `emit`, typed by the hook table: the hook's own arguments, and what its rule returns. */
@@ -62,6 +69,7 @@ export function standaloneContext(plugin: string, run: Partial<RunInfo> = {}): P
     plugin,
     logger: getLogger(plugin),
     metrics: getMetricsRegistry(),
+    addLink: (link) => void getMetricsRegistry().logLink(checkRunLink(link)),
     emit: (async (hook: string) => {
       throw new Error(`${plugin} emitted '${hook}' outside a run: no plugins are there to answer it`);
     }) as Emit,

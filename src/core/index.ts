@@ -73,6 +73,7 @@ export {
   type ErrorLocation,
 } from './errors.js';
 export { didYouMean, editDistance } from './suggest.js';
+export { checkRunLink, withRunLink, type RunLink } from './records.js';
 export {
   loadConfig,
   parseConfig,

@@ -5,6 +5,7 @@
  */
 
 import { sharedState } from './shared.js';
+import type { RunLink } from './records.js';
 import type { ModelInfo } from './types.js';
 
 export type MetricTags = Record<string, string | number | boolean>;
@@ -35,6 +36,8 @@ export abstract class MetricsCollector {
   }
   logHyperparameters(_params: Record<string, unknown>): void | Promise<void> {}
   logModelInfo(_info: ModelInfo): void | Promise<void> {}
+  /** A place the run's output can be seen (a plugin's `ctx.addLink`): the run folder and the app keep it. */
+  logLink(_link: RunLink): void | Promise<void> {}
   finalize(): void | Promise<void> {}
 }
 
@@ -43,7 +46,7 @@ export function isMetricsCollector(value: unknown): value is MetricsCollector {
   return typeof value === 'object' && value !== null && typeof (value as MetricsCollector).logMetric === 'function';
 }
 
-type CollectorCall = 'logMetrics' | 'logHyperparameters' | 'logModelInfo' | 'finalize';
+type CollectorCall = 'logMetrics' | 'logHyperparameters' | 'logModelInfo' | 'logLink' | 'finalize';
 
 export type CollectorErrorHandler = (collector: MetricsCollector, call: CollectorCall, error: unknown) => void;
 
@@ -136,6 +139,10 @@ export class MetricsRegistry {
 
   async logModelInfo(info: ModelInfo): Promise<void> {
     await this.each('logModelInfo', (c) => c.logModelInfo?.(info));
+  }
+
+  async logLink(link: RunLink): Promise<void> {
+    await this.each('logLink', (c) => c.logLink?.(link));
   }
 
   /** Called once after every plugin's `finish`: every queued event is delivered first. */

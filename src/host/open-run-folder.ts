@@ -14,9 +14,11 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   MetricsCollector,
+  withRunLink,
   type LoadedConfig,
   type MetricEvent,
   type ModelInfo,
+  type RunLink,
   type RunStatus,
 } from '../core/index.js';
 import { readTrainerState, resolveResume } from '../engine/index.js';
@@ -219,7 +221,7 @@ export class OpenRunFolder {
   }
 }
 
-/** metrics.jsonl (every event), the last loss seen, and log_model's info (kept in run.json: the app shows it). */
+/** metrics.jsonl (every event), the last loss seen, log_model's info and the plugins' links (kept in run.json: the app shows them). */
 class RunFolderCollector extends MetricsCollector {
   lastLoss?: number;
   lastStep?: number;
@@ -232,6 +234,10 @@ class RunFolderCollector extends MetricsCollector {
   }
   logModelInfo(info: ModelInfo): void {
     this.folder.record.model = info;
+    writeRunRecord(this.folder.dir, this.folder.record);
+  }
+  logLink(link: RunLink): void {
+    this.folder.record.links = withRunLink(this.folder.record.links, link);
     writeRunRecord(this.folder.dir, this.folder.record);
   }
 }

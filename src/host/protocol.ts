@@ -14,6 +14,7 @@ import type {
   BackendChoice as CoreBackendChoice,
   LogRecord,
   ModelInfo,
+  RunLink,
   RunStatus,
   TraceEntry,
   HookFailure,
@@ -99,6 +100,7 @@ export type HostMessage =
     }
   /** What `log_model` got (sent when the registry's collectors get it). */
   | { type: 'model'; info: ModelInfo }
+  | { type: 'link'; link: RunLink }
   /** One optimizer step done (after its `log_step`). */
   | { type: 'step'; step: number; totalSteps?: number }
   /** A hook call started (its `trace` entry comes when it returns): the parent's watchdog follows these. */

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { DumboError, writeFileAtomic, type LoadedPlugin, type RunStatus } from '../core/index.js';
+import { DumboError, writeFileAtomic, type LoadedPlugin, type RunLink, type RunStatus } from '../core/index.js';
 import { RUN_FILE_NAMES, runFiles } from '../shared/run-files.js';
 
 export interface PluginRecord {
@@ -58,6 +58,8 @@ export interface RunRecord {
   host?: string;
   /** What `log_model` received (architecture, parameters, tensors...). */
   model?: Record<string, unknown>;
+  /** Where the run's output can be seen outside the app (a TensorBoard folder, a W&B page): plugins' `ctx.addLink`. */
+  links?: RunLink[];
 }
 
 function timestampName(d: Date): string {

@@ -29,6 +29,7 @@ import {
   type MetricEvent,
   type ModelInfo,
   type PreparedRun,
+  type RunLink,
   type RunOutcome,
   type RunStatus,
 } from '../core/index.js';
@@ -86,6 +87,9 @@ class ParentStreamCollector extends MetricsCollector {
   }
   logModelInfo(info: ModelInfo): void {
     this.send({ type: 'model', info });
+  }
+  logLink(link: RunLink): void {
+    this.send({ type: 'link', link });
   }
 }
 

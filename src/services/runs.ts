@@ -25,6 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DumboError } from '../core/errors.js';
 import { formatLogRecord } from '../core/logger.js';
+import { checkRunLink, withRunLink, type RunLink } from '../core/records.js';
 import { RunHostClient, writeStopFile, type RunEnded } from '../host/client.js';
 import type { HostMessage, StartRunRequest } from '../host/protocol.js';
 import { readRunRecord } from '../host/run-folder.js';
@@ -79,6 +80,7 @@ interface LiveRun {
   lastStep?: number;
   modelInfo?: ModelInfoView;
   progress?: { step: number; totalSteps?: number };
+  links?: RunLink[];
   buffer: { metrics: MetricPoint[]; log: string[]; trace: TraceRow[]; progress: boolean };
   flushTimer?: NodeJS.Timeout;
   exited: Promise<void>;
@@ -234,6 +236,13 @@ export class RunManager {
         }
         return;
       }
+      case 'link':
+        {
+          const links = withRunLink(run.links, checkRunLink(m.link));
+          run.links = links;
+          this.o.emit({ type: 'run-links', runId: run.id, links });
+        }
+        return;
       case 'done':
       case 'hook':
       case 'exiting':
@@ -368,6 +377,8 @@ export class RunManager {
     const detail: RunDetail = { summary, ...readRunEvents(folder) };
     const info = live?.modelInfo ?? modelView(record?.model);
     if (info) detail.modelInfo = info;
+    const links = live?.links ?? record?.links;
+    if (links?.length) detail.links = links;
     const progress = live?.progress ?? (summary.steps !== undefined ? { step: summary.steps } : undefined);
     if (progress) detail.progress = progress;
     return detail;

@@ -17,7 +17,9 @@
  */
 
 import { BACKEND_CHOICES } from '../core/records.js';
-import type { BackendChoice, ModelInfo, TraceEntry } from '../core/records.js';
+import type { BackendChoice, ModelInfo, RunLink, TraceEntry } from '../core/records.js';
+
+export type { RunLink };
 
 export type RunStatus = 'pending' | 'running' | 'stopping' | 'stopped' | 'completed' | 'failed' | 'crashed';
 export const RUN_STATUSES: readonly RunStatus[] = [
@@ -143,6 +145,8 @@ export interface RunDetail {
   log: string[];
   modelInfo?: ModelInfoView;
   progress?: { step: number; totalSteps?: number };
+  /** Where the run's output can be seen outside the app (its TensorBoard folder, its W&B page). */
+  links?: RunLink[];
 }
 
 /** Before Run: what it will cost, and a warning when only the slow pure-JS backend is there. */
@@ -213,6 +217,7 @@ export type AppEvent =
   | { type: 'run-log'; runId: string; lines: string[] }
   | { type: 'run-trace'; runId: string; rows: TraceRow[] }
   | { type: 'run-model'; runId: string; info: ModelInfoView }
+  | { type: 'run-links'; runId: string; links: RunLink[] }
   | { type: 'run-progress'; runId: string; step: number; totalSteps?: number }
   | { type: 'plugins-changed' };
 

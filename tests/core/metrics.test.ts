@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { MetricEvent, MetricsCollector, MetricsRegistry, getMetricsRegistry } from '../../src/core/index.js';
+import {
+  checkRunLink,
+  getMetricsRegistry,
+  MetricEvent,
+  MetricsCollector,
+  MetricsRegistry,
+  standaloneContext,
+  withRunLink,
+  type RunLink,
+} from '../../src/core/index.js';
 
 class Recorder extends MetricsCollector {
   events: MetricEvent[] = [];
@@ -150,5 +159,56 @@ describe('the registry under a slow collector', () => {
     expect(load.delivered).toBe(load.emitted);
     expect(load.inOrder).toBe(true);
     expect(load.batches).toBeLessThan(load.emitted); // batched while it worked
+  });
+});
+
+describe("a plugin's links (ctx.addLink)", () => {
+  class LinkRecorder extends MetricsCollector {
+    links: RunLink[] = [];
+    logMetric() {}
+    logLink(link: RunLink) {
+      this.links.push(link);
+    }
+  }
+
+  it('reach every collector checked, without unknown fields; a later link with the same label replaces the earlier', () => {
+    const registry = getMetricsRegistry();
+    const recorder = new LinkRecorder();
+    registry.register(recorder);
+    try {
+      const ctx = standaloneContext('wandb');
+      const page = { label: 'W&B', url: 'https://wandb.ai/me/proj/runs/abc', extra: 1 } as RunLink;
+      ctx.addLink(page);
+      ctx.addLink({
+        label: 'TensorBoard',
+        path: '/runs/x/tensorboard',
+        hint: 'tensorboard --logdir /runs/x/tensorboard',
+      });
+      expect(recorder.links).toEqual([
+        { label: 'W&B', url: 'https://wandb.ai/me/proj/runs/abc' },
+        { label: 'TensorBoard', path: '/runs/x/tensorboard', hint: 'tensorboard --logdir /runs/x/tensorboard' },
+      ]);
+      const replaced = withRunLink(recorder.links, { label: 'W&B', path: '/runs/x/wandb' });
+      expect(replaced.map((l) => [l.label, l.url ?? l.path])).toEqual([
+        ['TensorBoard', '/runs/x/tensorboard'],
+        ['W&B', '/runs/x/wandb'],
+      ]);
+    } finally {
+      registry.unregister(recorder);
+    }
+  });
+
+  it("refuses a malformed link with a TypeError naming what is wrong: the plugin's mistake, found where it is made", () => {
+    const ctx = standaloneContext('p');
+    expect(() => ctx.addLink({ label: '', url: 'https://x' })).toThrow('addLink: label must be a non-empty string');
+    expect(() => ctx.addLink({ label: 'a' })).toThrow('addLink: give exactly one of url and path');
+    expect(() => ctx.addLink({ label: 'a', url: 'https://x', path: '/x' })).toThrow('give exactly one of url and path');
+    expect(() => ctx.addLink({ label: 'a', url: 'javascript:alert(1)' })).toThrow(
+      'addLink: url must be an http:// or https:// address (got {"label":"a","url":"javascript:alert(1)"})',
+    );
+    expect(checkRunLink({ label: 'a', url: 'http://127.0.0.1:6006/' })).toEqual({
+      label: 'a',
+      url: 'http://127.0.0.1:6006/',
+    });
   });
 });

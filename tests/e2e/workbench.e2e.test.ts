@@ -30,7 +30,7 @@ const rendererIndex = path.join(repoRoot, 'out', 'renderer', 'index.html');
 const shots = path.join(repoRoot, 'test-results', 'e2e');
 
 /** The quickstart, cut down to seconds: 1 layer of width 32, 100 rows, batch 4. */
-function fastConfig(name: string, maxSteps: number): string {
+function fastConfig(name: string, maxSteps: number, extraPlugins: string[] = []): string {
   return `name: ${name}
 seed: 7
 plugins:
@@ -39,7 +39,7 @@ plugins:
   - jinja_formatter
   - transformers_trainer
   - file_logger
-model:
+${extraPlugins.map((p) => `  - ${p}\n`).join('')}model:
   base_model: ${path.join(quickstart, 'model')}
   init: from_config
   config:
@@ -140,10 +140,10 @@ async function apiCall<T>(served: Served, name: string, args: unknown[] = []): P
 }
 
 /** A fresh working folder with the config; returns the config's absolute path. */
-function workspace(name: string, maxSteps: number): { cwd: string; config: string } {
+function workspace(name: string, maxSteps: number, extraPlugins: string[] = []): { cwd: string; config: string } {
   const cwd = tempDir('dumbo-e2e-');
   const config = path.join(cwd, `${name}.yaml`);
-  writeFileSync(config, fastConfig(name, maxSteps));
+  writeFileSync(config, fastConfig(name, maxSteps, extraPlugins));
   return { cwd, config };
 }
 
@@ -202,7 +202,7 @@ describe.skipIf(!haveChromium)('the workbench in Chromium, served by dumbo serve
   });
 
   it('opens the config with the token, marks and clears a YAML error, runs to completed with the loss chart, model info and history', async () => {
-    const { cwd, config } = workspace('e2e-workbench', 20);
+    const { cwd, config } = workspace('e2e-workbench', 20, ['tensorboard']);
     const served = await serve(config, cwd);
     servers.push(served);
 
@@ -265,7 +265,7 @@ describe.skipIf(!haveChromium)('the workbench in Chromium, served by dumbo serve
     await screenshot(page, '02-plugins');
 
     // A duplicate key typed on the last line is marked at that line.
-    const errorLine = fastConfig('e2e-workbench', 20).split('\n').length;
+    const errorLine = fastConfig('e2e-workbench', 20, ['tensorboard']).split('\n').length;
     await editor.click();
     await page.keyboard.press('Control+End');
     await page.keyboard.type('seed: 3');
@@ -315,6 +315,11 @@ describe.skipIf(!haveChromium)('the workbench in Chromium, served by dumbo serve
     expect(final).toBe('completed');
     expect(await points()).toBeGreaterThan(0);
     await screenshot(page, '06-completed');
+
+    // The TensorBoard plugin published its folder: the run panel shows it with the command that opens it.
+    const tbLink = page.getByTestId('run-link-TensorBoard');
+    await tbLink.waitFor({ timeout: 30_000 });
+    expect(await tbLink.innerText()).toMatch(/tensorboard --logdir \S+[/\\]tensorboard/);
 
     // Model info: the exact parameter count of the configured model.
     const model = JSON.parse(readFileSync(path.join(quickstart, 'model', 'config.json'), 'utf8')) as {

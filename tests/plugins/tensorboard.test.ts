@@ -15,6 +15,7 @@ import {
   setConsoleLogLevel,
   standaloneContext,
   getMetricsRegistry,
+  type RunLink,
 } from '../../src/core/index.js';
 import { initBackend } from '../../src/engine/index.js';
 import { crc32c, maskedCrc32c } from '../../plugins/tensorboard/crc32c.js';
@@ -155,8 +156,12 @@ function protoValue(fields: Field[]): unknown {
 class Recorder extends MetricsCollector {
   events: MetricEvent[] = [];
   hparams: Record<string, unknown> = {};
+  links: RunLink[] = [];
   logMetric(e: MetricEvent): void {
     this.events.push(e);
+  }
+  logLink(link: RunLink): void {
+    this.links.push(link);
   }
   logHyperparameters(params: Record<string, unknown>): void {
     this.hparams = params;
@@ -223,6 +228,10 @@ describe('tensorboard', () => {
     const outcome = await runLifecycle(prepared, { runFolder: dir });
     expect(outcome.error).toBeUndefined();
     expect(outcome.failures).toEqual([]);
+
+    // The folder is published for the app's run panel, with the command that opens it.
+    const logDir = path.join(dir, 'tensorboard');
+    expect(recorder.links).toEqual([{ label: 'TensorBoard', path: logDir, hint: `tensorboard --logdir ${logDir}` }]);
 
     const files = eventFiles(path.join(dir, 'tensorboard'));
     expect(files.map((f) => path.basename(f))).toEqual([

@@ -1,7 +1,7 @@
 /**
  * The run of the workbench: what Run would cost (estimate, first batch), starting it (the config is saved
  * first), stopping and resuming it, and following it live — status, metrics, log tail, hook trace, model
- * info, progress and time left.
+ * info, the plugins' links (TensorBoard, W&B), progress and time left.
  *
  * Live data comes in bursts of events. Metrics, log lines and trace rows are queued and applied once per
  * animation frame: one reactive update however many events came. The metric arrays are plain (see
@@ -10,7 +10,15 @@
 
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
-import type { AppEvent, MetricPoint, ModelInfoView, RunStatus, RunSummary, TraceRow } from '../../../shared/api.js';
+import type {
+  AppEvent,
+  MetricPoint,
+  ModelInfoView,
+  RunLink,
+  RunStatus,
+  RunSummary,
+  TraceRow,
+} from '../../../shared/api.js';
 import { useClient } from '../client.js';
 import { addSample, secondsLeft, type ProgressSample } from '../lib/eta.js';
 import { messageOf } from '../lib/format.js';
@@ -33,6 +41,7 @@ export const useRunsStore = defineStore('runs', () => {
   const log = shallowRef<string[]>([]);
   const trace = shallowRef<TraceRow[]>([]);
   const model = shallowRef<ModelInfoView>();
+  const links = shallowRef<RunLink[]>([]);
   const progress = ref<{ step: number; totalSteps?: number }>();
   const etaSeconds = ref<number>();
   const starting = ref(false);
@@ -77,6 +86,7 @@ export const useRunsStore = defineStore('runs', () => {
     log.value = [];
     trace.value = [];
     model.value = undefined;
+    links.value = [];
     progress.value = undefined;
     etaSeconds.value = undefined;
   }
@@ -95,6 +105,7 @@ export const useRunsStore = defineStore('runs', () => {
       log.value = detail.log.slice(-LOG_LINES);
       trace.value = detail.trace.slice(-TRACE_ROWS);
       if (detail.modelInfo) model.value = detail.modelInfo;
+      if (detail.links) links.value = detail.links;
       if (detail.progress) progress.value = detail.progress;
     } catch (e) {
       error.value = `Cannot read run ${runId}: ${messageOf(e)}`;
@@ -195,6 +206,9 @@ export const useRunsStore = defineStore('runs', () => {
       case 'run-model':
         model.value = event.info;
         return;
+      case 'run-links':
+        links.value = event.links;
+        return;
       case 'run-progress':
         progress.value = { step: event.step, totalSteps: event.totalSteps };
         samples = addSample(samples, { at: Date.now(), step: event.step });
@@ -215,6 +229,7 @@ export const useRunsStore = defineStore('runs', () => {
     log,
     trace,
     model,
+    links,
     progress,
     etaSeconds,
     starting,
