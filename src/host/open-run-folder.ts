@@ -166,7 +166,11 @@ export class OpenRunFolder {
       this.record.resumeFrom = this.resumeFrom;
       this.record.resumes = [
         ...(this.previous?.resumes ?? []),
-        { at: now, ...(this.resumedAt ?? { checkpoint: this.resumeFrom }) },
+        {
+          at: now,
+          ...(this.resumedAt ?? { checkpoint: this.resumeFrom }),
+          ...(this.previous?.endedAt ? { previousEndedAt: this.previous.endedAt } : {}),
+        },
       ];
     }
     return this.record;

@@ -49,8 +49,11 @@ export interface RunRecord {
   adapter?: Record<string, unknown>;
   /** The resume_from of the config, when this run continued an earlier one. */
   resumeFrom?: string;
-  /** Each time the run was continued: when, and from which checkpoint (its step). */
-  resumes?: { at: string; checkpoint: string; step?: number }[];
+  /**
+   * Each time the run was continued: when, from which checkpoint (its step), and when the part before it
+   * ended (`previousEndedAt`: the run's time is the sum of its parts, not end minus start).
+   */
+  resumes?: { at: string; checkpoint: string; step?: number; previousEndedAt?: string }[];
   versions: { dumbo: string; node: string; tfjs?: string; plugins: PluginRecord[] };
   observerFailures: { hook: string; plugin: string; error: string }[];
   /** The run host's process id and machine: a 'running' run whose process is gone has crashed. */

@@ -123,7 +123,12 @@ export function createServices(options: ServicesOptions): Services {
     pluginFolder,
     defaultBackend: () => settings.get().defaultBackend,
     emit,
-    externalRuns: { list: () => settings.externalRuns(), add: (f) => settings.addExternalRun(f) },
+    knownRuns: {
+      folders: () => settings.runFolders(),
+      roots: () => settings.runRoots(),
+      record: (f) => settings.recordRunFolder(f),
+      forget: (f) => settings.forgetRunFolder(f),
+    },
     stopGraceMs: options.stopGraceMs,
     flushMs: options.flushMs,
   });
@@ -259,6 +264,8 @@ export function createServices(options: ServicesOptions): Services {
     stopRun: async (runId) => runs.stopRun(runId),
     listRuns: async () => runs.listRuns(),
     getRun: async (runId) => runs.getRun(runId),
+    resumeRun: async (runId) => runs.resumeRun(runId),
+    deleteRun: async (runId) => runs.deleteRun(runId),
     listModels: async () => listModels(runs.listRuns()),
 
     generate: async (runId, prompt, o) =>

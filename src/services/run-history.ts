@@ -1,12 +1,14 @@
 /**
  * What the app shows of a run, read from its folder (src/shared/run-files.ts names the files): the summary
- * from run.json, the charts from metrics.jsonl, the hook trace from trace.jsonl, the tail of log.txt and
- * log_model's info. Lines cut by a crash are skipped; every field that came from plugin code is checked.
+ * from run.json (its time the sum of its parts when it was resumed) with the history's columns from
+ * metrics.jsonl (best and final eval loss, tokens/s), the charts from metrics.jsonl, the hook trace from
+ * trace.jsonl, the tail of log.txt and log_model's info. Lines cut by a crash are skipped; every field that
+ * came from plugin code is checked.
  *
  * Who may import it: src/services only. Imports host (the run record's type) and the shared API types.
  */
 
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { RunRecord } from '../host/run-folder.js';
 import type { MetricPoint, ModelInfoView, RunDetail, RunSummary, TraceRow } from '../shared/api.js';
@@ -29,6 +31,74 @@ export function readRunEvents(folder: string): Pick<RunDetail, 'metrics' | 'trac
   };
 }
 
+/**
+ * How long a run ran, in seconds: the sum of its parts (the first start to the first end, each resume to
+ * the next end), not the last end minus the first start, which would count the time it lay stopped. A part
+ * whose end was not recorded (a run from before resumes recorded it) ends when the next part began. A run
+ * still going (no end) runs until `now`; without `now`, an unended run has no duration.
+ */
+export function runDurationS(
+  record: Pick<RunRecord, 'startedAt' | 'endedAt' | 'resumes'>,
+  now?: number,
+): number | undefined {
+  const end = record.endedAt ? Date.parse(record.endedAt) : now;
+  const start = Date.parse(record.startedAt);
+  if (end === undefined || !Number.isFinite(start) || !Number.isFinite(end)) return undefined;
+  let total = 0;
+  let partStart = start;
+  for (const r of record.resumes ?? []) {
+    const at = Date.parse(r.at);
+    if (!Number.isFinite(at)) continue;
+    const partEnd = r.previousEndedAt ? Date.parse(r.previousEndedAt) : at;
+    if (Number.isFinite(partEnd)) total += Math.max(0, partEnd - partStart);
+    partStart = at;
+  }
+  return (total + Math.max(0, end - partStart)) / 1000;
+}
+
+/** The history's columns read from a run's metrics. */
+export interface MetricStats {
+  bestEvalLoss?: number;
+  finalEvalLoss?: number;
+  /** The median of the steps' tokens/s: a few slow first steps (compilation, warm-up) do not pull it down. */
+  tokensPerS?: number;
+}
+
+const statsCache = new Map<string, { size: number; mtimeMs: number; stats: MetricStats }>();
+
+/** A run's eval loss (best, final) and tokens/s, read again only when metrics.jsonl changed. */
+export function metricStats(folder: string): MetricStats {
+  const file = runFiles(folder).metrics;
+  let size: number;
+  let mtimeMs: number;
+  try {
+    ({ size, mtimeMs } = statSync(file));
+  } catch {
+    statsCache.delete(folder);
+    return {};
+  }
+  const cached = statsCache.get(folder);
+  if (cached && cached.size === size && cached.mtimeMs === mtimeMs) return cached.stats;
+  const evals: number[] = [];
+  const rates: number[] = [];
+  for (const p of readJsonl(file).map(metricPoint)) {
+    if (!p || !Number.isFinite(p.value)) continue;
+    if (p.name === 'eval/loss') evals.push(p.value);
+    else if (p.name === 'tokens_per_s') rates.push(p.value);
+  }
+  const stats: MetricStats = {};
+  if (evals.length > 0) [stats.bestEvalLoss, stats.finalEvalLoss] = [Math.min(...evals), evals[evals.length - 1]];
+  if (rates.length > 0) stats.tokensPerS = median(rates);
+  statsCache.set(folder, { size, mtimeMs, stats });
+  return stats;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 export function summaryFromRecord(id: string, folder: string, record: RunRecord | undefined): RunSummary {
   const s: RunSummary = {
     id,
@@ -38,10 +108,12 @@ export function summaryFromRecord(id: string, folder: string, record: RunRecord 
     status: record?.status ?? 'pending',
   };
   if (!record) return s;
+  if (record.configSource) s.configSource = record.configSource;
   if (record.startedAt) s.startedAt = record.startedAt;
   if (record.endedAt) s.endedAt = record.endedAt;
-  if (record.startedAt && record.endedAt) {
-    s.durationS = (Date.parse(record.endedAt) - Date.parse(record.startedAt)) / 1000;
+  if (record.startedAt) {
+    const duration = runDurationS(record);
+    if (duration !== undefined) s.durationS = duration;
   }
   if (record.finalLoss !== undefined) s.finalLoss = record.finalLoss;
   if (record.steps !== undefined) s.steps = record.steps;
@@ -49,7 +121,7 @@ export function summaryFromRecord(id: string, folder: string, record: RunRecord 
   if (record.backendReason) s.backendReason = record.backendReason;
   if (record.backendDevice) s.backendDevice = record.backendDevice;
   if (record.exitReason) s.exitReason = record.exitReason;
-  return s;
+  return Object.assign(s, metricStats(folder));
 }
 
 export function traceRow(e: Record<string, unknown> | { hook: string }): TraceRow {

@@ -13,14 +13,16 @@
  * - A host that exits without saying `done` (out of memory, a crash) makes the run `crashed` in run.json,
  *   with the exit reason; the folder is kept. Forking, stopping, the hook watchdog and that last word on
  *   run.json are the run-host client's (src/host/client.ts), the same one the CLI uses.
- * - History: every run folder under the runs folder (and those this app started elsewhere), read by
- *   run-history.ts.
+ * - History: every run folder under the runs folder, under every runs folder that runs of the app or the CLI
+ *   went to, and every run folder of its own choosing they made (all remembered in the settings), read by
+ *   run-history.ts. Resume continues any of them that stopped or crashed — also one this process did not
+ *   start — and Delete removes one's folder, never a live run's.
  *
  * Who may import it: src/services only. Imports core, host (protocol, run folder) and the shared API types.
  */
 
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DumboError } from '../core/errors.js';
@@ -29,7 +31,7 @@ import { checkRunLink, withRunLink, type RunLink } from '../core/records.js';
 import { RunHostClient, writeStopFile, type RunEnded } from '../host/client.js';
 import type { HostMessage, StartRunRequest } from '../host/protocol.js';
 import { readRunRecord } from '../host/run-folder.js';
-import { pidAlive } from '../host/run-lock.js';
+import { lockAlive, pidAlive, readLock } from '../host/run-lock.js';
 import { type ForkHost } from '../host/process.js';
 import type {
   AppEvent,
@@ -42,9 +44,28 @@ import type {
   TraceRow,
 } from '../shared/api.js';
 import { runFiles } from '../shared/run-files.js';
-import { modelView, readRunEvents, summaryFromRecord, traceRow } from './run-history.js';
+import { savedConfigText } from './library.js';
+import { modelView, readRunEvents, runDurationS, summaryFromRecord, traceRow } from './run-history.js';
 
 const ACTIVE: readonly RunStatus[] = ['pending', 'running', 'stopping'];
+/** The file an untitled config is taken to be, in the working folder: its run is named `untitled`. */
+const UNTITLED_CONFIG = 'untitled.yaml';
+/** The runs Resume continues: those that ended before their last step without completing or failing. */
+const RESUMABLE: readonly RunStatus[] = ['stopped', 'crashed'];
+/** A run's config.yaml larger than this is not sent to the UI (it is a config, not a dataset). */
+const MAX_CONFIG_BYTES = 1 << 20;
+
+/** Where runs went, remembered across sessions and shared with the CLI (the settings file). */
+export interface KnownRuns {
+  /** Run folders of their own choosing (--output, output_dir). */
+  folders: () => string[];
+  /** Runs folders whose every run folder is listed. */
+  roots: () => string[];
+  /** Remembers the folder of a run that starts. */
+  record: (folder: string) => void;
+  /** Forgets a deleted run's folder. */
+  forget: (folder: string) => void;
+}
 
 export interface RunManagerOptions {
   fork: ForkHost;
@@ -56,8 +77,8 @@ export interface RunManagerOptions {
   pluginFolder: () => string;
   defaultBackend: () => BackendChoice;
   emit: (event: AppEvent) => void;
-  /** Run folders outside runsRoot that this app started runs in (remembered in the settings). */
-  externalRuns: { list: () => string[]; add: (folder: string) => void };
+  /** Where runs of this app and of the CLI went besides runsRoot (remembered in the settings). */
+  knownRuns: KnownRuns;
   /** Least time a stopping run gets before it is killed (default 30 s). */
   stopGraceMs?: number;
   /** Coalescing window of the live stream (default 250 ms: at most 4 batches a second per run). */
@@ -105,6 +126,7 @@ export class RunManager {
   // ----------------------------------------------------------------------------------------------- start
 
   async startRun(configPath: string, resume?: string): Promise<RunSummary> {
+    if (resume !== undefined) return this.resumeRun(resume);
     const configFile = path.resolve(this.o.cwd, configPath);
     if (!existsSync(configFile)) {
       throw new DumboError('cannot read config: no such file', { location: { file: configFile } });
@@ -117,17 +139,70 @@ export class RunManager {
       userPluginDir: this.o.pluginFolder(),
       defaultBackend: this.o.defaultBackend(),
     };
-    if (resume !== undefined) {
-      const folder = this.folderOf(resume);
-      const running = this.live.get(resume);
-      if (running && ACTIVE.includes(running.status)) throw new DumboError(`run ${resume} is still running`);
-      // Its host has said how the run ended but may still be closing its files: one host per folder.
-      if (this.resuming.has(resume)) throw new DumboError(`run ${resume} is being resumed already`);
-      this.resuming.add(resume);
-      if (running) await running.exited;
-      request.outputDir = folder;
-      request.resumeFrom = 'latest';
+    return this.launch(request, configFile);
+  }
+
+  /**
+   * Runs a config's text (the editor's), without reading or writing its file: the run host loads the text as
+   * if it were `configPath`'s (its name, its folder for relative paths, its errors' locations) and writes it to
+   * the run folder as config.yaml. Without a path the config is untitled, in the working folder. run.json
+   * says where the text came from when it is not the file as saved (`configSource`).
+   */
+  async runConfig(text: string, configPath?: string): Promise<RunSummary> {
+    const configFile = path.resolve(this.o.cwd, configPath ?? UNTITLED_CONFIG);
+    const saved = configPath === undefined ? undefined : savedConfigText(configFile);
+    const request: StartRunRequest = {
+      type: 'start',
+      configFile,
+      configText: text,
+      cwd: this.o.cwd,
+      runsDir: this.runsRoot,
+      userPluginDir: this.o.pluginFolder(),
+      defaultBackend: this.o.defaultBackend(),
+    };
+    if (saved !== text) request.configSource = saved === undefined ? 'untitled' : 'edited';
+    return this.launch(request, configFile);
+  }
+
+  /**
+   * Continues a stopped or crashed run from its latest checkpoint, in its folder, with the folder's own
+   * config.yaml (its relative paths against the config it came from, as `dumbo resume` does): also a run
+   * this process did not start — the CLI's, another window's, one from before a restart.
+   */
+  async resumeRun(id: string): Promise<RunSummary> {
+    const folder = this.folderOf(id);
+    const running = this.live.get(id);
+    if (running && ACTIVE.includes(running.status)) throw new DumboError(`run ${id} is still running`);
+    // Its host has said how the run ended but may still be closing its files: one host per folder.
+    if (this.resuming.has(id)) throw new DumboError(`run ${id} is being resumed already`);
+    const record = readRunRecord(folder);
+    const { config } = runFiles(folder);
+    if (!record || !existsSync(config)) {
+      throw new DumboError(`run ${id} cannot be resumed: ${folder} holds no run.json and config.yaml`);
     }
+    if (!running) this.refuseLiveFolder(id, folder);
+    const status = running?.status ?? this.summaryFromFolder(id, folder)?.status ?? record.status;
+    if (!RESUMABLE.includes(status)) {
+      throw new DumboError(`run ${id} is ${status}: only a stopped or crashed run can be resumed`);
+    }
+    this.resuming.add(id);
+    if (running) await running.exited;
+    const request: StartRunRequest = {
+      type: 'start',
+      configFile: config,
+      configDir: record.configFile ? path.dirname(record.configFile) : folder,
+      outputDir: folder,
+      resumeFrom: 'latest',
+      cwd: this.o.cwd,
+      runsDir: this.runsRoot,
+      userPluginDir: this.o.pluginFolder(),
+      defaultBackend: this.o.defaultBackend(),
+    };
+    return this.launch(request, record.configFile || config, id);
+  }
+
+  /** Forks a run host for `request`; resolves once it has made (or opened) the run folder. */
+  private launch(request: StartRunRequest, configFile: string, resume?: string): Promise<RunSummary> {
     return new Promise<RunSummary>((resolve, reject) => {
       let run: LiveRun | undefined;
       let settled = false;
@@ -199,7 +274,7 @@ export class RunManager {
       markExited,
     };
     this.live.set(id, run);
-    if (path.dirname(runFolder) !== this.runsRoot) this.o.externalRuns.add(runFolder);
+    this.o.knownRuns.record(runFolder);
     return run;
   }
 
@@ -334,7 +409,7 @@ export class RunManager {
     const live = this.live.get(id);
     if (live) return live.runFolder;
     if (id.startsWith('ext-')) {
-      const folder = this.o.externalRuns.list().find((f) => this.idFor(f) === id);
+      const folder = this.knownFolders().get(id);
       if (folder) return folder;
     } else if (/^[\w@][\w.@-]*$/.test(id) && !id.includes('..')) {
       const folder = path.join(this.runsRoot, id);
@@ -343,24 +418,29 @@ export class RunManager {
     throw new DumboError(`no run '${id}'`);
   }
 
-  listRuns(): RunSummary[] {
+  /** Every run folder there is, by id: those of the runs folders, those remembered, the live ones. */
+  private knownFolders(): Map<string, string> {
     const folders = new Map<string, string>();
-    let names: string[] = [];
-    try {
-      names = readdirSync(this.runsRoot);
-    } catch {
-      // no runs folder yet
+    const add = (folder: string) => {
+      if (existsSync(runFiles(folder).record)) folders.set(this.idFor(folder), path.resolve(folder));
+    };
+    for (const root of new Set([this.runsRoot, ...this.o.knownRuns.roots()])) {
+      let names: string[] = [];
+      try {
+        names = readdirSync(root);
+      } catch {
+        // no runs folder (yet, or any more)
+      }
+      for (const n of names) add(path.join(root, n));
     }
-    for (const n of names) {
-      const folder = path.join(this.runsRoot, n);
-      if (existsSync(runFiles(folder).record)) folders.set(n, folder);
-    }
-    for (const f of this.o.externalRuns.list()) {
-      if (existsSync(runFiles(f).record)) folders.set(this.idFor(f), f);
-    }
+    for (const f of this.o.knownRuns.folders()) add(f);
     for (const run of this.live.values()) folders.set(run.id, run.runFolder);
+    return folders;
+  }
+
+  listRuns(): RunSummary[] {
     const out: RunSummary[] = [];
-    for (const [id, folder] of folders) {
+    for (const [id, folder] of this.knownFolders()) {
       const live = this.live.get(id);
       const s = live ? this.summaryOf(live) : this.summaryFromFolder(id, folder);
       if (s) out.push(s);
@@ -379,9 +459,39 @@ export class RunManager {
     if (info) detail.modelInfo = info;
     const links = live?.links ?? record?.links;
     if (links?.length) detail.links = links;
+    const config = readConfigText(folder);
+    if (config !== undefined) detail.config = config;
     const progress = live?.progress ?? (summary.steps !== undefined ? { step: summary.steps } : undefined);
     if (progress) detail.progress = progress;
     return detail;
+  }
+
+  /**
+   * Deletes a run's folder with everything in it. Never a live run's: one this process runs or is resuming,
+   * one whose folder another live process holds (its lock), or one whose record says it runs on a machine
+   * that cannot be checked.
+   */
+  deleteRun(id: string): void {
+    const folder = this.folderOf(id);
+    if (this.live.has(id) || this.resuming.has(id)) {
+      throw new DumboError(`run ${id} is running: stop it before deleting it`);
+    }
+    this.refuseLiveFolder(id, folder);
+    const summary = this.summaryFromFolder(id, folder);
+    if (!summary) throw new DumboError(`no run '${id}': ${folder} holds no run.json`);
+    if (ACTIVE.includes(summary.status)) {
+      throw new DumboError(`run ${id} is ${summary.status}: stop it before deleting it`);
+    }
+    rmSync(folder, { recursive: true, force: true });
+    this.o.knownRuns.forget(folder);
+  }
+
+  /** Refuses a run folder that a live process (the CLI, another app) holds. */
+  private refuseLiveFolder(id: string, folder: string): void {
+    const lock = readLock(folder);
+    if (lock && lockAlive(lock)) {
+      throw new DumboError(`run ${id} is in use by process ${lock.pid} on ${lock.host}: stop it first`);
+    }
   }
 
   /** The model folder a finished run saved (`final/`). */
@@ -403,7 +513,8 @@ export class RunManager {
     if (ACTIVE.includes(run.status)) {
       delete s.endedAt;
       delete s.exitReason;
-      s.durationS = (Date.now() - Date.parse(s.startedAt)) / 1000;
+      // A resumed run's earlier parts count; this one runs until now.
+      s.durationS = runDurationS({ ...record, startedAt: s.startedAt, endedAt: undefined }, Date.now());
       if (run.lastLoss !== undefined) s.finalLoss = run.lastLoss;
       if (run.lastStep !== undefined) s.steps = run.lastStep;
     }
@@ -421,5 +532,15 @@ export class RunManager {
       s.exitReason = `its run host (pid ${record.pid}) is gone`;
     }
     return s;
+  }
+}
+
+/** The run folder's config.yaml (the config as the run resolved it), unless missing or too large. */
+function readConfigText(folder: string): string | undefined {
+  try {
+    const text = readFileSync(runFiles(folder).config);
+    return text.length <= MAX_CONFIG_BYTES ? text.toString('utf8') : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The user's settings: one JSON file read and written with `conf` (electron-store is `conf` for Electron),
- * so the desktop app and `dumbo serve` share recent configs, the plugin folder and the default backend.
+ * so the desktop app, `dumbo serve` and `dumbo run` share recent configs, the plugin folder, the default
+ * backend and where runs went (the run history lists runs from every runs folder the user has used).
  * The file is `<userDataDir>/settings.json` (src/core/paths.ts), checked against a JSON Schema on every
  * write; conf reads it from disk on each access, so two processes see each other's changes.
  *
@@ -13,8 +14,14 @@ import { userDataDir, userPluginDir } from '../core/paths.js';
 import { BACKEND_CHOICES, type BackendChoice, type Settings } from '../shared/api.js';
 
 const MAX_RECENT = 20;
+/** Caps of the run places remembered: the oldest is forgotten first. */
+const MAX_RUN_FOLDERS = 200;
+const MAX_RUN_ROOTS = 20;
 
-type Stored = Settings & { externalRuns?: string[] };
+/** A run folder named as `runs/<date>-<name>` is (its parent is the runs folder the run went to by default). */
+const DEFAULT_RUN_FOLDER = /^\d{4}-\d{2}-\d{2}-\d{6}-/;
+
+type Stored = Settings & { externalRuns?: string[]; runRoots?: string[] };
 
 const SCHEMA = {
   recentConfigs: { type: 'array', items: { type: 'string' }, maxItems: 50 },
@@ -30,8 +37,10 @@ const SCHEMA = {
     },
     required: ['x', 'y', 'width', 'height'],
   },
-  /** Run folders outside the runs folder that runs of this app went to (config output_dir). */
-  externalRuns: { type: 'array', items: { type: 'string' }, maxItems: 200 },
+  /** Run folders of their own choosing (--output, output_dir) that runs of the app or the CLI went to. */
+  externalRuns: { type: 'array', items: { type: 'string' }, maxItems: MAX_RUN_FOLDERS },
+  /** The runs folders (`<cwd>/runs`) that runs of the app or the CLI went to by default. */
+  runRoots: { type: 'array', items: { type: 'string' }, maxItems: MAX_RUN_ROOTS },
 } as const;
 
 export interface SettingsStoreOptions {
@@ -92,12 +101,36 @@ export class SettingsStore {
     this.conf.set('recentConfigs', [file, ...recent].slice(0, MAX_RECENT));
   }
 
-  externalRuns(): string[] {
+  /** Run folders of their own choosing, newest first. */
+  runFolders(): string[] {
     return [...(this.conf.get('externalRuns') ?? [])];
   }
 
-  addExternalRun(folder: string): void {
-    const list = this.externalRuns().filter((f) => f !== folder);
-    this.conf.set('externalRuns', [folder, ...list].slice(0, 200));
+  /** Runs folders default run folders went to, newest first. */
+  runRoots(): string[] {
+    return [...(this.conf.get('runRoots') ?? [])];
+  }
+
+  /**
+   * Remembers where a run went: a default run folder (`runs/<date>-<name>`) by its runs folder, which the
+   * history lists whole; any other by itself. Most recent first, the oldest forgotten past the cap.
+   */
+  recordRunFolder(folder: string): void {
+    const abs = path.resolve(folder);
+    if (DEFAULT_RUN_FOLDER.test(path.basename(abs))) {
+      const root = path.dirname(abs);
+      this.conf.set('runRoots', [root, ...this.runRoots().filter((f) => f !== root)].slice(0, MAX_RUN_ROOTS));
+    } else {
+      this.conf.set('externalRuns', [abs, ...this.runFolders().filter((f) => f !== abs)].slice(0, MAX_RUN_FOLDERS));
+    }
+  }
+
+  /** Forgets a run folder of its own choosing (deleted). */
+  forgetRunFolder(folder: string): void {
+    const abs = path.resolve(folder);
+    this.conf.set(
+      'externalRuns',
+      this.runFolders().filter((f) => f !== abs),
+    );
   }
 }

@@ -116,6 +116,11 @@ export interface RunSummary {
   /** The GPU a WebGPU run uses (`nvidia nvidia-h200`). */
   backendDevice?: string;
   exitReason?: string;
+  /** The lowest and the last eval loss of its evaluations. */
+  bestEvalLoss?: number;
+  finalEvalLoss?: number;
+  /** Its typical speed: the median of its steps' tokens per second. */
+  tokensPerS?: number;
 }
 
 export interface MetricPoint {
@@ -147,6 +152,8 @@ export interface RunDetail {
   progress?: { step: number; totalSteps?: number };
   /** Where the run's output can be seen outside the app (its TensorBoard folder, its W&B page). */
   links?: RunLink[];
+  /** The config as the run resolved it (its folder's config.yaml), defaults filled in. */
+  config?: string;
 }
 
 /** Before Run: what it will cost, and a warning when only the slow pure-JS backend is there. */
@@ -202,6 +209,10 @@ export interface Calls {
   stopRun: { args: [runId: string]; result: void };
   listRuns: { args: []; result: RunSummary[] };
   getRun: { args: [runId: string]; result: RunDetail };
+  /** Continues a stopped or crashed run (any the history lists: the CLI's too) from its latest checkpoint. */
+  resumeRun: { args: [runId: string]; result: RunSummary };
+  /** Deletes a run's folder; refused for a live run. */
+  deleteRun: { args: [runId: string]; result: void };
   listModels: { args: []; result: ModelChoice[] };
   generate: { args: [runId: string, prompt: string, options: GenerateOptions]; result: string };
 }
@@ -240,6 +251,8 @@ export const CHANNELS: { readonly [K in CallName]: `dumbo:${K}` } = {
   stopRun: 'dumbo:stopRun',
   listRuns: 'dumbo:listRuns',
   getRun: 'dumbo:getRun',
+  resumeRun: 'dumbo:resumeRun',
+  deleteRun: 'dumbo:deleteRun',
   listModels: 'dumbo:listModels',
   generate: 'dumbo:generate',
 };
@@ -322,6 +335,8 @@ export const ARGS_VALID: { readonly [K in CallName]: (args: readonly unknown[]) 
   stopRun: (a): a is [string] => a.length === 1 && isString(a[0]),
   listRuns: (a): a is [] => a.length === 0,
   getRun: (a): a is [string] => a.length === 1 && isString(a[0]),
+  resumeRun: (a): a is [string] => a.length === 1 && isString(a[0]),
+  deleteRun: (a): a is [string] => a.length === 1 && isString(a[0]),
   listModels: (a): a is [] => a.length === 0,
   generate: (a): a is [string, string, GenerateOptions] =>
     a.length === 3 && isString(a[0]) && isText(a[1]) && isGenerateOptions(a[2]),

@@ -59,6 +59,8 @@ export function createFakeApi(
     stopRun: async () => undefined,
     listRuns: async () => [],
     getRun: async (id) => ({ summary: summary({ id }), metrics: [], trace: [], log: [] }),
+    resumeRun: async (id) => summary({ id, status: 'running' }),
+    deleteRun: async () => undefined,
     listModels: async () => [],
     generate: async () => 'generated text',
   };
