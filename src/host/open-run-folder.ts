@@ -47,7 +47,7 @@ class LineWriter {
 /** What a run's record starts with besides what the folder knows (its start, its resumes, this process). */
 export type RecordStart = Pick<
   RunRecord,
-  'name' | 'configFile' | 'backend' | 'backendReason' | 'backendDevice' | 'adapter' | 'versions'
+  'name' | 'configFile' | 'configSource' | 'backend' | 'backendReason' | 'backendDevice' | 'adapter' | 'versions'
 >;
 
 export class OpenRunFolder {
@@ -149,12 +149,14 @@ export class OpenRunFolder {
   /** Starts the run's record (written by the first setStatus). A resumed run is the same run: its start stays. */
   begin(start: RecordStart): RunRecord {
     const now = new Date().toISOString();
-    const { name, configFile, ...backendAndVersions } = start;
+    const { name, configFile, configSource, ...backendAndVersions } = start;
+    const source = this.previous ? this.previous.configSource : configSource;
     this.record = {
-      name,
+      // A resume runs the folder's own config.yaml: the record keeps the run's name and the config it came from.
+      name: this.previous?.name ?? name,
       status: 'running',
-      // `dumbo resume` runs the folder's own config.yaml: the record keeps naming the file the run came from.
       configFile: this.previous?.configFile ?? configFile,
+      ...(source ? { configSource: source } : {}),
       runFolder: this.dir,
       startedAt: this.previous?.startedAt ?? now,
       ...backendAndVersions,

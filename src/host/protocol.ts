@@ -24,11 +24,13 @@ import { BACKEND_CHOICES } from '../shared/api.js';
 import type {
   BackendChoice,
   ConfigProblem,
+  ConfigSource,
   DatasetPreview,
   PluginCard,
   RunEstimate,
   ValidationResult,
 } from '../shared/api.js';
+import type { FieldDoc } from '../shared/field-docs.js';
 
 export interface StartRunRequest {
   type: 'start';
@@ -52,7 +54,16 @@ export interface StartRunRequest {
    * `dumbo resume` runs a run folder's config.yaml, written from a config that lived elsewhere.
    */
   configDir?: string;
+  /**
+   * The config's text, when it is not the file's (the app runs the editor's text, saved or not): loaded as if
+   * it were `configFile` (its name, its folder for relative paths, its errors' locations); the file is not read.
+   */
+  configText?: string;
+  /** Where `configText` came from, for run.json: the file as edited and unsaved, or no file (untitled). */
+  configSource?: ConfigSource;
 }
+
+const CONFIG_SOURCES: readonly unknown[] = ['edited', 'untitled'] satisfies ConfigSource[];
 
 /** The signals that stop a run (Ctrl-C, `kill`, a closed terminal): each stops it with exit code 128 + its number. */
 export const STOP_SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
@@ -122,6 +133,8 @@ export function isParentMessage(value: unknown): value is ParentMessage {
     (m.runsDir === undefined || typeof m.runsDir === 'string') &&
     (m.resumeFrom === undefined || typeof m.resumeFrom === 'string') &&
     (m.configDir === undefined || typeof m.configDir === 'string') &&
+    (m.configText === undefined || typeof m.configText === 'string') &&
+    (m.configSource === undefined || CONFIG_SOURCES.includes(m.configSource)) &&
     (m.defaultBackend === undefined || BACKENDS.includes(m.defaultBackend as BackendChoice))
   );
 }
@@ -131,6 +144,7 @@ const BACKENDS: readonly BackendChoice[] = BACKEND_CHOICES;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 const sameBackends: Same<BackendChoice, CoreBackendChoice> = true;
 void sameBackends;
+export type { ConfigSource };
 
 // ------------------------------------------------------------------------------------------------- worker
 
@@ -139,7 +153,7 @@ export interface WorkerCalls {
   /** The plugin catalog as cards; with a config, which cards it uses. */
   catalog: {
     params: { userPluginDir: string; configText?: string; configPath?: string };
-    result: { cards: PluginCard[]; used: string[] };
+    result: { cards: PluginCard[]; used: string[]; runFields: FieldDoc[] };
   };
   /**
    * `dumbo validate` on unsaved text, located in the file at `path`. With `dataCheck`, the data path also runs
@@ -165,6 +179,8 @@ export interface WorkerCalls {
       prompt: string;
       maxNewTokens: number;
       temperature: number;
+      topK?: number;
+      topP?: number;
       seed: number;
       backend?: BackendChoice;
     };

@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { DumboError, writeFileAtomic, type LoadedPlugin, type RunLink, type RunStatus } from '../core/index.js';
+import type { ConfigSource } from '../shared/api.js';
 import { RUN_FILE_NAMES, runFiles } from '../shared/run-files.js';
 
 export interface PluginRecord {
@@ -33,6 +34,8 @@ export interface RunRecord {
   name: string;
   status: RunStatus;
   configFile: string;
+  /** The run's config was not `configFile`'s content: its unsaved edits, or text that has no file (untitled). */
+  configSource?: ConfigSource;
   runFolder: string;
   startedAt: string;
   endedAt?: string;

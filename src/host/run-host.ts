@@ -22,6 +22,9 @@ import {
   getLogger,
   getMetricsRegistry,
   MetricsCollector,
+  checkPreparedRun,
+  loadConfiguredPlugins,
+  parseConfig,
   prepareRun,
   runLifecycle,
   type LoadedConfig,
@@ -29,6 +32,7 @@ import {
   type MetricEvent,
   type ModelInfo,
   type PreparedRun,
+  type LoaderOptions,
   type RunLink,
   type RunOutcome,
   type RunStatus,
@@ -49,6 +53,7 @@ import { endAsHangup } from './process.js';
 import {
   isParentMessage,
   STOP_SIGNALS,
+  type ConfigSource,
   type HostMessage,
   type RunOutcomeMessage,
   type SerializedError,
@@ -128,10 +133,21 @@ async function startBackend(config: LoadedConfig, fallback: BackendChoice | unde
   }
 }
 
+/** `prepareRun` on the text the app sent (the editor's), as if it were `configFile`'s: the file is not read. */
+async function prepareText(
+  text: string,
+  configFile: string,
+  options: LoaderOptions & { configDir?: string },
+): Promise<PreparedRun> {
+  const config = parseConfig(text, configFile, { dir: options.configDir });
+  return checkPreparedRun(config, await loadConfiguredPlugins(config, options));
+}
+
 /** A run that has its folder: what `openRun` made ready. */
 interface OpenRun {
   prepared: PreparedRun;
   configFile: string;
+  configSource?: ConfigSource;
   name: string;
   backend: BackendReport;
   folder: OpenRunFolder;
@@ -141,20 +157,26 @@ interface OpenRun {
 async function openRun(req: StartRunRequest): Promise<OpenRun> {
   const cwd = req.cwd ?? process.cwd();
   const configFile = path.resolve(cwd, req.configFile);
-  const prepared = await prepareRun(configFile, { userPluginDir: req.userPluginDir, configDir: req.configDir });
+  const options = { userPluginDir: req.userPluginDir, configDir: req.configDir };
+  const prepared =
+    req.configText === undefined
+      ? await prepareRun(configFile, options)
+      : await prepareText(req.configText, configFile, options);
   const { config } = prepared;
   // The app continues a run without editing its config file: the request carries resume_from.
   if (req.resumeFrom !== undefined) config.data.resume_from = req.resumeFrom;
   const name = runName(config.file, config.data.name as string | undefined);
   const backend = await startBackend(config, req.defaultBackend);
-  return { prepared, configFile, name, backend, folder: OpenRunFolder.open(req, config, name, cwd) };
+  const folder = OpenRunFolder.open(req, config, name, cwd);
+  return { prepared, configFile, configSource: req.configSource, name, backend, folder };
 }
 
 /** What run.json says of the run from its start: its name and config, the backend, the versions of everything. */
-function recordStart({ name, configFile, prepared, backend }: OpenRun): RecordStart {
+function recordStart({ name, configFile, configSource, prepared, backend }: OpenRun): RecordStart {
   return {
     name,
     configFile,
+    configSource,
     backend: backend.name,
     backendReason: backend.why,
     backendDevice: backendDevice(backend),

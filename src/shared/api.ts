@@ -100,11 +100,16 @@ export interface Settings {
   windowBounds?: { x: number; y: number; width: number; height: number };
 }
 
+/** Where a run's config came from when it was not a saved file: `edited` (the file, unsaved edits), `untitled`. */
+export type ConfigSource = 'edited' | 'untitled';
+
 export interface RunSummary {
   id: string;
   name: string;
   runFolder: string;
   configFile: string;
+  /** The config was not `configFile` as saved: its unsaved edits, or text with no file (untitled). */
+  configSource?: ConfigSource;
   status: RunStatus;
   startedAt?: string;
   endedAt?: string;
