@@ -276,7 +276,10 @@ export function createServices(options: ServicesOptions): Services {
           prompt,
           maxNewTokens: o.maxNewTokens,
           temperature: o.temperature,
-          seed: randomInt(2 ** 31),
+          topK: o.topK,
+          topP: o.topP,
+          // A seed the user gave reproduces a sample; without one each Generate draws anew.
+          seed: o.seed ?? randomInt(2 ** 31),
           backend: settings.get().defaultBackend,
         },
         300_000,

@@ -182,6 +182,17 @@ export interface DatasetPreview {
 }
 
 export interface ModelChoice {
+  /**
+   * The dataset's first rows as its loader read them, before formatting (as many as `rows`): each field as
+   * text (JSON for what is not a string), cut at a few thousand characters.
+   */
+  rawRows: Record<string, string>[];
+  /** Training examples formatted in all. */
+  examples: number;
+  /** Examples cut to the sequence length: by the formatter (as it reports) or by the trainer's length. */
+  truncated: number;
+  /** Examples the formatter left out as too long (`truncation: drop`), as it reports. */
+  dropped: number;
   label: string;
   path: string;
   source: 'local' | 'hf-cache';
@@ -193,6 +204,12 @@ export interface GenerateOptions {
 }
 
 /** Every call: its arguments (as a tuple) and what its promise resolves to. */
+  /** Keep only the k most likely tokens (0 or absent: all). */
+  topK?: number;
+  /** Keep the most likely tokens whose probability reaches p (1 or absent: all). */
+  topP?: number;
+  /** The sampler's seed: the same seed, prompt and options give the same text (absent: a new one each time). */
+  seed?: number;
 export interface Calls {
   version: { args: []; result: string };
   listPlugins: { args: [configText?: string]; result: { cards: PluginCard[]; used: string[] } };
@@ -314,7 +331,10 @@ function isGenerateOptions(v: unknown): v is GenerateOptions {
     o.maxNewTokens > 0 &&
     o.maxNewTokens <= 1024 &&
     Number.isFinite(o.temperature) &&
-    o.temperature >= 0
+    o.temperature >= 0 &&
+    optional(o.topK, (k) => Number.isInteger(k) && (k as number) >= 0) &&
+    optional(o.topP, (p) => Number.isFinite(p) && (p as number) > 0 && (p as number) <= 1) &&
+    optional(o.seed, (s) => Number.isInteger(s) && (s as number) >= 0 && (s as number) < 2 ** 31)
   );
 }
 

@@ -54,7 +54,7 @@ export function createFakeApi(
       backend: 'cpu',
       backendReason: 'no GPU found',
     }),
-    previewDataset: async () => ({ rows: [] }),
+    previewDataset: async () => ({ rows: [], rawRows: [], examples: 0, truncated: 0, dropped: 0 }),
     startRun: async (path) => summary({ configFile: path, status: 'pending' }),
     stopRun: async () => undefined,
     listRuns: async () => [],

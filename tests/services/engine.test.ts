@@ -165,6 +165,18 @@ export const AVAILABLE_PLUGINS = [FlatTrainer];
     expect(m).not.toBeNull();
     const animal = { Tom: 'cat', Ann: 'dog', Bo: 'fox' }[m![1] as 'Tom'];
     expect(trained.startsWith(` A ${animal}.`)).toBe(true);
+
+    // Beside the formatted rows, the loaded ones (the same first rows, as text), and nothing cut at 64 tokens.
+    expect(preview.rawRows).toHaveLength(2);
+    expect(preview.rawRows[0]).toEqual({ prompt: `Who is ${m![1]}?`, response: ` A ${animal}.` });
+    expect(preview).toMatchObject({ examples: 3, truncated: 0, dropped: 0 });
+    // At 4 tokens every example is cut; with `truncation: drop` every one is left out instead.
+    const short = await h.services.calls.previewDataset(text.replace('max_length: 64', 'max_length: 4'), file);
+    expect(short).toMatchObject({ examples: 3, truncated: 3, dropped: 0 });
+    expect(short.rows[0]!.tokens).toHaveLength(4);
+    await expect(
+      h.services.calls.previewDataset(text.replace('max_length: 64', 'max_length: 4, truncation: drop'), file),
+    ).rejects.toThrow(/the training set is empty/);
   });
 
   it('generate: text from a run’s final/ folder; listModels lists it', async () => {
@@ -189,6 +201,13 @@ export const AVAILABLE_PLUGINS = [FlatTrainer];
     const text = await h.services.calls.generate(id, 'Once upon a time', { maxNewTokens: 5, temperature: 0 });
     expect(text.startsWith('Once upon a time')).toBe(true);
     expect(text.length).toBeGreaterThan('Once upon a time'.length);
+    // A seed reproduces a sample; top-k 1 keeps only the most likely token, which is greedy decoding.
+    const sampled = { maxNewTokens: 8, temperature: 1.5, seed: 11 };
+    const first = await h.services.calls.generate(id, 'Once upon a time', sampled);
+    expect(await h.services.calls.generate(id, 'Once upon a time', sampled)).toBe(first);
+    const greedy = await h.services.calls.generate(id, 'Once upon a time', { maxNewTokens: 8, temperature: 0 });
+    expect(await h.services.calls.generate(id, 'Once upon a time', { ...sampled, topK: 1 })).toBe(greedy);
+    expect(await h.services.calls.generate(id, 'Once upon a time', { ...sampled, topP: 1e-6 })).toBe(greedy);
 
     const models = await h.services.calls.listModels();
     expect(models).toContainEqual({ label: `tiny (run ${id})`, path: path.join(runFolder, 'final'), source: 'local' });

@@ -9,6 +9,7 @@
 import {
   DumboError,
   type ActivePlugin,
+  type DatasetInfo,
   type PreparedRun,
   type Tokenizer,
   type TokenizedRow,
@@ -29,7 +30,15 @@ export const DRY_RUN_ROWS = 64;
 export async function formattedDataset(
   prepared: PreparedRun,
   options: { dryRunRows?: number } = {},
-): Promise<{ rows: readonly TokenizedRow[]; tokenizer?: Tokenizer; evalRows: number }> {
+): Promise<{
+  rows: readonly TokenizedRow[];
+  tokenizer?: Tokenizer;
+  evalRows: number;
+  /** The training rows as the dataset loader gave them, before any formatter. */
+  raw: readonly Record<string, unknown>[];
+  /** What the formatted dataset says of itself (jinja_formatter's `formatted` counts). */
+  info?: DatasetInfo;
+}> {
   const bus = workerBus(prepared, { dryRunRows: options.dryRunRows });
   let tokenizer: Tokenizer | undefined;
   try {
@@ -51,6 +60,7 @@ export async function formattedDataset(
   }
   let dataset = (await bus.first('dataset_loader', (p) => [section(prepared, p), tokenizer]))?.value;
   if (!dataset) throw new DumboError('no plugin provides a dataset_loader: there is no dataset to preview');
+  const raw = dataset.train;
   dataset = await bus.pipe('dataset_formatter', dataset, (p, d) => [d, section(prepared, p), tokenizer]);
   const rows = dataset.train as readonly TokenizedRow[];
   const first = rows[0];
@@ -61,5 +71,5 @@ export async function formattedDataset(
         : 'the dataset rows have no input_ids/labels: add a dataset_formatter (jinja_formatter) to plugins:',
     );
   }
-  return { rows, tokenizer, evalRows: dataset.eval?.length ?? 0 };
+  return { rows, tokenizer, evalRows: dataset.eval?.length ?? 0, raw, info: dataset.info?.() };
 }

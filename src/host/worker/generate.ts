@@ -35,6 +35,8 @@ export async function generateText(p: WorkerCalls['generate']['params']): Promis
   const sample = await engine.sampleText(model.lm, tokenizer, p.prompt, {
     maxNewTokens: p.maxNewTokens,
     temperature: p.temperature,
+    topK: p.topK,
+    topP: p.topP,
     seed: p.seed,
   });
   return sample.text;

@@ -146,6 +146,10 @@ describe('RunPanel', () => {
           ],
         },
       ],
+      rawRows: [{ prompt: 'hi' }],
+      examples: 1,
+      truncated: 0,
+      dropped: 0,
     });
     const wrapper = mountPanel();
     await wrapper.get('[data-testid="dataset-preview-button"]').trigger('click');
