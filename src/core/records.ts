@@ -5,7 +5,7 @@
  */
 
 /** The values of the top-level `backend:` key (and of the app's default backend setting). */
-export const BACKEND_CHOICES = ['auto', 'gpu', 'webgpu', 'native', 'cpu', 'wasm'] as const;
+export const BACKEND_CHOICES = ['auto', 'gpu', 'webgpu', 'native', 'native-cpu', 'cpu', 'wasm'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 /** One tensor of a model, as `ModelInfo.tensors` lists it. */

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { registerDropoutKernels } from './kernels/dropout.js';
 import { registerDeviceGradients } from './kernels/gradients.js';
+import { NATIVE_CPU, probeNativeCpu, type AddonLoader } from './native-cpu/index.js';
 import {
   assertDeviceHealthy,
   formatAdapter,
@@ -46,7 +47,7 @@ export function webgpuOptions(section: unknown): WebGPUOptions {
 }
 
 export interface BackendCandidate {
-  name: 'gpu' | 'webgpu' | 'native' | 'cpu' | 'wasm';
+  name: 'gpu' | 'webgpu' | 'native' | 'native-cpu' | 'cpu' | 'wasm';
   /** The npm package that provides it. */
   pkg: string;
   /** The tfjs backend name once registered. */
@@ -57,7 +58,7 @@ export interface BackendCandidate {
 }
 
 export interface BackendReport {
-  /** The backend that runs: `gpu`, `webgpu`, `native`, `cpu` or `wasm`. */
+  /** The backend that runs: `gpu`, `webgpu`, `native`, `native-cpu`, `cpu` or `wasm`. */
   name: string;
   tfBackend: string;
   /** Why this one, in a sentence. */
@@ -143,6 +144,8 @@ export async function registerGradients(): Promise<void> {
 export interface InitOptions {
   /** Replaces `require` for native packages (tests simulate missing libraries with it). */
   loadNative?: (pkg: string) => unknown;
+  /** Replaces node-gyp-build for native-cpu's addon (tests simulate a machine where it did not build). */
+  loadNativeCpu?: AddonLoader;
   /** The config's `webgpu:` section. */
   webgpu?: WebGPUOptions;
   /**
@@ -219,6 +222,22 @@ export async function initBackend(choice: BackendChoice = 'auto', options: InitO
     tfBackend: 'tensorflow',
     available: !nativeReason,
     reason: nativeReason,
+  });
+  const nativeCpu = gpuOk
+    ? { available: false, reason: 'tfjs-node-gpu is used instead' }
+    : webgpu.candidate.available
+      ? { available: false, reason: 'WebGPU is used instead' }
+      : !nativeReason
+        ? { available: false, reason: '@tensorflow/tfjs-node is used instead' }
+        : want('native-cpu')
+          ? await probeNativeCpu(options.loadNativeCpu)
+          : { available: false, reason: 'not requested' };
+  candidates.push({
+    name: 'native-cpu',
+    pkg: `dumbo native addon${'detail' in nativeCpu && nativeCpu.detail ? ` (${nativeCpu.detail})` : ''}`,
+    tfBackend: NATIVE_CPU,
+    available: nativeCpu.available,
+    reason: nativeCpu.reason,
   });
   await import('@tensorflow/tfjs-backend-cpu');
   candidates.push({ name: 'cpu', pkg: '@tensorflow/tfjs-backend-cpu', tfBackend: 'cpu', available: true });

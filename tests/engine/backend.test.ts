@@ -15,6 +15,9 @@ const notFound = (pkg: string) => Object.assign(new Error(`Cannot find module '$
 const noNative: InitOptions['loadNative'] = (pkg) => {
   throw notFound(pkg);
 };
+const noAddon: InitOptions['loadNativeCpu'] = () => {
+  throw new Error('No native build was found for platform=linux arch=x64 runtime=node abi=115 uv=1 libc=glibc node=20');
+};
 
 const limits = {
   maxStorageBufferBindingSize: 2 ** 31,
@@ -62,13 +65,16 @@ describe('backend choice', () => {
   it('auto falls back to the pure-JS cpu backend and says why the better ones were not used', async () => {
     const report = await initBackend('auto', {
       loadNative: noNative,
+      loadNativeCpu: noAddon,
       webgpuDriver: driver(undefined, 'no WebGPU adapter: no Vulkan driver is installed'),
     });
     expect(report.name).toBe('cpu');
     expect(report.why).toBe(
       'the better ones cannot run: @tensorflow/tfjs-node-gpu is not installed (npm install @tensorflow/tfjs-node-gpu); ' +
         'no WebGPU adapter: no Vulkan driver is installed; ' +
-        '@tensorflow/tfjs-node is not installed (npm install @tensorflow/tfjs-node)',
+        '@tensorflow/tfjs-node is not installed (npm install @tensorflow/tfjs-node); ' +
+        'the native addon is not built: install a C++ compiler and OpenBLAS (Debian/Ubuntu: apt-get install ' +
+        'build-essential libopenblas-dev), then run `node scripts/build-native.mjs`',
     );
     const lines = formatBackendReport(report);
     expect(lines[0]).toMatch(/^backend: cpu \(tfjs 4\.22\.0\) — the better ones cannot run/);
@@ -91,7 +97,11 @@ describe('backend choice', () => {
   });
 
   it('auto never picks a software adapter: it reports it and runs on cpu', async () => {
-    const report = await initBackend('auto', { loadNative: noNative, webgpuDriver: driver(llvmpipe) });
+    const report = await initBackend('auto', {
+      loadNative: noNative,
+      loadNativeCpu: noAddon,
+      webgpuDriver: driver(llvmpipe),
+    });
     expect(report.name).toBe('cpu');
     expect(report.adapter?.device).toBe('llvmpipe');
     expect(report.why).toContain('only a software adapter is present (mesa llvmpipe), slower than the cpu backend');
@@ -119,7 +129,7 @@ describe('backend choice', () => {
 
   it('an unknown backend name is an error listing the choices', async () => {
     await expect(initBackend('cuda' as never)).rejects.toThrow(
-      "backend: expected one of auto, gpu, webgpu, native, cpu, wasm, got 'cuda'",
+      "backend: expected one of auto, gpu, webgpu, native, native-cpu, cpu, wasm, got 'cuda'",
     );
   });
 

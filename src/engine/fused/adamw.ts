@@ -16,7 +16,7 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
-import { fusedBackend, makeF32, readF32, type Uniform } from './kernel-support.js';
+import { fusedBackend, makeF32, readF32, registerCpuKernel, type Uniform } from './kernel-support.js';
 
 export const ADAMW_KERNEL = 'DumboAdamW';
 
@@ -267,9 +267,8 @@ export function registerAdamWKernel(): void {
   const byTensor = (inputs: tf.NamedTensorInfoMap, count: number) =>
     Array.from({ length: count }, (_, k) => NAMES.map((n) => inputs[`${n}${k}`]!));
   const outputOrder = (outs: tf.TensorInfo[][]) => [0, 1, 2].flatMap((j) => outs.map((o) => o[j]!));
-  tf.registerKernel({
+  registerCpuKernel({
     kernelName: ADAMW_KERNEL,
-    backendName: 'cpu',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const a = attrs as unknown as AdamWAttrs;
       const outs = byTensor(inputs, a.decay.length).map((ts, k) => {

@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { causalAttention, type AttentionOptions } from '../kernels/attention.js';
 import { dropoutAttrs, mix32 } from '../kernels/dropout.js';
-import { fusedBackend, makeF32, readF32, runProgram } from './kernel-support.js';
+import { fusedBackend, makeF32, readF32, registerKernel, runProgram } from './kernel-support.js';
 import {
   attentionUniforms,
   copyProgram,
@@ -228,13 +228,12 @@ export function registerFlashAttentionKernels(): void {
   if (registered) return;
   registered = true;
   for (const [kernelName, impls] of KERNELS) {
-    for (const [backendName, impl] of Object.entries(impls)) {
-      tf.registerKernel({
-        kernelName,
-        backendName,
-        kernelFunc: ({ inputs, backend, attrs }) => impl(inputs as Inputs, backend, attrs as unknown as FlashAttrs),
-      });
-    }
+    const [cpu, webgpu] = [impls.cpu, impls.webgpu].map(
+      (impl): tf.KernelFunc =>
+        ({ inputs, backend, attrs }) =>
+          impl(inputs as Inputs, backend, attrs as unknown as FlashAttrs),
+    );
+    registerKernel(kernelName, cpu!, webgpu!);
   }
 }
 

@@ -15,7 +15,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { gradNorm } from '../kernels/ops.js';
-import { fusedBackend, makeF32, once, readF32, runProgram, type Uniform } from './kernel-support.js';
+import { fusedBackend, makeF32, once, readF32, registerCpuKernel, runProgram, type Uniform } from './kernel-support.js';
 
 export const SUM_SQUARES_KERNEL = 'DumboSumSquares';
 
@@ -101,9 +101,8 @@ interface SumSquaresAttrs {
 const registerSumSquares = once(() => {
   const listOf = (inputs: tf.NamedTensorInfoMap, count: number) =>
     Array.from({ length: count }, (_, k) => inputs[`g${k}`]!);
-  tf.registerKernel({
+  registerCpuKernel({
     kernelName: SUM_SQUARES_KERNEL,
-    backendName: 'cpu',
     kernelFunc: ({ inputs, backend, attrs }) => {
       let sum = 0;
       for (const t of listOf(inputs, (attrs as unknown as SumSquaresAttrs).count)) {

@@ -5,14 +5,18 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import type { CpuBackendLike, Uniform, WebGPUBackendLike } from '../kernels/backend-types.js';
+import { isCpuAlias, registerCpuKernel } from '../native-cpu/cpu-alias.js';
 
 export type { CpuBackendLike, Uniform, WebGPUBackendLike } from '../kernels/backend-types.js';
 
-/** The backends with fused kernels; any other runs the default composition. */
+/** The backends with fused kernels (native-cpu runs the cpu ones, some in C); any other runs the default composition. */
 export function fusedBackend(): 'cpu' | 'webgpu' | undefined {
   const name = tf.getBackend();
+  if (isCpuAlias(name)) return 'cpu';
   return name === 'cpu' || name === 'webgpu' ? name : undefined;
 }
+
+export { registerCpuKernel };
 
 /** A float32 input's values on the cpu backend (no copy). */
 export function readF32(backend: object, t: tf.TensorInfo): Float32Array {
@@ -44,6 +48,6 @@ export function once(register: () => void): () => void {
 
 /** Registers kernel `name` for the cpu and the webgpu backend. */
 export function registerKernel(name: string, cpu: tf.KernelFunc, webgpu: tf.KernelFunc): void {
-  tf.registerKernel({ kernelName: name, backendName: 'cpu', kernelFunc: cpu });
+  registerCpuKernel({ kernelName: name, kernelFunc: cpu });
   tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: webgpu });
 }

@@ -14,7 +14,7 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
-import { makeF32, once, readF32, type CpuBackendLike } from './kernel-support.js';
+import { makeF32, once, readF32, registerCpuKernel, type CpuBackendLike } from './kernel-support.js';
 
 export const LCE_CPU_FORWARD_KERNEL = 'DumboLceCpuForward';
 export const LCE_CPU_BACKWARD_KERNEL = 'DumboLceCpuBackward';
@@ -149,9 +149,8 @@ type Inputs = Record<'hidden' | 'weight' | 'targets' | 'stats' | 'dy', tf.Tensor
 
 const register = once(() => {
   const ints = (b: object, x: tf.TensorInfo) => (b as CpuBackendLike).readSync(x.dataId) as Int32Array;
-  tf.registerKernel({
+  registerCpuKernel({
     kernelName: LCE_CPU_FORWARD_KERNEL,
-    backendName: 'cpu',
     kernelFunc: ({ inputs, backend }) => {
       const { hidden, weight, targets } = inputs as Inputs;
       const [N, D] = hidden.shape as [number, number];
@@ -160,9 +159,8 @@ const register = once(() => {
       return makeF32(backend, [2, N], stats);
     },
   });
-  tf.registerKernel({
+  registerCpuKernel({
     kernelName: LCE_CPU_BACKWARD_KERNEL,
-    backendName: 'cpu',
     kernelFunc: ({ inputs, backend }) => {
       const { hidden, weight, targets, stats, dy } = inputs as Inputs;
       const [N, D] = hidden.shape as [number, number];

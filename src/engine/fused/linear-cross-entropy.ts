@@ -20,6 +20,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  fusedBackend,
   makeF32,
   once,
   readF32,
@@ -314,7 +315,7 @@ export function fusedLinearCrossEntropy(
   if (N === 0) return tf.zeros([0]);
   // On cpu, a whole float32 weight goes through the plain-loop kernels: no tfjs matmul (linear-cross-entropy-cpu.ts).
   const whole = parts.length === 1 && [hidden, parts[0]!].every((x) => x.dtype === 'float32');
-  if (tf.getBackend() === 'cpu' && whole && cpuLceKernels()) {
+  if (fusedBackend() === 'cpu' && whole && cpuLceKernels()) {
     return cpuLinearCrossEntropy(hidden, parts[0]!, targets);
   }
   registerLceKernels();

@@ -10,6 +10,7 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
+import { registerCpuKernel } from '../native-cpu/cpu-alias.js';
 import type { CpuBackendLike, WebGPUBackendLike } from './backend-types.js';
 
 export const DROPOUT_KERNEL = 'DumboDropout';
@@ -110,9 +111,8 @@ let registered = false;
 export function registerDropoutKernels(): void {
   if (registered) return;
   registered = true;
-  tf.registerKernel({
+  registerCpuKernel({
     kernelName: DROPOUT_KERNEL,
-    backendName: 'cpu',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const x = inputs.x as tf.TensorInfo;
       const b = backend as CpuBackendLike;
