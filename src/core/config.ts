@@ -392,7 +392,11 @@ function schemaError(
         `${dotted}: expected one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
         { location: loc(where), plugin },
       );
-    default:
-      return new DumboError(`${dotted}: ${e.message ?? 'is invalid'}`, { location: loc(where), plugin });
+    default: {
+      // A schema may say in words what it expects (`errorMessage`, as ajv-errors spells it): a refused field.
+      const own = (e.parentSchema as { errorMessage?: unknown } | undefined)?.errorMessage;
+      const said = typeof own === 'string' ? own : (e.message ?? 'is invalid');
+      return new DumboError(`${dotted}: ${said}`, { location: loc(where), plugin });
+    }
   }
 }
