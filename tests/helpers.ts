@@ -51,7 +51,13 @@ export function runDumbo(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [dumboBin, ...args], {
       cwd: options.cwd ?? repoRoot,
-      env: { ...process.env, DUMBO_PLUGIN_PATH: path.join(os.tmpdir(), 'dumbo-no-user-plugins'), ...options.env },
+      env: {
+        ...process.env,
+        DUMBO_PLUGIN_PATH: path.join(os.tmpdir(), 'dumbo-no-user-plugins'),
+        // `dumbo run` records its run folders in the settings: the tests' own, never the user's.
+        XDG_CONFIG_HOME: path.join(os.tmpdir(), 'dumbo-test-config'),
+        ...options.env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

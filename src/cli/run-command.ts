@@ -7,6 +7,9 @@
  * Signals: the first Ctrl-C (SIGINT), SIGTERM or SIGHUP asks the run to finish its step, checkpoint and
  * stop; the process then exits with 128 + the signal's number (130, 143, 129). A second Ctrl-C kills the
  * run host at once.
+ *
+ * The run folder is remembered in the user's settings (the file the app and `dumbo serve` read), so that
+ * their run history lists the CLI's runs wherever they went.
  */
 
 import { existsSync, readdirSync } from 'node:fs';
@@ -16,6 +19,7 @@ import { RunHostClient } from '../host/client.js';
 import { defaultEntries, nodeForkHost } from '../host/process.js';
 import { STOP_SIGNALS, type HostMessage, type StartRunRequest, type StopSignal } from '../host/protocol.js';
 import { readRunRecord } from '../host/run-folder.js';
+import { SettingsStore } from '../services/settings.js';
 import { runFiles } from '../shared/run-files.js';
 
 export interface RunCommandOptions {
@@ -113,6 +117,15 @@ export class ProgressLines {
   }
 }
 
+/** Remembers a run folder in the settings for the app's history; a settings file that cannot be written only warns. */
+function recordRunFolder(folder: string): void {
+  try {
+    new SettingsStore().recordRunFolder(folder);
+  } catch (error) {
+    process.stderr.write(`warning: the run history cannot remember ${folder}: ${(error as Error).message}\n`);
+  }
+}
+
 /** Runs a config (or continues a run) in a forked run host and reports the outcome; returns the exit code. */
 export async function runCommand(configFile: string | undefined, options: RunCommandOptions): Promise<number> {
   let request: StartRunRequest;
@@ -135,11 +148,18 @@ export async function runCommand(configFile: string | undefined, options: RunCom
   request.userPluginDir = options.userPluginDir;
 
   const progress = process.stderr.isTTY ? undefined : new ProgressLines((line) => process.stderr.write(line + '\n'));
+  let recorded = false;
   const client = new RunHostClient(request, {
     fork: nodeForkHost({ inherit: true }),
     entry: defaultEntries().runHost,
     hookWatchMs: Number(process.env.DUMBO_HOOK_WATCH_MS) || undefined,
-    onMessage: (m) => progress?.onMessage(m),
+    onMessage: (m) => {
+      if (m.type === 'status' && m.runFolder && !recorded) {
+        recorded = true;
+        recordRunFolder(m.runFolder);
+      }
+      progress?.onMessage(m);
+    },
     onHung: (message) => process.stderr.write(`warning: ${message}\n`),
   });
 

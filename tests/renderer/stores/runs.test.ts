@@ -100,14 +100,15 @@ describe('the runs store', () => {
     expect(runs.error).toMatch(/Save the config/);
   });
 
-  it('stops the run, and resumes a stopped one from its config', async () => {
+  it('stops the run, and resumes a stopped one in its folder', async () => {
     const runs = await startedRun();
     await runs.stop();
     expect(api.stopRun).toHaveBeenCalledWith('run-1');
     api.emit({ type: 'run-status', run: summary({ status: 'stopped', configFile: '/c/q.yaml' }) });
     expect(runs.canResume).toBe(true);
     await runs.resume();
-    expect(api.startRun).toHaveBeenLastCalledWith('/c/q.yaml', 'run-1');
+    expect(api.resumeRun).toHaveBeenLastCalledWith('run-1');
+    expect(runs.status).toBe('running');
   });
 
   it('follows progress and reads the whole record once the run ends', async () => {

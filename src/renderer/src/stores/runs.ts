@@ -12,6 +12,7 @@ import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type {
   AppEvent,
+  DumboApi,
   MetricPoint,
   ModelInfoView,
   RunLink,
@@ -118,14 +119,12 @@ export const useRunsStore = defineStore('runs', () => {
     await loadRecorded(summary.id);
   }
 
-  async function launch(configPath: string, resumeId?: string): Promise<void> {
+  /** Starts a run with `begin` (a call that answers with the run) and shows it. */
+  async function launch(begin: (client: DumboApi) => Promise<RunSummary>): Promise<void> {
     starting.value = true;
     heldWhileStarting = [];
     try {
-      const client = useClient();
-      const summary = await (resumeId === undefined
-        ? client.startRun(configPath)
-        : client.startRun(configPath, resumeId));
+      const summary = await begin(useClient());
       if (summary.id === run.value?.id) run.value = summary;
       else reset(summary);
       error.value = undefined;
@@ -151,14 +150,19 @@ export const useRunsStore = defineStore('runs', () => {
       error.value = `The config was not saved: ${config.error ?? 'unknown error'}`;
       return;
     }
-    await launch(config.path);
+    await launch((client) => client.startRun(config.path));
   }
 
-  /** Continues a stopped or crashed run from its last checkpoint. */
+  /** Continues the shown run, stopped or crashed, from its last checkpoint. */
   async function resume(): Promise<void> {
     const r = run.value;
     if (!r || !canResume.value) return;
-    await launch(r.configFile, r.id);
+    await resumeRun(r.id);
+  }
+
+  /** Continues a stopped or crashed run (History's Resume: any run, also one of the CLI) and shows it. */
+  async function resumeRun(runId: string): Promise<void> {
+    await launch((client) => client.resumeRun(runId));
   }
 
   async function stop(): Promise<void> {
@@ -245,6 +249,7 @@ export const useRunsStore = defineStore('runs', () => {
     canResume,
     start,
     resume,
+    resumeRun,
     stop,
     follow,
     receive,
