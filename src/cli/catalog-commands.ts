@@ -1,5 +1,6 @@
 /**
- * `dumbo validate CONFIG` and `dumbo plugins [CONFIG]`: what a config loads and whether it would run, asked of
+ * `dumbo validate CONFIG`, `dumbo plugins [CONFIG]` and `dumbo plugins --fields NAME` (a plugin's section
+ * documented field by field, as the editor's hover shows it): what a config loads and whether it would run, asked of
  * the plugin worker (src/host/worker.ts), as `dumbo serve` and the app ask it. Plugin code never runs in this
  * process: a plugin whose module calls `process.exit(0)` or crashes cannot make `dumbo validate` end with
  * exit 0 and no output. `validate` also runs the data path on the first rows (the tokenizer loads, the
@@ -9,10 +10,11 @@
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { displayPath, DumboError, parseConfig, userPluginDir } from '../core/index.js';
+import { didYouMean, displayPath, DumboError, parseConfig, userPluginDir } from '../core/index.js';
 import { defaultEntries, nodeForkHost } from '../host/process.js';
 import { WorkerClient, WorkerRequestError } from '../services/worker-client.js';
 import type { ConfigProblem, PluginCard } from '../shared/api.js';
+import { fieldDocLines } from '../shared/field-docs.js';
 
 /** One worker for one command: started on the first request, ended with the command. */
 async function withWorker<T>(f: (w: WorkerClient) => Promise<T>): Promise<T> {
@@ -146,4 +148,59 @@ export async function pluginsCommand(
   for (const line of configErrors) process.stderr.write(line + '\n');
   if (json) process.stdout.write(JSON.stringify({ plugins: rows, configErrors }) + '\n');
   return configErrors.length > 0 ? 2 : 0;
+}
+
+/** The catalog cards `name` means: its folder, the name `plugins:` takes, its own name or its section's key. */
+function cardsNamed(cards: readonly PluginCard[], name: string): PluginCard[] {
+  return cards.filter(
+    (c) => !c.error && (c.name === name || c.folder === name || c.pluginName === name || c.configKey === name),
+  );
+}
+
+/**
+ * `dumbo plugins [CONFIG] --fields NAME`: the fields of the plugin's section, each with its type, default,
+ * bounds and description (src/shared/field-docs.ts, as the editor's hover says them). With CONFIG, the
+ * plugins it names by path or package count too.
+ */
+export async function fieldsCommand(
+  name: string,
+  configFile: string | undefined,
+  pluginPath: string | undefined,
+  json: boolean,
+): Promise<number> {
+  const text = configFile === undefined ? undefined : readConfigText(configFile);
+  const abs = configFile === undefined ? undefined : path.resolve(configFile);
+  const { cards } = await withWorker((w) =>
+    w.request('catalog', { userPluginDir: userPluginDir(pluginPath), configText: text, configPath: abs }),
+  );
+  const found = cardsNamed(cards, name);
+  if (found.length === 0) {
+    const names = [...new Set(cards.filter((c) => !c.error).flatMap((c) => [c.name, c.configKey]))];
+    const guess = didYouMean(name, names);
+    throw new DumboError(
+      `no plugin named '${name}'${guess ? ` (did you mean '${guess}'?)` : ''}: 'dumbo plugins' lists them`,
+    );
+  }
+  // The classes of one folder that read the same section with the same schema are shown once.
+  const groups = new Map<string, PluginCard[]>();
+  for (const c of found) {
+    const id = `${c.configKey}|${JSON.stringify(c.section ?? null)}`;
+    groups.set(id, [...(groups.get(id) ?? []), c]);
+  }
+  const lines: string[] = [];
+  for (const group of groups.values()) {
+    const c = group[0]!;
+    const classes = group.map((g) => g.className).join(', ');
+    lines.push(`${c.name} (${classes}, ${sourceLabel(c)}): the ${c.configKey}: section`);
+    const fields = c.section?.fields ?? [];
+    if (fields.length === 0) lines.push('  (no fields declared)');
+    for (const f of fields) lines.push(...fieldDocLines(f, '  '));
+    if (c.section?.open && fields.length > 0) lines.push('  (other fields are accepted too)');
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  if (json) {
+    const plugins = found.map((c) => ({ ...describePlugin(c), fields: c.section?.fields ?? [] }));
+    process.stdout.write(JSON.stringify({ plugins }) + '\n');
+  }
+  return 0;
 }

@@ -30,6 +30,7 @@ Usage:
   dumbo resume RUN                  the same, with the config the run folder keeps (RUN/config.yaml)
   dumbo validate CONFIG [--json]    load and resolve a config, and read its data's first rows, without training
   dumbo plugins [CONFIG] [--json]   list the plugin catalog (and the config's plugins)
+  dumbo plugins [CONFIG] --fields NAME [--json]   the fields of plugin NAME's section: type, default, doc
   dumbo generate --model DIR [--adapter DIR] --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
                  [--top-p P] [--seed S]
   dumbo score --model DIR [--adapter DIR] --text FILE [--json]   mean cross-entropy (nats/token) and perplexity
@@ -80,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
         resume: { type: 'string' },
         'plugin-path': { type: 'string' },
         json: { type: 'boolean' },
+        fields: { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
         model: { type: 'string' },
         adapter: { type: 'string' },
@@ -142,7 +144,10 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'plugins': {
         if (rest.length > 1) throw new UsageError('plugins takes at most one CONFIG');
-        const { pluginsCommand } = await import('./catalog-commands.js');
+        const { fieldsCommand, pluginsCommand } = await import('./catalog-commands.js');
+        if (values.fields !== undefined) {
+          return await fieldsCommand(values.fields, rest[0], pluginPath, values.json === true);
+        }
         return await pluginsCommand(rest[0], pluginPath, values.json === true);
       }
       case 'help':

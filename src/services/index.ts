@@ -140,10 +140,10 @@ export function createServices(options: ServicesOptions): Services {
    * the built-in plugins, then each user plugin folder alone, the culprit marked with the crash, so that the
    * user can see and remove it.
    */
-  async function catalogOneByOne(): Promise<{ cards: PluginCard[]; used: string[] }> {
+  async function catalogOneByOne(): Promise<CallResult<'listPlugins'>> {
     const folder = pluginFolder();
     const nowhere = path.join(folder, '.dumbo-no-user-plugins');
-    const { cards } = await introspection.request('catalog', { userPluginDir: nowhere });
+    const { cards, runFields } = await introspection.request('catalog', { userPluginDir: nowhere });
     let names: string[];
     try {
       names = readdirSync(folder, { withFileTypes: true })
@@ -175,7 +175,7 @@ export function createServices(options: ServicesOptions): Services {
         });
       }
     }
-    return { cards, used: [] };
+    return { cards, used: [], runFields };
   }
 
   const calls: ServiceCalls = {

@@ -18,6 +18,7 @@
 
 import { BACKEND_CHOICES } from '../core/records.js';
 import type { BackendChoice, ModelInfo, RunLink, TraceEntry } from '../core/records.js';
+import type { FieldDoc } from './field-docs.js';
 
 export type { RunLink };
 
@@ -55,6 +56,8 @@ export interface PluginCard {
   conflicts: string[];
   /** Why the folder could not be loaded (then the other fields are the folder's). */
   error?: string;
+  /** Its section (`configKey:`) as field docs, from its configSchema: the editor's completion, hover and form. */
+  section?: FieldDoc;
 }
 
 /** What the user sees before trusting a dropped folder: its files and package.json. No code of it has run. */
@@ -212,7 +215,8 @@ export interface GenerateOptions {
   seed?: number;
 export interface Calls {
   version: { args: []; result: string };
-  listPlugins: { args: [configText?: string]; result: { cards: PluginCard[]; used: string[] } };
+  /** The catalog, the cards the config uses, and the run's own top-level keys (core's RUN_SCHEMA) as field docs. */
+  listPlugins: { args: [configText?: string]; result: { cards: PluginCard[]; used: string[]; runFields: FieldDoc[] } };
   previewPluginFolder: { args: [folder: string]; result: PluginFolderPreview };
   /** Copies a folder the user trusted into the plugin folder, then loads it to validate it. */
   installPlugin: { args: [folder: string]; result: PluginCard[] };

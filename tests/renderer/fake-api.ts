@@ -29,7 +29,7 @@ export function createFakeApi(
   const listeners = new Set<(event: AppEvent) => void>();
   const defaults: { [K in CallName]: (...args: CallArgs<K>) => Promise<CallResult<K>> } = {
     version: async () => '0.1.0',
-    listPlugins: async () => ({ cards: [], used: [] }),
+    listPlugins: async () => ({ cards: [], used: [], runFields: [] }),
     previewPluginFolder: async (folder) => ({ folder, files: [], links: [] }),
     installPlugin: async () => [],
     removePlugin: async () => undefined,

@@ -9,11 +9,14 @@ import path from 'node:path';
 import {
   loadConfiguredPlugins,
   parseConfig,
+  RUN_SCHEMA,
   scanCatalog,
   type CatalogEntry,
+  type LoadedPlugin,
   type PluginClass,
 } from '../../core/index.js';
 import type { PluginCard } from '../../shared/api.js';
+import { fieldDoc, fieldDocs } from '../../shared/field-docs.js';
 import type { WorkerCalls } from '../protocol.js';
 import { pluginCard, type LoadedSet } from './shared.js';
 
@@ -35,6 +38,13 @@ function errorCard(entry: CatalogEntry): PluginCard {
   };
 }
 
+/** A card with its section as field docs: the editor completes, documents and checks fields from these. */
+function catalogCard(q: LoadedPlugin, folder: string, names?: readonly string[]): PluginCard {
+  const card = pluginCard(q, folder, names);
+  if (q.meta.configSchema) card.section = fieldDoc(q.meta.configKey, q.meta.configSchema);
+  return card;
+}
+
 export async function catalog(
   p: WorkerCalls['catalog']['params'],
   loaded: LoadedSet,
@@ -48,7 +58,7 @@ export async function catalog(
     loaded.add(e.plugins);
     if (e.plugins.length === 0) cards.push(errorCard(e));
     for (const q of e.plugins) {
-      const card = pluginCard(q, e.id);
+      const card = catalogCard(q, e.id);
       cards.push(card);
       byClass.set(q.cls, card);
       pluginNames.set(card, q.meta.name);
@@ -67,7 +77,7 @@ export async function catalog(
         let card = byClass.get(q.cls);
         if (!card) {
           // Named by path or package: part of this config's catalog too.
-          card = pluginCard(q, path.basename(q.source.location), names);
+          card = catalogCard(q, path.basename(q.source.location), names);
           cards.push(card);
           byClass.set(q.cls, card);
         }
@@ -85,5 +95,5 @@ export async function catalog(
       }
     }
   }
-  return { cards, used };
+  return { cards, used, runFields: fieldDocs(RUN_SCHEMA) };
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { listedPlugins, setPluginListed, setScalarAt } from '../../../src/renderer/src/lib/yaml-edit.js';
+import { listedPlugins, removeKeyAt, setPluginListed, setScalarAt } from '../../../src/renderer/src/lib/yaml-edit.js';
 
 const quickstart = readFileSync(resolve(import.meta.dirname, '../../../resources/examples/quickstart.yaml'), 'utf8');
 
@@ -105,5 +105,63 @@ describe('setScalarAt', () => {
   it('adds the key when it is missing', () => {
     const edit = setScalarAt('name: x\n', ['model', 'base_model'], '/m');
     expect(edit.ok && parse(edit.text)).toEqual({ name: 'x', model: { base_model: '/m' } });
+  });
+});
+
+describe('setScalarAt, a key its section does not have yet', () => {
+  const SECTIONS = `training:
+  learning_rate: 0.005 # tuned
+
+  # how long
+  max_steps: 120 # steps
+model:
+  config:
+    n_layer: 2
+`;
+
+  it('goes on a new line after the last entry of its section, indented like them; nothing else moves', () => {
+    expect(setScalarAt(SECTIONS, ['training', 'batch_size'], 16)).toEqual({
+      ok: true,
+      text: SECTIONS.replace('max_steps: 120 # steps\n', 'max_steps: 120 # steps\n  batch_size: 16\n'),
+    });
+    // After a nested block, not inside it.
+    expect(setScalarAt(SECTIONS, ['model', 'init'], 'pretrained')).toEqual({
+      ok: true,
+      text: SECTIONS + '  init: pretrained\n',
+    });
+  });
+
+  it('writes numbers as numbers', () => {
+    const edit = setScalarAt(SECTIONS, ['training', 'learning_rate'], 0.0005);
+    expect(edit.ok && parse(edit.text).training.learning_rate).toBe(0.0005);
+    expect(edit.ok && edit.text).toContain('learning_rate: 0.0005 # tuned');
+  });
+
+  it('opens a section that has nothing yet, or appends a missing one', () => {
+    expect(setScalarAt('training:   # soon\nname: x\n', ['training', 'epochs'], 2)).toEqual({
+      ok: true,
+      text: 'training:   # soon\n  epochs: 2\nname: x\n',
+    });
+    expect(setScalarAt('name: x # mine', ['lora', 'r'], 8)).toEqual({
+      ok: true,
+      text: 'name: x # mine\nlora:\n  r: 8\n',
+    });
+    const edit = setScalarAt('training: ~\n', ['training', 'epochs'], 2);
+    expect(edit.ok && parse(edit.text)).toEqual({ training: { epochs: 2 } });
+  });
+});
+
+describe('removeKeyAt', () => {
+  it('takes out the lines of the entry and nothing else', () => {
+    const text = 'training:\n  learning_rate: 0.005 # tuned\n  max_steps: 120\n';
+    expect(removeKeyAt(text, ['training', 'learning_rate'])).toEqual({
+      ok: true,
+      text: 'training:\n  max_steps: 120\n',
+    });
+    expect(removeKeyAt(text, ['training', 'epochs'])).toEqual({ ok: true, text });
+  });
+  it('takes an entry out of a flow mapping', () => {
+    const edit = removeKeyAt('training: {epochs: 2, max_steps: 3}\n', ['training', 'epochs']);
+    expect(edit.ok && parse(edit.text)).toEqual({ training: { max_steps: 3 } });
   });
 });

@@ -41,6 +41,7 @@ beforeEach(() => {
     listPlugins: async () => ({
       cards: [card('transformers'), card('polars'), card('console_logger'), card('file_logger')],
       used: ['builtin:transformers:X', 'builtin:polars:X', 'builtin:file_logger:X'],
+      runFields: [],
     }),
   });
   provideClient(api);

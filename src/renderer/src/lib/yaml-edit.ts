@@ -21,7 +21,7 @@ function parse(text: string): Document.Parsed | string {
 }
 
 /** A value as a YAML scalar: plain when that reads back the same, quoted otherwise. */
-function scalarText(value: string): string {
+function scalarText(value: string | number | boolean): string {
   return stringify(value).trimEnd();
 }
 
@@ -105,8 +105,49 @@ export function setPluginListed(text: string, name: string, listed: boolean, ali
   return { ok: true, text: doc.toString() };
 }
 
-/** Sets a scalar at `path` (for example `['model', 'base_model']`), in place when it is already there. */
-export function setScalarAt(text: string, path: string[], value: string): YamlEdit {
+/** The indentation of the line `pos` is on. */
+function indentAt(text: string, pos: number): string {
+  return /^[ \t]*/.exec(text.slice(lineStart(text, pos)))![0];
+}
+
+/**
+ * `key: value` as a new line of the block mapping `parent` (the section at `parentPath`), after its last
+ * entry and indented like its first; a missing top-level section is appended at the end. Undefined when the
+ * mapping is not written as lines (a flow `{...}`, an empty `section: {}`): the caller re-prints instead.
+ */
+function insertedKey(
+  text: string,
+  parent: unknown,
+  parentPath: string[],
+  key: string,
+  value: string | number | boolean,
+): string | undefined {
+  const entry = `${scalarText(key)}: ${scalarText(value)}\n`;
+  const head = (at: number) => text.slice(0, at) + (at > 0 && !text.slice(0, at).endsWith('\n') ? '\n' : '');
+  if (isMap(parent) && !parent.flow && parent.items.length > 0) {
+    const first = parent.items[0]!.key as Node;
+    const last = parent.items[parent.items.length - 1]!;
+    const end = ((last.value as Node | null)?.range ?? (last.key as Node).range)![1];
+    // The end of the last entry's value (a nested block ends on the next line already).
+    const at = text[end - 1] === '\n' ? end : lineEnd(text, end);
+    return head(at) + indentAt(text, first.range![0]) + entry + text.slice(at);
+  }
+  if (isScalar(parent) && parent.value === null && parent.range && parent.range[0] === parent.range[1]) {
+    // `section:` with nothing after it: the entry goes on the next line, indented below the key.
+    const keyLine = text.lastIndexOf(`${parentPath[parentPath.length - 1]}:`, parent.range[0]);
+    const at = lineEnd(text, keyLine);
+    return head(at) + indentAt(text, keyLine) + '  ' + entry + text.slice(at);
+  }
+  if (parentPath.length === 1 && parent === undefined)
+    return head(text.length) + `${scalarText(parentPath[0]!)}:\n  ${entry}`;
+  return undefined;
+}
+
+/**
+ * Sets a scalar at `path` (for example `['model', 'base_model']`), in place when it is already there, else as a
+ * new line of its section: the rest of the text stays as written, comments and blank lines included.
+ */
+export function setScalarAt(text: string, path: string[], value: string | number | boolean): YamlEdit {
   const doc = parse(text);
   if (typeof doc === 'string') return { ok: false, error: doc };
   const node = doc.getIn(path, true);
@@ -121,6 +162,31 @@ export function setScalarAt(text: string, path: string[], value: string): YamlEd
   if (parent !== undefined && parent !== null && !isMap(parent) && !(isScalar(parent) && parent.value === null)) {
     return { ok: false, error: `${path.slice(0, -1).join('.')} is not a section` };
   }
+  if (path.length === 2) {
+    const inserted = insertedKey(text, parent, path.slice(0, 1), path[1]!, value);
+    if (inserted !== undefined) return { ok: true, text: inserted };
+  }
+  // `section: ~` becomes a mapping.
+  if (isScalar(parent)) doc.setIn(path.slice(0, -1), doc.createNode({}));
   doc.setIn(path, value);
+  return { ok: true, text: doc.toString() };
+}
+
+/** Takes the `key: value` entry at `path` out (its value goes back to the default), with its lines when alone on them. */
+export function removeKeyAt(text: string, path: string[]): YamlEdit {
+  const doc = parse(text);
+  if (typeof doc === 'string') return { ok: false, error: doc };
+  const parent = path.length > 1 ? doc.getIn(path.slice(0, -1), true) : doc.contents;
+  if (!isMap(parent)) return { ok: true, text };
+  const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === path[path.length - 1]);
+  if (!pair) return { ok: true, text };
+  const keyStart = (pair.key as Node).range![0];
+  const end = ((pair.value as Node | null)?.range ?? (pair.key as Node).range)![1];
+  const start = lineStart(text, keyStart);
+  if (!parent.flow && /^[ \t]*$/.test(text.slice(start, keyStart))) {
+    const to = text[end - 1] === '\n' ? end : lineEnd(text, end);
+    return { ok: true, text: text.slice(0, start) + text.slice(to) };
+  }
+  parent.delete(path[path.length - 1]);
   return { ok: true, text: doc.toString() };
 }

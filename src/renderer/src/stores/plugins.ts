@@ -8,6 +8,7 @@ import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, watch } from 'vue';
 import type { AppEvent, PluginCard, PluginFolderPreview } from '../../../shared/api.js';
 import { useClient } from '../client.js';
+import type { FieldDoc } from '../../../shared/field-docs.js';
 import { messageOf } from '../lib/format.js';
 import { listedPlugins, setPluginListed } from '../lib/yaml-edit.js';
 import { useConfigStore } from './config.js';
@@ -39,6 +40,8 @@ export const usePluginsStore = defineStore('plugins', () => {
   /** Ids of the cards the config loads, as the catalog resolved them. */
   const used = shallowRef<string[]>([]);
   const loading = ref(false);
+  /** The run's own top-level keys (name, seed, backend, ...) as field docs, for the editor. */
+  const runFields = shallowRef<FieldDoc[]>([]);
   const error = ref<string>();
   /** The dropped folder waiting for the user's trust: what is in it. */
   const trust = shallowRef<PluginFolderPreview>();
@@ -63,6 +66,7 @@ export const usePluginsStore = defineStore('plugins', () => {
     } finally {
       loading.value = false;
     }
+      runFields.value = catalog.runFields;
   }
 
   // "Used by this config" follows the plugins list once the editor's text has been validated.
@@ -151,6 +155,7 @@ export const usePluginsStore = defineStore('plugins', () => {
     listed,
     isListed,
     isUsed,
+    runFields,
     load,
     setEnabled,
     inspectFolder,

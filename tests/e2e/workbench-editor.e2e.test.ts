@@ -1,0 +1,146 @@
+// The schema-driven editor end to end in Chromium through `dumbo serve` (issue 13, item 5): completion
+// offers `learning_rate` under `training:` with its doc, hovering a key shows its doc, a misspelt field is
+// marked with "did you mean" and its fix, and the form view edits the learning rate and LoRA's rank in the
+// YAML text in place, comments kept, with the schema's bounds checked as the user types. None of it writes
+// the file. Screenshots: test-results/e2e/editor-*.png.
+
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  fastConfig,
+  haveChromium,
+  launchChromium,
+  screenshot,
+  serve,
+  until,
+  warnIfNoChromium,
+  workspace,
+  type Served,
+} from './serve-browser.js';
+
+warnIfNoChromium('tests/e2e/workbench-editor.e2e.test.ts');
+
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+describe.skipIf(!haveChromium)('the schema-driven editor in Chromium', () => {
+  let browser: Browser;
+  let served: Served | undefined;
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await served?.stop();
+  });
+
+  /** The editor's text as CodeMirror shows it (every line of a config this short is rendered). */
+  const editorText = (page: Page) => page.getByTestId('config-editor').locator('.cm-content').innerText();
+
+  it('completes, documents and corrects fields from the plugins’ schemas, and the form edits the text in place', async () => {
+    const { cwd, config } = workspace('e2e-editor', 20, ['lora']);
+    const text = fastConfig('e2e-editor', 20, ['lora']).replace(
+      '  learning_rate: 0.01\n',
+      '  learning_rate: 0.01 # tuned by hand\n',
+    );
+    writeFileSync(config, text);
+    const onDisk = sha256(config);
+    served = await serve(config, cwd);
+    const s = served;
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(s.url);
+
+    // The form view appears once the catalog says which trainer (and that LoRA) the config uses.
+    const lr = page.getByTestId('form-field-learning_rate');
+    await lr.waitFor({ timeout: 60_000 });
+    expect(await lr.inputValue()).toBe('0.01');
+    expect(await page.getByTestId('form-field-r').count()).toBe(1);
+    await screenshot(page, 'editor-01-form');
+
+    // Hover on the key: its description, type and default.
+    const lrLine = page.locator('.cm-line', { hasText: 'learning_rate: 0.01' });
+    await lrLine.hover({ position: { x: 40, y: 6 } });
+    const hover = page.getByTestId('yaml-hover');
+    await hover.waitFor({ timeout: 10_000 });
+    expect(await hover.innerText()).toContain('learning_rate: number, default 0.0005, > 0, < 1');
+    expect(await hover.innerText()).toContain('Above 0 and below 1 (typical: 1e-5 to 1e-3).');
+    await screenshot(page, 'editor-02-hover');
+    await page.mouse.move(0, 0);
+
+    // Typed under training: (the last section), the completion offers learning_rate, with its doc.
+    await page.getByTestId('config-editor').locator('.cm-content').click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('  lear');
+    const offer = page.locator('.cm-tooltip-autocomplete li', { hasText: 'learning_rate' });
+    await offer.waitFor({ timeout: 10_000 });
+    expect(await offer.innerText()).toContain('number, default 0.0005');
+    const info = page.locator('.cm-completionInfo');
+    await info.waitFor({ timeout: 10_000 });
+    expect(await info.innerText()).toContain('Above 0 and below 1');
+    await screenshot(page, 'editor-03-completion');
+    await page.keyboard.press('Escape');
+    for (let i = 0; i < '  lear'.length; i++) await page.keyboard.press('Backspace');
+    await until(
+      'the typed key is gone',
+      () => editorText(page),
+      (t) => !t.includes('lear\n') && !/ lear$/.test(t),
+      s,
+      10_000,
+    );
+
+    // A misspelt field: marked at its key with "did you mean", and the fix puts the right name back.
+    await lrLine.locator('text=learning_rate').first().dblclick();
+    await page.keyboard.type('learnin_rate');
+    const marked = page.locator('.cm-line', { hasText: 'learnin_rate' }).locator('.cm-lintRange-error');
+    await marked.first().waitFor({ timeout: 30_000 });
+    await marked.first().hover();
+    const lint = page.locator('.cm-tooltip-lint');
+    await lint.waitFor({ timeout: 10_000 });
+    expect(await lint.innerText()).toContain("did you mean 'learning_rate'?");
+    await screenshot(page, 'editor-04-did-you-mean');
+    await lint.getByText('Change to learning_rate').click();
+    await until(
+      'the fix is applied',
+      () => editorText(page),
+      (t) => t.includes('learning_rate: 0.01 # tuned by hand'),
+      s,
+      10_000,
+    );
+
+    // The form: a value out of the schema's bounds is refused inline; a good one changes only that value.
+    await lr.fill('2');
+    expect(await page.getByTestId('form-error-learning_rate').innerText()).toBe('must be below 1');
+    await screenshot(page, 'editor-05-form-error');
+    await lr.fill('0.002');
+    await lr.press('Enter');
+    await until(
+      'the form edits the text in place',
+      () => editorText(page),
+      (t) => t.includes('  learning_rate: 0.002 # tuned by hand\n  warmup_steps: 2'),
+      s,
+      10_000,
+    );
+    const rank = page.getByTestId('form-field-r');
+    await rank.fill('4');
+    await rank.press('Tab');
+    await until(
+      'LoRA rank is added',
+      () => editorText(page),
+      (t) => t.trimEnd().endsWith('lora:\n  r: 4'),
+      s,
+      10_000,
+    );
+    expect(await page.getByTestId('config-error').count()).toBe(0);
+    await screenshot(page, 'editor-06-form-applied');
+
+    // Only Save writes the file.
+    expect(sha256(config)).toBe(onDisk);
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  }, 180_000);
+});
