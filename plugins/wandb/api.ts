@@ -125,7 +125,12 @@ export class WandbApi {
 
   /** PUTs a file to its upload address (a storage bucket: no W&B credentials go with it). */
   async upload(url: string, headers: Record<string, string>, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
-    await this.send(`upload to ${new URL(url).host}`, url, { method: 'PUT', headers, body: Uint8Array.from(bytes) }, signal);
+    await this.send(
+      `upload to ${new URL(url).host}`,
+      url,
+      { method: 'PUT', headers, body: Uint8Array.from(bytes) },
+      signal,
+    );
   }
 
   /** POSTs to the run's file_stream: `{files: {...}}` for history and summary, `{complete, exitcode}` at the end. */

@@ -38,6 +38,7 @@ Usage:
   dumbo doctor [--json]             which backend runs here (the GPU adapter, for WebGPU), and why not a faster one
   dumbo serve [CONFIG] [--port N] [--host H]
                                     the workbench in a browser: HTTP + WebSocket on 127.0.0.1, token-protected
+  dumbo wandb-sync RUN              upload the W&B runs a run folder keeps (wandb plugin, offline or unfinished)
   dumbo --help | --version
 
 Options:
@@ -113,7 +114,19 @@ export async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   let [command, ...rest] = positionals as [string, ...string[]];
-  const commands = ['run', 'resume', 'validate', 'plugins', 'generate', 'score', 'merge', 'doctor', 'serve', 'help'];
+  const commands = [
+    'run',
+    'resume',
+    'validate',
+    'plugins',
+    'generate',
+    'score',
+    'merge',
+    'doctor',
+    'serve',
+    'wandb-sync',
+    'help',
+  ];
   if (/\.ya?ml$/i.test(command) || (existsSync(command) && !commands.includes(command))) {
     rest = [command, ...rest];
     command = 'run';
@@ -197,6 +210,11 @@ export async function main(argv: string[]): Promise<number> {
         if (values.host !== undefined && values.host.trim() === '') throw new UsageError('--host expects an address');
         const { serveCommand } = await import('./serve.js');
         return await serveCommand({ config: rest[0], port, host: values.host, userPluginDir: pluginPath });
+      }
+      case 'wandb-sync': {
+        if (rest.length !== 1) throw new UsageError('wandb-sync needs exactly one RUN folder');
+        const { wandbSyncCommand } = await import('./wandb-sync.js');
+        return await wandbSyncCommand(rest[0]!);
       }
       case 'doctor': {
         const { doctorCommand } = await import('./engine-commands.js');
