@@ -182,7 +182,7 @@ async function setMenu(current: Services): Promise<void> {
     {
       openConfig: () => void chooseConfig(),
       saveConfig: () => sendToPage({ command: 'save-config' }),
-      openExample: (path) => sendToPage({ command: 'open-config', path }),
+      openExample: (path) => sendToPage({ command: 'open-example', path }),
       showView: (view) => sendToPage({ command: 'show-view', view }),
       openDocs: () => {
         void shell.openPath(docs).then((error) => {

@@ -18,7 +18,14 @@ import path from 'node:path';
 import { builtinPluginDir, userPluginDir } from '../core/paths.js';
 import { dumboVersion } from '../host/info.js';
 import type { AppEvent, CallArgs, CallName, CallResult, PluginCard } from '../shared/api.js';
-import { defaultExamplesDir, listExamples, listModels, readConfigFile, writeConfigFile } from './library.js';
+import {
+  defaultExamplesDir,
+  listExamples,
+  listModels,
+  modelInitProblem,
+  readConfigFile,
+  writeConfigFile,
+} from './library.js';
 import {
   adoptPluginFolder,
   commitPluginCopy,
@@ -231,8 +238,12 @@ export function createServices(options: ServicesOptions): Services {
       writableConfigs.add(writeConfigFile(file, text, cwd, (existing) => writableConfigs.has(existing)));
     },
 
-    validateConfig: async (text, file) =>
-      introspection.request('validate', { text, path: abs(file), userPluginDir: pluginFolder() }),
+    validateConfig: async (text, file) => {
+      const result = await introspection.request('validate', { text, path: abs(file), userPluginDir: pluginFolder() });
+      // The app's own check beside the plugins' (a model picked by its folder): flagged like their problems.
+      const trap = modelInitProblem(text, abs(file));
+      return trap ? { ...result, valid: false, problems: [...result.problems, trap] } : result;
+    },
 
     listExamples: async () => listExamples(examplesDir),
 
@@ -261,6 +272,7 @@ export function createServices(options: ServicesOptions): Services {
       compute.request('previewDataset', { text, path: abs(file), userPluginDir: pluginFolder() }, 300_000),
 
     startRun: async (file, resume) => runs.startRun(file, resume),
+    runConfig: async (text, file) => runs.runConfig(text, file),
     stopRun: async (runId) => runs.stopRun(runId),
     listRuns: async () => runs.listRuns(),
     getRun: async (runId) => runs.getRun(runId),

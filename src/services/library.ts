@@ -1,7 +1,8 @@
 /**
  * Files the app reads and writes for the user that run no plugin code: config files (open, save), the
- * example configs shipped in resources/examples, and the model folders the app knows (runs' final/ folders,
- * the quickstart's model, the Hugging Face cache).
+ * example configs shipped in resources/examples (described by its index.json), and the model folders the app
+ * knows (runs' final/ folders, the quickstart's model, the Hugging Face cache), with the check that a config
+ * does not build a fresh model from a folder of trained weights.
  *
  * Who may import it: src/services only. Imports core (errors, paths), engine/hub (the cache listing only:
  * no tfjs) and the shared API types.
@@ -20,10 +21,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
+import { isScalar, LineCounter, parseDocument } from 'yaml';
 import { DumboError } from '../core/errors.js';
 import { appRoot } from '../core/paths.js';
 import { lstatOrUndefined, statOrUndefined } from '../core/fs.js';
-import type { ConfigFile, Example, ModelChoice, RunSummary } from '../shared/api.js';
+import type { ConfigFile, ConfigProblem, Example, ModelChoice, RunSummary } from '../shared/api.js';
 import { runFiles } from '../shared/run-files.js';
 
 const MAX_CONFIG_BYTES = 4_000_000;
@@ -49,6 +51,15 @@ export function readConfigFile(file: string, cwd: string): ConfigFile {
   if (st.size > MAX_CONFIG_BYTES)
     throw new DumboError('the file is too large for a config', { location: { file: abs } });
   return { path: abs, text: readFileSync(abs, 'utf8') };
+}
+
+/** The text of a config file as saved, or undefined when there is none to read (an untitled config). */
+export function savedConfigText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -108,7 +119,7 @@ function createExclusive(tmp: string, abs: string): void {
   }
 }
 
-/** The description of an example: its first comment lines, up to the end of the first sentence. */
+/** The description of an example without an index entry: its first comment lines, up to the first sentence's end. */
 function describeExample(text: string): string {
   const parts: string[] = [];
   for (const line of text.split('\n')) {
@@ -122,6 +133,25 @@ function describeExample(text: string): string {
   return parts.join(' ');
 }
 
+/** An entry of resources/examples/index.json: the gallery's card of one example file. */
+interface ExampleEntry {
+  file: string;
+  description: string;
+  duration?: string;
+  needs?: string;
+}
+
+/** The index's entries by file name (none when it is missing or unreadable: every example is then described by its comments). */
+function readExampleIndex(examplesDir: string): Map<string, ExampleEntry> {
+  try {
+    const entries = JSON.parse(readFileSync(path.join(examplesDir, 'index.json'), 'utf8')) as ExampleEntry[];
+    return new Map(entries.map((e) => [e.file, e]));
+  } catch {
+    return new Map();
+  }
+}
+
+/** The examples, those of the index first in its order, each with its text (the editor opens a copy). */
 export function listExamples(examplesDir: string): Example[] {
   let names: string[];
   try {
@@ -129,16 +159,30 @@ export function listExamples(examplesDir: string): Example[] {
   } catch {
     return [];
   }
-  return names.sort().map((n) => {
-    const file = path.join(examplesDir, n);
-    let text = '';
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      // listed anyway; opening it says why it cannot be read
-    }
-    return { name: n.replace(/\.ya?ml$/i, ''), path: file, description: describeExample(text) };
-  });
+  const index = readExampleIndex(examplesDir);
+  const order = [...index.keys()];
+  const rank = (n: string) => (order.includes(n) ? order.indexOf(n) : order.length);
+  return names
+    .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
+    .map((n) => {
+      const file = path.join(examplesDir, n);
+      let text = '';
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        // listed anyway; its card has no text to open
+      }
+      const entry = index.get(n);
+      const example: Example = {
+        name: n.replace(/\.ya?ml$/i, ''),
+        path: file,
+        description: entry?.description ?? describeExample(text),
+        text,
+      };
+      if (entry?.duration) example.duration = entry.duration;
+      if (entry?.needs) example.needs = entry.needs;
+      return example;
+    });
 }
 
 export function defaultExamplesDir(): string {
@@ -151,7 +195,7 @@ export async function listModels(runs: RunSummary[]): Promise<ModelChoice[]> {
   for (const r of runs) {
     const { final } = runFiles(r.runFolder);
     if (existsSync(path.join(final, 'config.json')))
-      out.push({ label: `${r.name} (run ${r.id})`, path: final, source: 'local' });
+      out.push({ label: `${r.name} (run ${r.id})`, path: final, source: 'local', weights: hasWeights(final) });
   }
   const quick = path.join(appRoot(), 'resources', 'quickstart', 'model');
   if (existsSync(path.join(quick, 'config.json'))) {
@@ -159,14 +203,50 @@ export async function listModels(runs: RunSummary[]): Promise<ModelChoice[]> {
       label: 'quickstart model (config and tokenizer, no weights: init: from_config)',
       path: quick,
       source: 'local',
+      weights: hasWeights(quick),
     });
   }
   // Loaded when asked for, not with the services: the engine brings tfjs into main's process.
   const { listCachedModels } = await import('../engine/index.js');
   try {
-    for (const m of listCachedModels()) out.push({ label: m.repoId, path: m.snapshot, source: 'hf-cache' });
+    for (const m of listCachedModels()) {
+      out.push({ label: m.repoId, path: m.snapshot, source: 'hf-cache', weights: hasWeights(m.snapshot) });
+    }
   } catch {
     // an unreadable cache lists nothing
   }
   return out;
+}
+
+/** Whether a Hugging Face folder holds a model's trained weights (not only its config.json and tokenizer). */
+export function hasWeights(folder: string): boolean {
+  try {
+    return readdirSync(folder).some((n) => /^model(-[\w-]+)?\.safetensors$|^pytorch_model(-[\w-]+)?\.bin$/.test(n));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The trap of a model picked by its folder: `model.init: from_config` builds a fresh model with random
+ * weights, so a `base_model` folder of trained weights only lends its shape. Said at `init`'s line, so that
+ * validation flags it before a run trains from scratch by mistake. `file`: the config's (relative paths).
+ */
+export function modelInitProblem(text: string, file: string): ConfigProblem | undefined {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  if (doc.errors.length > 0) return undefined;
+  const init = doc.getIn(['model', 'init'], true);
+  const base = doc.getIn(['model', 'base_model']);
+  if (!isScalar(init) || init.value !== 'from_config' || typeof base !== 'string' || !init.range) return undefined;
+  if (!hasWeights(path.resolve(path.dirname(file), base))) return undefined;
+  const { line, col } = lineCounter.linePos(init.range[0]);
+  return {
+    message:
+      `model.init: from_config builds a new model with random weights, so the trained weights in ${base} ` +
+      'would not be used: set init: pretrained to fine-tune them (model.config overrides do not apply then)',
+    file,
+    line,
+    column: col,
+  };
 }

@@ -44,9 +44,12 @@ import type {
   TraceRow,
 } from '../shared/api.js';
 import { runFiles } from '../shared/run-files.js';
+import { savedConfigText } from './library.js';
 import { modelView, readRunEvents, runDurationS, summaryFromRecord, traceRow } from './run-history.js';
 
 const ACTIVE: readonly RunStatus[] = ['pending', 'running', 'stopping'];
+/** The file an untitled config is taken to be, in the working folder: its run is named `untitled`. */
+const UNTITLED_CONFIG = 'untitled.yaml';
 /** The runs Resume continues: those that ended before their last step without completing or failing. */
 const RESUMABLE: readonly RunStatus[] = ['stopped', 'crashed'];
 /** A run's config.yaml larger than this is not sent to the UI (it is a config, not a dataset). */
@@ -136,6 +139,28 @@ export class RunManager {
       userPluginDir: this.o.pluginFolder(),
       defaultBackend: this.o.defaultBackend(),
     };
+    return this.launch(request, configFile);
+  }
+
+  /**
+   * Runs a config's text (the editor's), without reading or writing its file: the run host loads the text as
+   * if it were `configPath`'s (its name, its folder for relative paths, its errors' locations) and writes it to
+   * the run folder as config.yaml. Without a path the config is untitled, in the working folder. run.json
+   * says where the text came from when it is not the file as saved (`configSource`).
+   */
+  async runConfig(text: string, configPath?: string): Promise<RunSummary> {
+    const configFile = path.resolve(this.o.cwd, configPath ?? UNTITLED_CONFIG);
+    const saved = configPath === undefined ? undefined : savedConfigText(configFile);
+    const request: StartRunRequest = {
+      type: 'start',
+      configFile,
+      configText: text,
+      cwd: this.o.cwd,
+      runsDir: this.runsRoot,
+      userPluginDir: this.o.pluginFolder(),
+      defaultBackend: this.o.defaultBackend(),
+    };
+    if (saved !== text) request.configSource = saved === undefined ? 'untitled' : 'edited';
     return this.launch(request, configFile);
   }
 

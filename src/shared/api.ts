@@ -89,10 +89,18 @@ export interface ValidationResult {
   plugins: PluginCard[];
 }
 
+/** An example config that ships with Dumbo, as the gallery shows it (resources/examples/index.json). */
 export interface Example {
   name: string;
   path: string;
+  /** What it shows, in a sentence or two. */
   description: string;
+  /** How long it takes on the machine it was measured on (`about 25 s on 2 CPU cores`). */
+  duration?: string;
+  /** What must run first (the quickstart, for the examples that fine-tune its model). */
+  needs?: string;
+  /** The config itself: the editor opens it as an untitled copy. */
+  text: string;
 }
 
 export interface Settings {
@@ -182,9 +190,6 @@ export interface RunEstimate {
 /** The first batch, decoded token by token, with the positions whose label is masked (-100). */
 export interface DatasetPreview {
   rows: { tokens: { text: string; masked: boolean }[] }[];
-}
-
-export interface ModelChoice {
   /**
    * The dataset's first rows as its loader read them, before formatting (as many as `rows`): each field as
    * text (JSON for what is not a string), cut at a few thousand characters.
@@ -196,23 +201,28 @@ export interface ModelChoice {
   truncated: number;
   /** Examples the formatter left out as too long (`truncation: drop`), as it reports. */
   dropped: number;
+}
+
+export interface ModelChoice {
   label: string;
   path: string;
   source: 'local' | 'hf-cache';
+  /** The folder holds trained weights (a run's final/, a hub model): picking it sets `init: pretrained`. */
+  weights: boolean;
 }
 
 export interface GenerateOptions {
   maxNewTokens: number;
   temperature: number;
-}
-
-/** Every call: its arguments (as a tuple) and what its promise resolves to. */
   /** Keep only the k most likely tokens (0 or absent: all). */
   topK?: number;
   /** Keep the most likely tokens whose probability reaches p (1 or absent: all). */
   topP?: number;
   /** The sampler's seed: the same seed, prompt and options give the same text (absent: a new one each time). */
   seed?: number;
+}
+
+/** Every call: its arguments (as a tuple) and what its promise resolves to. */
 export interface Calls {
   version: { args: []; result: string };
   /** The catalog, the cards the config uses, and the run's own top-level keys (core's RUN_SCHEMA) as field docs. */
@@ -232,6 +242,11 @@ export interface Calls {
   previewDataset: { args: [text: string, path: string]; result: DatasetPreview };
   /** Starts a run of the config file (saved first by the UI); `resume` continues a stopped or crashed run. */
   startRun: { args: [path: string, resume?: string]; result: RunSummary };
+  /**
+   * Runs the editor's text, saved or not (the file is neither read nor written): the run folder keeps it as its
+   * config.yaml. `path`: the config's file, for its name and relative paths (none: untitled, in the working folder).
+   */
+  runConfig: { args: [text: string, path?: string]; result: RunSummary };
   stopRun: { args: [runId: string]; result: void };
   listRuns: { args: []; result: RunSummary[] };
   getRun: { args: [runId: string]; result: RunDetail };
@@ -274,6 +289,7 @@ export const CHANNELS: { readonly [K in CallName]: `dumbo:${K}` } = {
   estimateRun: 'dumbo:estimateRun',
   previewDataset: 'dumbo:previewDataset',
   startRun: 'dumbo:startRun',
+  runConfig: 'dumbo:runConfig',
   stopRun: 'dumbo:stopRun',
   listRuns: 'dumbo:listRuns',
   getRun: 'dumbo:getRun',
@@ -361,6 +377,7 @@ export const ARGS_VALID: { readonly [K in CallName]: (args: readonly unknown[]) 
   estimateRun: (a): a is [string, string] => a.length === 2 && isText(a[0]) && isPath(a[1]),
   previewDataset: (a): a is [string, string] => a.length === 2 && isText(a[0]) && isPath(a[1]),
   startRun: (a): a is [string, string?] => a.length >= 1 && a.length <= 2 && isPath(a[0]) && optional(a[1], isString),
+  runConfig: (a): a is [string, string?] => a.length >= 1 && a.length <= 2 && isText(a[0]) && optional(a[1], isPath),
   stopRun: (a): a is [string] => a.length === 1 && isString(a[0]),
   listRuns: (a): a is [] => a.length === 0,
   getRun: (a): a is [string] => a.length === 1 && isString(a[0]),

@@ -21,8 +21,10 @@ export const MENU_CHANNEL = 'dumbo:menu';
 
 /** What a menu item asks the page to do. Main shows native dialogs itself and sends their outcome. */
 export type MenuCommand =
-  /** File > Open config… (the chosen file) and File > Examples > …: open this config in the editor. */
+  /** File > Open config…: open the chosen file in the editor. */
   | { command: 'open-config'; path: string }
+  /** File > Examples > …: open an untitled copy of this example (its shipped file is never saved over). */
+  | { command: 'open-example'; path: string }
   /** File > Save: save the editor's config. */
   | { command: 'save-config' }
   /** View > Workbench / Runs. */

@@ -1,8 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { prepareRun, runLifecycle, setConsoleLogLevel } from '../../src/core/index.js';
-import { listCheckpoints } from '../../src/engine/index.js';
+import { listCheckpoints, readSafetensors } from '../../src/engine/index.js';
+import { listExamples } from '../../src/services/library.js';
 import { engineConfig } from '../fixtures/configs.js';
 import { toyTrainerJs } from '../fixtures/plugins.js';
 import { lastLine, repoRoot, runDumbo, tempDir, writeFiles } from '../helpers.js';
@@ -86,4 +87,69 @@ describe('docs/plugins.md examples with the built-in trainer', () => {
     // log Z of a fresh model over 512 tokens is about log(512) = 6.2: z-loss adds about 0.01 * 6.2².
     expect(z.losses[0]! - plain.losses[0]!).toBeCloseTo(0.01 * Math.log(512) ** 2, 0);
   });
+});
+
+// The example configs of resources/examples: the gallery's index describes each (what it shows, how long it
+// takes), and the full fine-tune of the quickstart model trains every weight.
+describe('resources/examples', () => {
+  const examples = path.join(repoRoot, 'resources', 'examples');
+
+  it('every example has a card in index.json (a description and a measured duration), the quickstart first', () => {
+    const files = readdirSync(examples).filter((n) => n.endsWith('.yaml'));
+    const index = JSON.parse(readFileSync(path.join(examples, 'index.json'), 'utf8')) as { file: string }[];
+    expect(index.map((e) => e.file).sort()).toEqual(files.sort());
+    const listed = listExamples(examples);
+    expect(listed.map((e) => e.name)).toEqual(index.map((e) => e.file.replace(/\.yaml$/, '')));
+    expect(listed[0]!.name).toBe('quickstart');
+    for (const e of listed) {
+      expect(e.description.length, e.name).toBeGreaterThan(40);
+      expect(e.duration, e.name).toMatch(/\d|few/);
+      expect(e.text).toBe(readFileSync(e.path, 'utf8'));
+    }
+    // The examples that fine-tune the quickstart's model say so, and point where it is made.
+    for (const name of ['full-sft', 'lora-sft']) {
+      expect(listed.find((e) => e.name === name)!.needs).toMatch(/quickstart.*--output runs\/quickstart/);
+      expect(readFileSync(path.join(examples, `${name}.yaml`), 'utf8')).toContain(
+        'base_model: ../../runs/quickstart/final',
+      );
+    }
+  });
+
+  it('full-sft.yaml fine-tunes every weight of a trained model on prompt/response rows: the eval loss falls', async () => {
+    setConsoleLogLevel('off');
+    // A small trained base stands in for the quickstart's (which takes minutes): 1 layer, 64 positions.
+    const baseDir = tempDir();
+    const baseYaml = engineConfig({ steps: 20, saveEvery: 0 })
+      .replace('learning_rate: 0.01', 'learning_rate: 0.03')
+      .replace('n_positions: 32', 'n_positions: 64'); // the example's max_length is 48
+    writeFileSync(path.join(baseDir, 'run.yaml'), baseYaml);
+    const base = await prepareRun(path.join(baseDir, 'run.yaml'), { userPluginDir: tempDir('dumbo-user-') });
+    expect((await runLifecycle(base, { runFolder: baseDir })).error).toBeUndefined();
+    const baseModel = path.join(baseDir, 'final');
+
+    // The example as shipped, on that base, for 20 steps; its data paths made absolute.
+    const yaml = readFileSync(path.join(examples, 'full-sft.yaml'), 'utf8')
+      .replace(/base_model: .*/, `base_model: ${baseModel}`)
+      .replace(/max_steps: \d+/, 'max_steps: 20')
+      .replace(/eval_every: \d+/, 'eval_every: 10')
+      .replaceAll('../lora-sft/', path.join(repoRoot, 'resources', 'lora-sft') + '/');
+    expect(yaml).toContain('init: pretrained');
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'run.yaml'), yaml);
+    const prepared = await prepareRun(path.join(dir, 'run.yaml'), { userPluginDir: tempDir('dumbo-user-') });
+    const outcome = await runLifecycle(prepared, { runFolder: dir });
+    expect(outcome.error).toBeUndefined();
+    const log = readFileSync(path.join(dir, 'training.log'), 'utf8');
+    const evals = [...log.matchAll(/ eval\/loss=([\d.]+)/g)].map((m) => Number(m[1]));
+    expect(evals).toHaveLength(2);
+    expect(evals[1]!).toBeLessThan(evals[0]! - 0.05);
+
+    // A whole model, not adapters, and every tensor moved from the base's.
+    expect(existsSync(path.join(dir, 'final', 'adapter_model.safetensors'))).toBe(false);
+    const before = (await readSafetensors(path.join(baseModel, 'model.safetensors'))).tensors;
+    const after = (await readSafetensors(path.join(dir, 'final', 'model.safetensors'))).tensors;
+    expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
+    const unchanged = [...after].filter(([name, t]) => t.data.every((v, i) => v === before.get(name)!.data[i]));
+    expect(unchanged.map(([name]) => name)).toEqual([]);
+  }, 240_000);
 });

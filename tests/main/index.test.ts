@@ -263,9 +263,10 @@ describe('main: the Electron app wired to the services', () => {
         path: '/home/u/configs/mine.yaml',
       }),
     );
+    // An example opens as an untitled copy: the page is told it is one, never to open its file for saving.
     file.find((e) => e.label === 'Examples')!.submenu![0]!.click!();
     expect(win.webContents.send).toHaveBeenCalledWith(MENU_CHANNEL, {
-      command: 'open-config',
+      command: 'open-example',
       path: '/app/resources/examples/quickstart.yaml',
     });
   });

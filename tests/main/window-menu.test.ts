@@ -69,7 +69,7 @@ describe('main: the application menu', () => {
 
   it('has File (Open config, Save, Examples), View (Workbench, Runs) and Help (Docs) wired to the actions', () => {
     const a = actions();
-    const examples = [{ name: 'quickstart', path: '/r/examples/quickstart.yaml', description: 'q' }];
+    const examples = [{ name: 'quickstart', path: '/r/examples/quickstart.yaml', description: 'q', text: 'name: q\n' }];
     const menu = menuTemplate(a, { examples, platform: 'linux', dev: false });
     expect(menu.map((e) => e.label ?? e.role)).toEqual(['File', 'editMenu', 'View', 'Help']);
     find(menu, 'File', 'Open Config…').click!();

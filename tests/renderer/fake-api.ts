@@ -56,6 +56,7 @@ export function createFakeApi(
     }),
     previewDataset: async () => ({ rows: [], rawRows: [], examples: 0, truncated: 0, dropped: 0 }),
     startRun: async (path) => summary({ configFile: path, status: 'pending' }),
+    runConfig: async (_text, path) => summary({ configFile: path ?? '/work/untitled.yaml', status: 'pending' }),
     stopRun: async () => undefined,
     listRuns: async () => [],
     getRun: async (id) => ({ summary: summary({ id }), metrics: [], trace: [], log: [] }),
