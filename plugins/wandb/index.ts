@@ -8,19 +8,8 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import {
-  defineSchema,
-  Err,
-  LoggingPlugin,
-  MetricsCollector,
-  Ok,
-  type FromSchema,
-  type MetricEvent,
-  type PluginConfig,
-  type PluginContext,
-  type PluginHooks,
-  type Result,
-} from 'dumbo';
+import { defineSchema, Err, LoggingPlugin, MetricsCollector, Ok } from 'dumbo';
+import type { FromSchema, MetricEvent, PluginConfig, PluginContext, PluginHooks, Result } from 'dumbo';
 import { WandbApi, type RetryPolicy } from './api.js';
 import { WandbRun } from './run.js';
 import { appUrl, baseUrl, findApiKey, newRunId, resolveMode, whereKeysGo, type Env } from './settings.js';

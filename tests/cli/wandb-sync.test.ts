@@ -5,27 +5,21 @@
 // without a W&B run, or no key, is refused with what to do; `dumbo --help` lists the command.
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseJson } from '../../plugins/wandb/history.js';
 import { runDumbo, tempDir } from '../helpers.js';
-import { byHand, FakeWandb, readWandbFile, steps, until } from '../plugins/wandb-helpers.js';
+import { byHand, FakeWandb, readWandbFile, serverPerTest, steps, until } from '../plugins/wandb-helpers.js';
 
 const KEY = 'netrc-key-0123456789abcdef0123456789abcdef';
 const fast = { timings: { paceMs: () => 20, heartbeatMs: 60_000 }, retry: { baseMs: 5, maxMs: 10, retries: 2 } };
 
-let server: FakeWandb;
-beforeEach(async () => {
-  server = await new FakeWandb().start();
-});
-afterEach(async () => {
-  await server.close();
-});
+const server = serverPerTest();
 
 /** The environment of `dumbo wandb-sync`: the server, and its key in a netrc file only. */
 function syncEnv(): Record<string, string> {
   const netrc = path.join(tempDir(), 'netrc');
-  writeFileSync(netrc, `machine ${new URL(server.url).host}\n  login user\n  password ${KEY}\n`);
-  return { WANDB_BASE_URL: server.url, WANDB_API_KEY: '', NETRC: netrc };
+  writeFileSync(netrc, `machine ${new URL(server().url).host}\n  login user\n  password ${KEY}\n`);
+  return { WANDB_BASE_URL: server().url, WANDB_API_KEY: '', NETRC: netrc };
 }
 
 /** A run by hand whose server is down: its W&B folder is left offline. */
@@ -53,29 +47,33 @@ describe('dumbo wandb-sync', () => {
 
     const result = await runDumbo(['wandb-sync', run.runFolder], { env: syncEnv() });
     expect(result.stderr).toBe('');
-    expect(result.stdout).toBe(`${dir}: 5 history lines and 4 files uploaded to ${server.url}/team/proj/runs/${id}\n`);
+    expect(result.stdout).toBe(
+      `${dir}: 5 history lines and 4 files uploaded to ${server().url}/team/proj/runs/${id}\n`,
+    );
     expect(result.code).toBe(0);
 
     const auth = `Basic ${Buffer.from(`api:${KEY}`).toString('base64')}`;
-    expect(server.requests.filter((r) => r.path === '/graphql').every((r) => r.headers.authorization === auth)).toBe(
-      true,
-    );
-    const [upsert] = server.graphql('UpsertBucket');
+    expect(
+      server()
+        .requests.filter((r) => r.path === '/graphql')
+        .every((r) => r.headers.authorization === auth),
+    ).toBe(true);
+    const [upsert] = server().graphql('UpsertBucket');
     expect(upsert!.variables).toMatchObject({ name: id, project: 'proj', entity: 'team' });
     expect(JSON.parse(upsert!.variables!.config as string)).toEqual({
       'training.learning_rate': { desc: null, value: 0.01 },
       name: { desc: null, value: 'e2e' },
     });
     const history = readFileSync(path.join(dir, 'history.jsonl'), 'utf8').trimEnd().split('\n');
-    expect(server.history.get(`team/proj/${id}`)).toEqual(history);
-    expect(server.accepted).toEqual(history);
+    expect(server().history.get(`team/proj/${id}`)).toEqual(history);
+    expect(server().accepted).toEqual(history);
     const summaryFile = readFileSync(path.join(dir, 'files', 'wandb-summary.json'), 'utf8');
-    expect(parseJson(server.summaries.at(-1)!)).toEqual(parseJson(summaryFile));
-    expect(server.uploads.get(`${id}/config.yaml`)!.toString()).toBe(
+    expect(parseJson(server().summaries.at(-1)!)).toEqual(parseJson(summaryFile));
+    expect(server().uploads.get(`${id}/config.yaml`)!.toString()).toBe(
       readFileSync(path.join(dir, 'files', 'config.yaml'), 'utf8'),
     );
-    expect(server.uploads.size).toBe(4);
-    expect(server.streams().at(-1)).toEqual({ complete: true, exitcode: 0 });
+    expect(server().uploads.size).toBe(4);
+    expect(server().streams().at(-1)).toEqual({ complete: true, exitcode: 0 });
     expect(existsSync(path.join(dir, `run-${id}.wandb.synced`))).toBe(true);
   });
 
@@ -96,9 +94,9 @@ describe('dumbo wandb-sync', () => {
     expect(result.code).toBe(0);
     const logFile = path.join(crashed, path.basename(log));
     expect(result.stdout.split('\n')[0]).toBe(`${logFile}: no exit record (the run did not end): uploaded as failed`);
-    expect(server.accepted.map((l) => (parseJson(l) as { _step: number })._step)).toEqual([1, 2, 3]);
-    expect(server.streams().at(-1)).toEqual({ complete: true, exitcode: 1 });
-    expect([...server.uploads.keys()].map((k) => k.split('/')[1])).toEqual(['wandb-metadata.json']);
+    expect(server().accepted.map((l) => (parseJson(l) as { _step: number })._step)).toEqual([1, 2, 3]);
+    expect(server().streams().at(-1)).toEqual({ complete: true, exitcode: 1 });
+    expect([...server().uploads.keys()].map((k) => k.split('/')[1])).toEqual(['wandb-metadata.json']);
     expect(existsSync(`${logFile}.synced`)).toBe(true);
   });
 
@@ -114,10 +112,10 @@ describe('dumbo wandb-sync', () => {
     });
     expect(noKey.code).toBe(2);
     expect(noKey.stderr.trim()).toBe(
-      `no W&B API key for ${new URL(server.url).host}: set WANDB_API_KEY, or put it in ~/.netrc (or the file ` +
-        `NETRC names) as the password of 'machine ${new URL(server.url).host}'`,
+      `no W&B API key for ${new URL(server().url).host}: set WANDB_API_KEY, or put it in ~/.netrc (or the file ` +
+        `NETRC names) as the password of 'machine ${new URL(server().url).host}'`,
     );
-    expect(server.requests).toEqual([]);
+    expect(server().requests).toEqual([]);
   });
 
   it('is listed by dumbo --help', async () => {

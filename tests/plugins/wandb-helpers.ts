@@ -8,7 +8,7 @@
 // without an answer.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { expect } from 'vitest';
+import { afterEach, beforeEach, expect } from 'vitest';
 import { MetricEvent, standaloneContext, type Logger, type PluginContext, type RunLink } from '../../src/core/index.js';
 import { WandbPlugin, type WandbCollector, type WandbPluginOptions } from '../../plugins/wandb/index.js';
 import { tempDir } from '../helpers.js';
@@ -153,6 +153,16 @@ export class FakeWandb {
   private json(res: http.ServerResponse, value: unknown): void {
     res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(value));
   }
+}
+
+/** A fresh server for each test of the calling file: `server()` is the current test's. */
+export function serverPerTest(): () => FakeWandb {
+  let current: FakeWandb;
+  beforeEach(async () => {
+    current = await new FakeWandb().start();
+  });
+  afterEach(() => current.close());
+  return () => current;
 }
 
 // --- the plugin's hooks called by hand ----------------------------------------------------------------------

@@ -7,25 +7,19 @@
 // collector's calls return no promise.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MetricEvent } from '../../src/core/index.js';
 import { parseJson } from '../../plugins/wandb/history.js';
 import { engineConfig } from '../fixtures/configs.js';
 import { runDumbo, tempDir, writeFiles } from '../helpers.js';
-import { byHand, FakeWandb, readWandbFile, steps, until, wandbRecord } from './wandb-helpers.js';
+import { byHand, readWandbFile, serverPerTest, steps, until, wandbRecord } from './wandb-helpers.js';
 
 const KEY = 'test-key-0123456789abcdef0123456789abcdef';
 const fast = { timings: { paceMs: () => 20, heartbeatMs: 60_000 }, retry: { baseMs: 5, maxMs: 20, retries: 4 } };
 
-let server: FakeWandb;
-beforeEach(async () => {
-  server = await new FakeWandb().start();
-});
-afterEach(async () => {
-  await server.close();
-});
+const server = serverPerTest();
 
-const env = () => ({ WANDB_BASE_URL: server.url, WANDB_API_KEY: KEY, WANDB_MODE: 'online' });
+const env = () => ({ WANDB_BASE_URL: server().url, WANDB_API_KEY: KEY, WANDB_MODE: 'online' });
 
 interface MetricLine {
   name: string;
@@ -48,7 +42,7 @@ describe('wandb online', () => {
     expect(result.code).toBe(0);
 
     // The run, created at the start and upserted again with the config, in W&B's backend format, when it came.
-    const upserts = server.graphql('UpsertBucket');
+    const upserts = server().graphql('UpsertBucket');
     const id = upserts[0]!.variables!.name as string;
     expect(id).toMatch(/^[a-z0-9]{8}$/);
     expect(upserts.map((u) => [u.variables!.name, u.variables!.id])).toEqual(
@@ -61,11 +55,15 @@ describe('wandb online', () => {
     expect(config.name).toEqual({ desc: null, value: 'e2e' });
     const auth = `Basic ${Buffer.from(`api:${KEY}`).toString('base64')}`;
     expect(
-      server.requests.filter((r) => !r.path.startsWith('/upload/')).every((r) => r.headers.authorization === auth),
+      server()
+        .requests.filter((r) => !r.path.startsWith('/upload/'))
+        .every((r) => r.headers.authorization === auth),
     ).toBe(true);
-    expect(server.requests.filter((r) => r.path.startsWith('/upload/')).some((r) => r.headers.authorization)).toBe(
-      false,
-    );
+    expect(
+      server()
+        .requests.filter((r) => r.path.startsWith('/upload/'))
+        .some((r) => r.headers.authorization),
+    ).toBe(false);
 
     // History: one row per step of metrics.jsonl (each metric's last value at that step), in order, each once.
     const metrics = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
@@ -74,9 +72,9 @@ describe('wandb online', () => {
       .map((l) => JSON.parse(l) as MetricLine);
     const rows = new Map<number, Record<string, number>>();
     for (const m of metrics) rows.set(m.step, { ...rows.get(m.step), [m.name]: m.value, _step: m.step });
-    const lines = server.history.get(`ent/proj/${id}`)!;
+    const lines = server().history.get(`ent/proj/${id}`)!;
     expect(lines.map((l) => parseJson(l))).toEqual([...rows.values()].map((r) => expect.objectContaining(r)));
-    expect(server.accepted).toEqual(lines);
+    expect(server().accepted).toEqual(lines);
     for (const line of lines.map((l) => parseJson(l) as Record<string, number>)) {
       const at = metrics.filter((m) => m.step === line._step);
       expect(line._timestamp).toBe(Math.max(...at.map((m) => m.timestamp)));
@@ -86,19 +84,21 @@ describe('wandb online', () => {
     expect(Object.keys(rows.get(4)!)).toContain('eval/loss');
 
     // The summary: every metric's latest value; its last version is the uploaded wandb-summary.json.
-    const summary = parseJson(server.summaries.at(-1)!) as Record<string, unknown>;
+    const summary = parseJson(server().summaries.at(-1)!) as Record<string, unknown>;
     expect(summary).toMatchObject({ ...Object.assign({}, ...rows.values()), _step: 12 });
-    expect(server.uploads.get(`${id}/wandb-summary.json`)!.toString().trim()).toBe(server.summaries.at(-1));
-    expect(server.uploads.get(`${id}/config.yaml`)!.toString()).toMatch(
+    expect(server().uploads.get(`${id}/wandb-summary.json`)!.toString().trim()).toBe(server().summaries.at(-1));
+    expect(server().uploads.get(`${id}/config.yaml`)!.toString()).toMatch(
       /^wandb_version: 1\n\n[^]*training\.learning_rate:\n {2}desc: null\n {2}value: 0\.01\n/,
     );
-    expect([...server.uploads.keys()].sort()).toEqual(
+    expect([...server().uploads.keys()].sort()).toEqual(
       ['config.yaml', 'output.log', 'wandb-metadata.json', 'wandb-summary.json'].map((f) => `${id}/${f}`),
     );
     expect(
-      server.requests.filter((r) => r.path.startsWith('/upload/')).every((r) => r.headers['x-upload-test'] === 'yes'),
+      server()
+        .requests.filter((r) => r.path.startsWith('/upload/'))
+        .every((r) => r.headers['x-upload-test'] === 'yes'),
     ).toBe(true);
-    expect(server.streams().at(-1)).toEqual({ complete: true, exitcode: 0 });
+    expect(server().streams().at(-1)).toEqual({ complete: true, exitcode: 0 });
 
     // The same run in the run folder, marked as uploaded; its page logged and published as the run's W&B link.
     const [folder] = readdirSync(path.join(out, 'wandb'));
@@ -111,28 +111,30 @@ describe('wandb online', () => {
     );
     expect(kinds.filter((k) => k === 'history')).toHaveLength(12);
     expect(kinds.slice(-3)).toEqual(['exit', 'final', 'footer']);
-    const url = `${server.url}/ent/proj/runs/${id}`;
+    const url = `${server().url}/ent/proj/runs/${id}`;
     expect(readFileSync(path.join(out, 'log.txt'), 'utf8')).toContain(`W&B run: ${url}`);
     const runJson = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as { links?: unknown[] };
     expect(runJson.links).toContainEqual({ label: 'W&B', url });
   });
 
   it('retries 500, 429 and dropped connections with backoff: nothing lost, no line twice, the config upserted again', async () => {
-    server.fail('/graphql', 500);
-    server.fail('/file_stream', 429, 2);
-    server.fail('/file_stream', 0);
-    server.fail('/upload/', 503);
+    server().fail('/graphql', 500);
+    server().fail('/file_stream', 429, 2);
+    server().fail('/file_stream', 0);
+    server().fail('/upload/', 503);
     const run = await byHand({ ...fast, env: env() }, { project: 'proj' });
     const id = path.basename(run.dir()).slice(-8);
     // No promise: the registry hands the events over and the step goes on, whatever the network does.
     expect(run.collector.logMetrics(steps(1, 5))).toBeUndefined();
-    await until(() => server.accepted.length >= 4);
+    await until(() => server().accepted.length >= 4);
     run.collector.logHyperparameters({ lr: 0.5 });
     run.collector.logMetrics(steps(6, 9));
     await run.endTraining();
     await run.finish();
 
-    const failed = server.requests.filter((r) => r.status !== 200).map((r) => [r.path.split('/')[1], r.status]);
+    const failed = server()
+      .requests.filter((r) => r.status !== 200)
+      .map((r) => [r.path.split('/')[1], r.status]);
     expect(failed).toEqual([
       ['graphql', 500],
       ['files', 429],
@@ -140,36 +142,40 @@ describe('wandb online', () => {
       ['files', 0],
       ['upload', 503],
     ]);
-    const lines = server.history.get(`ent/proj/${id}`)!;
+    const lines = server().history.get(`ent/proj/${id}`)!;
     expect(lines.map((l) => (parseJson(l) as { _step: number })._step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    expect(server.accepted).toEqual(lines);
-    const upserts = server.graphql('UpsertBucket');
+    expect(server().accepted).toEqual(lines);
+    const upserts = server().graphql('UpsertBucket');
     expect(upserts.map((u) => [u.variables!.id, JSON.parse(u.variables!.config as string)])).toEqual([
       [undefined, {}],
       ['UnVuOjE=', { lr: { desc: null, value: 0.5 } }],
     ]);
-    expect(server.uploads.size).toBe(4);
-    expect(server.streams().at(-1)).toEqual({ complete: true, exitcode: 0 });
+    expect(server().uploads.size).toBe(4);
+    expect(server().streams().at(-1)).toEqual({ complete: true, exitcode: 0 });
     expect(run.warnings()).toEqual([]);
-    expect(run.links).toEqual([{ label: 'W&B', url: `${server.url}/ent/proj/runs/${id}` }]);
+    expect(run.links).toEqual([{ label: 'W&B', url: `${server().url}/ent/proj/runs/${id}` }]);
     expect(existsSync(`${path.join(run.dir(), `run-${id}.wandb`)}.synced`)).toBe(true);
   });
 
   it('sends a heartbeat when there is nothing to send', async () => {
     const run = await byHand({ ...fast, timings: { paceMs: () => 10, heartbeatMs: 30 }, env: env() });
-    await until(() => server.streams().some((s) => (s as { complete?: boolean }).complete === false));
-    expect(server.streams()[0]).toEqual({ complete: false, failed: false, dropped: 0 });
+    await until(() =>
+      server()
+        .streams()
+        .some((s) => (s as { complete?: boolean }).complete === false),
+    );
+    expect(server().streams()[0]).toEqual({ complete: false, failed: false, dropped: 0 });
     await run.finish();
   });
 
   it('does not retry an answer a retry cannot change (401), warns once and goes on offline', async () => {
-    server.fail('/graphql', 401);
+    server().fail('/graphql', 401);
     const run = await byHand({ ...fast, env: env() });
     run.collector.logMetrics(steps(1, 3));
     await until(() => run.warnings().length > 0);
     run.collector.logMetrics(steps(4, 6));
     await run.finish();
-    expect(server.requests.map((r) => [r.path, r.status])).toEqual([['/graphql', 401]]);
+    expect(server().requests.map((r) => [r.path, r.status])).toEqual([['/graphql', 401]]);
     const dir = run.dir();
     expect(run.warnings()).toEqual([
       `W&B: UpsertBucket: HTTP 401: injected failure; the run goes on offline, written to ${dir} (upload it later ` +
@@ -189,7 +195,7 @@ describe('wandb online', () => {
   });
 
   it('with the server down, warns once after the retries, and the run folder is complete', async () => {
-    await server.close();
+    await server().close();
     const run = await byHand({ ...fast, env: env() });
     run.collector.logMetrics(steps(1, 4));
     await until(() => run.warnings().length > 0);
@@ -218,7 +224,7 @@ describe('wandb online', () => {
   });
 
   it('waits a bounded time at the end, then says what did not go', async () => {
-    server.fail('/file_stream', 503, Infinity);
+    server().fail('/file_stream', 503, Infinity);
     const slow = { timings: fast.timings, retry: { baseMs: 50, maxMs: 50, retries: 1000 }, finishTimeoutMs: 300 };
     const run = await byHand({ ...slow, env: env() });
     run.collector.logMetrics(steps(1, 3));
