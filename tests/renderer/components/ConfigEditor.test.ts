@@ -21,7 +21,23 @@ beforeEach(() => {
       ],
       plugins: [],
     }),
-    listExamples: async () => [{ name: 'quickstart', path: '/ex/quickstart.yaml', description: 'A tiny GPT-2' }],
+    listExamples: async () => [
+      {
+        name: 'quickstart',
+        path: '/ex/quickstart.yaml',
+        description: 'A tiny GPT-2 from scratch',
+        duration: 'about 2.5 min on 2 CPU cores',
+        text: 'name: quickstart\n',
+      },
+      {
+        name: 'full-sft',
+        path: '/ex/full-sft.yaml',
+        description: 'Fine-tunes the quickstart model',
+        duration: 'about 1 min',
+        needs: 'the quickstart',
+        text: 'name: full-sft\n',
+      },
+    ],
   });
   provideClient(api);
   pinia = createPinia();
@@ -54,14 +70,44 @@ describe('ConfigEditor', () => {
     wrapper.unmount();
   });
 
-  it('opens an example', async () => {
+  it('shows a card per example with what it shows, how long it takes and what must run first', async () => {
     const config = useConfigStore();
     await config.loadExamples();
     const wrapper = mount(ConfigEditor, { global: { plugins: [pinia] } });
-    await wrapper.get('[data-testid="example-card"] button').trigger('click');
+    const cards = wrapper.findAll('[data-testid="example-card"]');
+    expect(cards.map((c) => c.attributes('data-example'))).toEqual(['quickstart', 'full-sft']);
+    expect(cards[0]!.get('[data-testid="example-description"]').text()).toBe('A tiny GPT-2 from scratch');
+    expect(cards[0]!.get('[data-testid="example-duration"]').text()).toBe('about 2.5 min on 2 CPU cores');
+    expect(cards[0]!.find('[data-testid="example-needs"]').exists()).toBe(false);
+    expect(cards[1]!.get('[data-testid="example-needs"]').text()).toBe('First: the quickstart');
+    wrapper.unmount();
+  });
+
+  it('opens an example as an untitled copy: its shipped file is not the one Save writes', async () => {
+    const config = useConfigStore();
+    await config.loadExamples();
+    const wrapper = mount(ConfigEditor, { global: { plugins: [pinia] } });
+    await wrapper.get('[data-testid="example-card"] [data-testid="example-open"]').trigger('click');
     await flushPromises();
-    expect(api.openConfig).toHaveBeenCalledWith('/ex/quickstart.yaml');
-    expect(config.path).toBe('/ex/quickstart.yaml');
+    expect(api.openConfig).not.toHaveBeenCalled();
+    expect(config.text).toBe('name: quickstart\n');
+    expect(config.path).toBe('');
+    expect(config.dirty).toBe(false);
+    // Validated where the example lives: its relative paths are relative to its folder.
+    expect(api.validateConfig).toHaveBeenLastCalledWith('name: quickstart\n', '/ex/quickstart.yaml');
+    expect(wrapper.get('[data-testid="config-title"]').text()).toBe('Untitled copy of quickstart.yaml');
+    expect(wrapper.get('[data-testid="save-button"]').attributes('disabled')).toBeDefined();
+    wrapper.unmount();
+  });
+
+  it('shows the path of the file as it is, its slashes in place', async () => {
+    await useConfigStore().open('/tmp/x.yaml');
+    const wrapper = mount(ConfigEditor, { global: { plugins: [pinia] } });
+    await flushPromises();
+    const title = wrapper.get('[data-testid="config-title"]');
+    expect(title.text()).toBe('/tmp/x.yaml');
+    // The title is cut at its start when too long (rtl); the path inside is isolated, read left to right.
+    expect(title.get('bdi').text()).toBe('/tmp/x.yaml');
     wrapper.unmount();
   });
 });

@@ -39,12 +39,12 @@ describe('RunPanel', () => {
     expect(wrapper.find('[data-testid="stop-button"]').exists()).toBe(false);
   });
 
-  it('runs the saved config, then offers Stop while it runs', async () => {
+  it("runs the editor's config, then offers Stop while it runs", async () => {
     await useConfigStore().open('/c/q.yaml');
     const wrapper = mountPanel();
     await wrapper.get('[data-testid="run-button"]').trigger('click');
     await flushPromises();
-    expect(api.startRun).toHaveBeenCalledWith('/c/q.yaml');
+    expect(api.runConfig).toHaveBeenCalledWith('name: q\n', '/c/q.yaml');
     api.emit({
       type: 'run-status',
       run: summary({ status: 'running', backend: 'cpu', backendReason: 'no GPU found' }),
@@ -79,7 +79,7 @@ describe('RunPanel', () => {
   });
 
   it('shows a run that could not start as an error', async () => {
-    api.startRun.mockRejectedValueOnce(new Error('q.yaml:1:1: no trainer'));
+    api.runConfig.mockRejectedValueOnce(new Error('q.yaml:1:1: no trainer'));
     await useConfigStore().open('/c/q.yaml');
     const wrapper = mountPanel();
     await wrapper.get('[data-testid="run-button"]').trigger('click');

@@ -102,7 +102,67 @@ describe('the config store', () => {
     api.openConfig.mockResolvedValueOnce({ path: '/c/a.yaml', text: 'model:\n  base_model: old # here\n' });
     const config = useConfigStore();
     await config.open('/c/a.yaml');
-    config.chooseBaseModel('/models/gpt2');
-    expect(config.text).toBe('model:\n  base_model: /models/gpt2 # here\n');
+    config.chooseBaseModel({ label: 'shape', path: '/models/shape', source: 'local', weights: false });
+    expect(config.text).toBe('model:\n  base_model: /models/shape # here\n');
+  });
+
+  const fromConfig = 'model:\n  base_model: ../m\n  init: from_config\n  config:\n    n_layer: 2 # small\nseed: 1\n';
+  const trained = { label: 'quickstart (run r1)', path: '/runs/r1/final', source: 'local', weights: true } as const;
+
+  it("asks before dropping model.config's overrides for a trained model, and changes nothing on cancel", async () => {
+    api.openConfig.mockResolvedValueOnce({ path: '/c/a.yaml', text: fromConfig });
+    const config = useConfigStore();
+    await config.open('/c/a.yaml');
+    config.chooseBaseModel(trained);
+    expect(config.pendingModel).toEqual({ choice: trained, overrides: ['n_layer'] });
+    expect(config.text).toBe(fromConfig);
+    config.cancelModel();
+    expect(config.pendingModel).toBeUndefined();
+    expect(config.text).toBe(fromConfig);
+  });
+
+  it('a trained model, once confirmed, is fine-tuned: init: pretrained and no overrides', async () => {
+    api.openConfig.mockResolvedValueOnce({ path: '/c/a.yaml', text: fromConfig });
+    const config = useConfigStore();
+    await config.open('/c/a.yaml');
+    config.chooseBaseModel(trained);
+    config.chooseBaseModel(trained, { force: true });
+    expect(config.pendingModel).toBeUndefined();
+    expect(config.text).toBe('model:\n  base_model: /runs/r1/final\n  init: pretrained\nseed: 1\n');
+  });
+
+  it('a trained model without overrides is set at once, init: pretrained added', async () => {
+    api.openConfig.mockResolvedValueOnce({ path: '/c/a.yaml', text: 'model:\n  base_model: ../m\n' });
+    const config = useConfigStore();
+    await config.open('/c/a.yaml');
+    config.chooseBaseModel(trained);
+    expect(config.pendingModel).toBeUndefined();
+    expect(config.text).toBe('model:\n  base_model: /runs/r1/final\n  init: pretrained\n');
+  });
+
+  it('opens text as an untitled copy, asking first over unsaved changes', async () => {
+    const config = useConfigStore();
+    await config.open('/c/a.yaml');
+    config.edit('name: mine\n');
+    await config.openUntitled('name: copy\n', '/ex/q.yaml');
+    expect(config.pendingCopy).toEqual({ text: 'name: copy\n', from: '/ex/q.yaml' });
+    expect(config.text).toBe('name: mine\n');
+    await config.discardAndOpen();
+    expect(config.text).toBe('name: copy\n');
+    expect([config.path, config.copiedFrom, config.filePath]).toEqual(['', '/ex/q.yaml', '/ex/q.yaml']);
+    expect(config.pendingCopy).toBeUndefined();
+    // Save As makes it the new file's config.
+    expect(await config.save('/c/mine.yaml')).toBe(true);
+    expect(api.saveConfig).toHaveBeenLastCalledWith('/c/mine.yaml', 'name: copy\n');
+    expect([config.path, config.copiedFrom]).toEqual(['/c/mine.yaml', '']);
+  });
+
+  it('opens an example from the desktop menu by its path', async () => {
+    api.listExamples.mockResolvedValueOnce([{ name: 'q', path: '/ex/q.yaml', description: 'q', text: 'name: q\n' }]);
+    const config = useConfigStore();
+    await config.openExampleFile('/ex/q.yaml');
+    expect([config.text, config.path, config.copiedFrom]).toEqual(['name: q\n', '', '/ex/q.yaml']);
+    await config.openExampleFile('/elsewhere/x.yaml');
+    expect(config.error).toMatch(/not among the examples/);
   });
 });

@@ -63,6 +63,20 @@ describe('the plugins store', () => {
     ]);
   });
 
+  it('a YAML syntax error elsewhere keeps the cards as they were: none flips to "Add to this config"', async () => {
+    const config = useConfigStore();
+    await config.open('/c/run.yaml');
+    const plugins = usePluginsStore();
+    await plugins.load();
+    const listed = () => plugins.cards.filter((c) => plugins.isListed(c)).map((c) => c.name);
+    expect(listed()).toEqual(['transformers', 'polars', 'file_logger']);
+    config.edit(TEXT.replace('max_steps: 10', 'max_steps: [10'));
+    expect(listed()).toEqual(['transformers', 'polars', 'file_logger']);
+    // Once it parses again the list is read afresh.
+    config.edit(TEXT.replace('  - polars # data\n', ''));
+    expect(listed()).toEqual(['transformers', 'file_logger']);
+  });
+
   it('switching a plugin on appends it to the plugins list, keeping every comment', async () => {
     const config = useConfigStore();
     await config.open('/c/run.yaml');

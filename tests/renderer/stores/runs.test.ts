@@ -62,20 +62,50 @@ describe('the runs store', () => {
     expect(runs.log).toEqual([]);
   });
 
-  it('saves the config before starting the run from its file', async () => {
+  it("runs the editor's unsaved text, checked first, with its file's path, and saves nothing", async () => {
     const config = useConfigStore();
     await config.open('/c/q.yaml');
     config.edit('name: changed\n');
     const runs = useRunsStore();
     await runs.start();
-    expect(api.saveConfig).toHaveBeenCalledWith('/c/q.yaml', 'name: changed\n');
-    expect(api.startRun).toHaveBeenCalledWith('/c/q.yaml');
-    expect(api.saveConfig.mock.invocationCallOrder[0]!).toBeLessThan(api.startRun.mock.invocationCallOrder[0]!);
+    expect(api.validateConfig).toHaveBeenLastCalledWith('name: changed\n', '/c/q.yaml');
+    expect(api.runConfig).toHaveBeenCalledWith('name: changed\n', '/c/q.yaml');
+    expect(api.saveConfig).not.toHaveBeenCalled();
+    expect(api.startRun).not.toHaveBeenCalled();
+    expect(config.dirty).toBe(true);
     expect(runs.run?.id).toBe('run-1');
   });
 
-  it('keeps the events that arrive before startRun answers', async () => {
-    api.startRun.mockImplementationOnce(async () => {
+  it('does not run a config with errors, and says why', async () => {
+    api.validateConfig.mockResolvedValue({
+      valid: false,
+      problems: [{ message: 'YAML syntax error: bad indentation', line: 2, column: 3 }],
+      plugins: [],
+    });
+    const config = useConfigStore();
+    await config.open('/c/q.yaml');
+    config.edit('name: q\n  x: : \n');
+    const runs = useRunsStore();
+    await runs.start();
+    expect(api.runConfig).not.toHaveBeenCalled();
+    expect(api.saveConfig).not.toHaveBeenCalled();
+    expect(runs.error).toBe('Fix the config first: 2:3 YAML syntax error: bad indentation');
+    expect(config.runBlocker).toBe(runs.error);
+  });
+
+  it("runs an example's untitled copy with the example's path (its relative paths), writing no file", async () => {
+    const config = useConfigStore();
+    const example = { name: 'quickstart', path: '/ex/quickstart.yaml', description: 'q', text: 'name: qs\n' };
+    await config.openExample(example);
+    expect(config.path).toBe('');
+    const runs = useRunsStore();
+    await runs.start();
+    expect(api.runConfig).toHaveBeenCalledWith('name: qs\n', '/ex/quickstart.yaml');
+    expect(api.saveConfig).not.toHaveBeenCalled();
+  });
+
+  it('keeps the events that arrive before runConfig answers', async () => {
+    api.runConfig.mockImplementationOnce(async () => {
       api.emit({ type: 'run-status', run: summary({ status: 'running' }) });
       api.emit({ type: 'run-log', runId: 'run-1', lines: ['loading plugins'] });
       return summary({ status: 'pending' });
@@ -87,17 +117,20 @@ describe('the runs store', () => {
   });
 
   it('shows a failed start as an error, not a thrown one', async () => {
-    api.startRun.mockRejectedValueOnce(new Error('run.yaml:3:1: no trainer'));
+    api.runConfig.mockRejectedValueOnce(new Error('run.yaml:3:1: no trainer'));
     const runs = await startedRun();
     expect(runs.error).toBe('run.yaml:3:1: no trainer');
     expect(runs.starting).toBe(false);
   });
 
-  it('refuses to run a config that has no file yet', async () => {
+  it('runs an untitled config without a path, and refuses an empty one', async () => {
     const runs = useRunsStore();
     await runs.start();
-    expect(api.startRun).not.toHaveBeenCalled();
-    expect(runs.error).toMatch(/Save the config/);
+    expect(api.runConfig).not.toHaveBeenCalled();
+    expect(runs.error).toMatch(/The config is empty/);
+    useConfigStore().edit('name: new\n');
+    await runs.start();
+    expect(api.runConfig).toHaveBeenCalledWith('name: new\n', undefined);
   });
 
   it('stops the run, and resumes a stopped one in its folder', async () => {

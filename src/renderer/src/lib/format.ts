@@ -54,6 +54,11 @@ export function formatTime(iso: string | undefined): string {
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
 }
 
+/** A count and its noun, singular for one: "1 file", "3 files" (`plural` when not noun + s). */
+export function countOf(n: number, noun: string, plural = `${noun}s`): string {
+  return `${formatExact(n)} ${n === 1 ? noun : plural}`;
+}
+
 /** The message of anything thrown, for an error shown to the user. */
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

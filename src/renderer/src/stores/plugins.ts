@@ -6,6 +6,7 @@
 
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, watch } from 'vue';
+import { parseDocument } from 'yaml';
 import type { AppEvent, PluginCard, PluginFolderPreview } from '../../../shared/api.js';
 import { useClient } from '../client.js';
 import type { FieldDoc } from '../../../shared/field-docs.js';
@@ -47,7 +48,13 @@ export const usePluginsStore = defineStore('plugins', () => {
   const trust = shallowRef<PluginFolderPreview>();
   const installing = ref(false);
 
-  const listed = computed(() => listedPlugins(config.text));
+  // While the YAML does not parse (a syntax error being typed), the plugins list stays the last one that did:
+  // the cards do not all flip to "Add to this config" because of an error elsewhere in the text.
+  let lastListed: string[] = [];
+  const listed = computed(() => {
+    if (!parseDocument(config.text).errors.length) lastListed = listedPlugins(config.text);
+    return lastListed;
+  });
   const isListed = (card: PluginCard) => listed.value.some((name) => namesCard(name, card));
   const isUsed = (card: PluginCard) => used.value.includes(card.id);
 

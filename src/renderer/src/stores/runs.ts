@@ -1,6 +1,6 @@
 /**
- * The run of the workbench: what Run would cost (estimate, first batch), starting it (the config is saved
- * first), stopping and resuming it, and following it live — status, metrics, log tail, hook trace, model
+ * The run of the workbench: what Run would cost (estimate, first batch), starting it (the editor's text,
+ * saved or not: Run writes no file), stopping and resuming it, and following it live — status, metrics, log tail, hook trace, model
  * info, the plugins' links (TensorBoard, W&B), progress and time left.
  *
  * Live data comes in bursts of events. Metrics, log lines and trace rows are queued and applied once per
@@ -26,7 +26,7 @@ import { messageOf } from '../lib/format.js';
 import { frameScheduler } from '../lib/frame.js';
 import { useRequest } from '../lib/request.js';
 import { appendPoints, mergeHistory, type SeriesMap } from '../lib/series.js';
-import { UNTITLED, useConfigStore } from './config.js';
+import { useConfigStore } from './config.js';
 
 export const ACTIVE_STATUSES: readonly RunStatus[] = ['pending', 'running', 'stopping'];
 const LOG_LINES = 500;
@@ -50,7 +50,7 @@ export const useRunsStore = defineStore('runs', () => {
   // Before Run, on the user's request: both read the editor's text, saved or not.
   const editorConfig = (): [text: string, path: string] => {
     const config = useConfigStore();
-    return [config.text, config.path || UNTITLED];
+    return [config.text, config.filePath];
   };
   const estimateRequest = useRequest(() => useClient().estimateRun(...editorConfig()));
   const previewRequest = useRequest(() => useClient().previewDataset(...editorConfig()));
@@ -139,18 +139,21 @@ export const useRunsStore = defineStore('runs', () => {
     }
   }
 
-  /** Run: saves the config (the run reads its file), then starts it. */
+  /**
+   * Run: the editor's text, checked first, goes to the run (whose folder keeps it as config.yaml); no file
+   * is written — only Save writes the config's file. With its file (or the example it was copied from) for
+   * its name and relative paths; an untitled config runs in the working folder.
+   */
   async function start(): Promise<void> {
     const config = useConfigStore();
-    if (!config.path) {
-      error.value = 'Save the config to a file before running it.';
+    const text = config.text;
+    const file = config.path || config.copiedFrom || undefined;
+    const valid = await config.validNow();
+    if (!valid || config.runBlocker || config.text !== text) {
+      error.value = config.runBlocker ?? 'The config changed while it was checked: run it again.';
       return;
     }
-    if (config.dirty && !(await config.save())) {
-      error.value = `The config was not saved: ${config.error ?? 'unknown error'}`;
-      return;
-    }
-    await launch((client) => client.startRun(config.path));
+    await launch((client) => client.runConfig(text, file));
   }
 
   /** Continues the shown run, stopped or crashed, from its last checkpoint. */
