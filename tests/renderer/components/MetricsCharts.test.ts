@@ -9,6 +9,7 @@ const charts = vi.hoisted(
     [] as {
       config: { options: Record<string, unknown> };
       updates: number;
+      modes: unknown[];
       data: { datasets: { data: unknown[] }[] };
     }[],
 );
@@ -17,6 +18,7 @@ vi.mock('chart.js', () => {
     static register() {}
     data: { datasets: { data: unknown[] }[] };
     updates = 0;
+    modes: unknown[] = [];
     constructor(
       _ctx: unknown,
       public config: { data: { datasets: { data: unknown[] }[] }; options: Record<string, unknown> },
@@ -24,8 +26,9 @@ vi.mock('chart.js', () => {
       this.data = config.data;
       charts.push(this);
     }
-    update() {
+    update(mode?: string) {
       this.updates++;
+      this.modes.push(mode);
     }
     destroy() {}
   }
@@ -88,5 +91,33 @@ describe('MetricsCharts', () => {
     expect(chart.data.datasets[0]!.data).toHaveLength(5001);
     expect(chart.data.datasets[0]!.data[5000]).toEqual({ x: 5001, y: 3 / 5001 });
     expect(wrapper.get('[data-testid="loss-chart"]').attributes('data-points')).toBe('5001');
+  });
+
+  it('marks a single eval point, and stops marking the points once the line is dense', async () => {
+    charts.length = 0;
+    const evalLoss: MetricPoint[] = [{ name: 'eval/loss', value: 2.5, step: 40, timestamp: 40 }];
+    const losses = [loss(1)];
+    const series = new Map([
+      ['loss', losses],
+      ['eval/loss', evalLoss],
+    ]);
+    const wrapper = mount(MetricsCharts, { props: { series, revision: 0 } });
+    await flushPromises();
+    const evalChart = wrapper.get('[data-testid="eval-loss-chart"]');
+    expect(evalChart.attributes('data-points')).toBe('1');
+    expect(Number(evalChart.attributes('data-point-radius'))).toBeGreaterThan(0);
+    const evalDataset = charts[1]!.data.datasets[0] as { pointRadius?: number };
+    expect(evalDataset.pointRadius).toBeGreaterThan(0);
+
+    for (let i = 0; i < 99; i++) losses.push(loss(losses.length + 1));
+    await wrapper.setProps({ revision: 1 } as Parameters<typeof wrapper.setProps>[0]);
+    await nextFrame();
+    expect(wrapper.get('[data-testid="loss-chart"]').attributes('data-point-radius')).toBe('0');
+    expect((charts[0]!.data.datasets[0] as { pointRadius?: number }).pointRadius).toBe(0);
+    // chart.js would keep the old radius through a quick ('none') update: a new one takes a full update.
+    expect(charts[0]!.modes.at(-1)).toBeUndefined();
+    await wrapper.setProps({ revision: 2 } as Parameters<typeof wrapper.setProps>[0]);
+    await nextFrame();
+    expect(charts[0]!.modes.at(-1)).toBe('none');
   });
 });
