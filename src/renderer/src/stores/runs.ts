@@ -25,6 +25,7 @@ import { addSample, secondsLeft, type ProgressSample } from '../lib/eta.js';
 import { messageOf } from '../lib/format.js';
 import { frameScheduler } from '../lib/frame.js';
 import { useRequest } from '../lib/request.js';
+import { runFailure } from '../lib/run-failure.js';
 import { appendPoints, mergeHistory, type SeriesMap } from '../lib/series.js';
 import { useConfigStore } from './config.js';
 
@@ -58,6 +59,8 @@ export const useRunsStore = defineStore('runs', () => {
   const status = computed<RunStatus | undefined>(() => run.value?.status);
   const active = computed(() => status.value !== undefined && ACTIVE_STATUSES.includes(status.value));
   const canResume = computed(() => status.value === 'stopped' || status.value === 'crashed');
+  /** Why the run failed or crashed (its exit reason, the log's error lines); undefined otherwise. */
+  const failure = computed(() => runFailure(run.value, log.value));
 
   const queued = { metrics: [] as MetricPoint[], log: [] as string[], trace: [] as TraceRow[] };
   let samples: ProgressSample[] = [];
@@ -250,6 +253,7 @@ export const useRunsStore = defineStore('runs', () => {
     status,
     active,
     canResume,
+    failure,
     start,
     resume,
     resumeRun,
