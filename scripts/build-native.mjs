@@ -19,10 +19,12 @@ export function failureReason(output) {
   if (/cannot find -lopenblas|openblas\.lib.*cannot open|library not found for -lopenblas/.test(output)) {
     return 'no OpenBLAS library to link';
   }
-  if (/(g\+\+|c\+\+|cc|make): (command )?not found|not found: make|No Xcode or CLT|xcrun: error/.test(output)) {
+  const compiler = /(g\+\+|c\+\+|cc|make)\b[^\n]*(not found|No such file or directory)/;
+  const compilerPath = /No such file or directory: '[^']*(g\+\+|c\+\+|cc|clang\+\+)'/;
+  if (compiler.test(output) || compilerPath.test(output) || /No Xcode or CLT|xcrun: error/.test(output)) {
     return 'no C++ compiler or make';
   }
-  if (/find Python|Could not find any Python/.test(output)) return 'node-gyp found no Python';
+  if (/gyp ERR! find Python|Could not find any Python/.test(output)) return 'node-gyp found no Python';
   if (/Could not find any Visual Studio/.test(output)) return 'no Visual Studio C++ build tools';
   const error = output
     .split('\n')

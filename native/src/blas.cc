@@ -9,8 +9,6 @@
 #include <cblas.h>
 #endif
 
-#include "kernels.h"
-
 namespace dumbo {
 
 const char* blasName() {
@@ -29,7 +27,7 @@ void blasSetThreads(int n) {
 #endif
 }
 
-void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t lda,
+void blasGemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
               static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, a, static_cast<int>(lda), b,

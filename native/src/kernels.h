@@ -11,7 +11,7 @@ namespace dumbo {
 void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t batchA, int64_t batchB, int64_t M,
             int64_t N, int64_t K, bool transA, bool transB);
 
-// C = alpha · op(A) · op(B) + beta · C through the BLAS, with leading dimensions (row-major).
+// C = alpha · op(A) · op(B) + beta · C through the BLAS, with leading dimensions (row-major), on the pool.
 void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 

@@ -1,10 +1,14 @@
-// Batched matmul as tfjs's BatchMatMul computes it (batch b reads A[b % batchA] and B[b % batchB]). Each product
-// above SMALL multiply-adds goes to the BLAS, which threads it; smaller ones (attention's per-head products) are
-// many: the pool takes one batch entry per task, each computed by one plain loop.
+// Products through the BLAS, threaded by the pool: the larger of the output's rows and columns is cut into
+// slices (sized by the shape alone), each one single-threaded cblas_sgemm call, so each output element is computed the same way
+// whatever the thread count (OpenBLAS's own threading rounds differently for 1 and 2 threads). Batched matmul as
+// tfjs's BatchMatMul computes it (batch b reads A[b % batchA] and B[b % batchB]): each product of SMALL
+// multiply-adds or more through `gemm`; smaller ones (attention's per-head products) are many, and the pool
+// takes one batch entry per task, each computed by one plain loop.
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
+#include "blas.h"
 #include "kernels.h"
 #include "pool.h"
 
@@ -12,6 +16,8 @@ namespace dumbo {
 namespace {
 
 constexpr int64_t SMALL = int64_t(1) << 20;
+constexpr int64_t PART = 64;
+constexpr int64_t TASK = int64_t(1) << 22;
 
 // One small product: c [M, N] = op(a) · op(b), k ascending for every element.
 void smallProduct(const float* a, const float* b, float* c, int64_t M, int64_t N, int64_t K, bool transA, bool transB,
@@ -43,6 +49,25 @@ void smallProduct(const float* a, const float* b, float* c, int64_t M, int64_t N
 }
 
 }  // namespace
+
+void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  const bool byRows = M >= N;
+  // Slices of at least PART rows (columns) and about TASK multiply-adds: a function of the shape alone.
+  const int64_t perLine = std::max<int64_t>(1, (byRows ? N : M) * K);
+  const int64_t part = std::max<int64_t>(PART, (TASK / perLine + PART - 1) / PART * PART);
+  const int64_t parts = ((byRows ? M : N) + part - 1) / part;
+  parallelFor(parts, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; p++) {
+      const int64_t at = p * part, n = std::min(part, (byRows ? M : N) - at);
+      if (byRows) {  // rows at..at+n of op(A) and C
+        blasGemm(transA, transB, n, N, K, alpha, transA ? a + at : a + at * lda, lda, b, ldb, beta, c + at * ldc, ldc);
+      } else {  // columns at..at+n of op(B) and C
+        blasGemm(transA, transB, M, n, K, alpha, a, lda, transB ? b + at * ldb : b + at, ldb, beta, c + at, ldc);
+      }
+    }
+  });
+}
 
 void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t batchA, int64_t batchB, int64_t M,
             int64_t N, int64_t K, bool transA, bool transB) {

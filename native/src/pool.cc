@@ -108,7 +108,9 @@ void setThreadCount(int n) {
   n = std::max(1, n);
   threads = n;
   pool().resize(n);
-  blasSetThreads(n);
+  // The BLAS runs single-threaded inside the pool's tasks (matmul.cc): OpenBLAS's own threading splits a
+  // product differently for each thread count, and so rounds differently.
+  blasSetThreads(1);
 }
 
 void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {

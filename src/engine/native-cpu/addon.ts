@@ -129,7 +129,7 @@ export function toolchainHint(platform: NodeJS.Platform = process.platform): str
 }
 
 /** What the install's build recorded (scripts/build-native.mjs). */
-interface BuildStatus {
+export interface BuildStatus {
   ok: boolean;
   reason?: string;
 }
@@ -143,9 +143,8 @@ function buildStatus(): BuildStatus | undefined {
 }
 
 /** Why the addon cannot load, in the user's words, with what to do. */
-export function explainAddonError(error: unknown): string {
+export function explainAddonError(error: unknown, status: BuildStatus | undefined = buildStatus()): string {
   const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
-  const status = buildStatus();
   if (status && !status.ok) {
     return (
       `the native addon did not build on install (${status.reason ?? 'no reason recorded'}); install ` +
