@@ -49,7 +49,8 @@ Options:
   --json              print machine-readable output as the last stdout line
   --adapter DIR       generate/score/merge: a PEFT LoRA adapter folder (a LoRA run's final/ or checkpoint, or
                       one saved by Python's PEFT) applied to --model
-  --backend B         generate/score/merge/doctor: auto (default), gpu, webgpu, native, cpu or wasm
+  --backend B         generate/score/merge/doctor: auto (default), gpu, webgpu, native, native-cpu,
+                      cpu or wasm
   --allow-software    generate/score/merge/doctor: let --backend webgpu use a software adapter (llvmpipe)
   --port N            serve: the port (default 0: any free port; the URL is printed)
   --host H            serve: the address (default 127.0.0.1; another one prints a warning)
