@@ -357,7 +357,7 @@ describe('dumbo doctor', () => {
       cachedModels: { repoId: string; snapshot: string }[];
     };
     expect(cachedModels).toEqual([{ repoId: 'org/cached', snapshot: path.join(repo, 'snapshots', 'abc') }]);
-    expect(backend.candidates.map((c) => c.name)).toEqual(['gpu', 'webgpu', 'native', 'cpu', 'wasm']);
+    expect(backend.candidates.map((c) => c.name)).toEqual(['gpu', 'webgpu', 'native', 'native-cpu', 'cpu', 'wasm']);
 
     const installed = (pkg: string) => {
       try {
@@ -371,14 +371,22 @@ describe('dumbo doctor', () => {
     const lines = plain.stderr.split('\n').filter((l) => !/^Warning: maxDynamic\w+ artificially reduced/.test(l));
     expect(lines[0]).toBe(`backend: ${backend.name} (tfjs ${backend.tfjsVersion}) — ${backend.why}`);
     const webgpu = backend.candidates.find((c) => c.name === 'webgpu')!;
-    if (!installed('@tensorflow/tfjs-node-gpu') && !installed('@tensorflow/tfjs-node') && !webgpu.available) {
+    const nativeCpu = backend.candidates.find((c) => c.name === 'native-cpu')!;
+    const noTfjsNode = !installed('@tensorflow/tfjs-node-gpu') && !installed('@tensorflow/tfjs-node');
+    if (noTfjsNode && !webgpu.available && nativeCpu.available) {
+      // Here, where the native addon built (CI builds it): native-cpu, with its BLAS.
+      expect(backend.name).toBe('native-cpu');
+      expect(lines.some((l) => /^ {2}\* native-cpu dumbo native addon \(.+, \d+ threads\)$/.test(l))).toBe(true);
+    }
+    if (noTfjsNode && !webgpu.available && !nativeCpu.available) {
       // Here: the pure-JS cpu backend, with what to install for the better ones (WebGPU: no adapter, or only
       // a software one, which `auto` never takes).
       expect(backend.name).toBe('cpu');
       expect(backend.why).toBe(
         'the better ones cannot run: @tensorflow/tfjs-node-gpu is not installed (npm install @tensorflow/tfjs-node-gpu); ' +
           `${webgpu.reason}; ` +
-          '@tensorflow/tfjs-node is not installed (npm install @tensorflow/tfjs-node)',
+          '@tensorflow/tfjs-node is not installed (npm install @tensorflow/tfjs-node); ' +
+          nativeCpu.reason,
       );
       expect(lines).toContain(
         '  - native @tensorflow/tfjs-node: @tensorflow/tfjs-node is not installed (npm install @tensorflow/tfjs-node)',
