@@ -8,7 +8,11 @@
  * measured matmul rate, and the ratio to PyTorch's tokens/s. Not part of `npm test`.
  *
  *   npm run bench [-- --quick] [--backend B ...] [--allow-software] [--shapes ID,...] [--steps N]
- *                    [--no-torch] [--liger on|off|both] [--head-memory] [--json FILE]
+ *                    [--torch | --no-torch] [--liger on|off|both] [--head-memory] [--json FILE]
+ *
+ * The backends by default: every one that runs here, native-cpu (the BLAS addon) beside the pure-JS cpu.
+ * PyTorch runs on the same shapes where `python3 -c 'import torch'` works (`--torch`, the default; `--no-torch`
+ * leaves it out), and its tokens/s and our ratio to it are columns of the same table.
  *
  * Each shape runs without and with liger's fused ops (`--liger both`, the default): the rows side by side
  * show what the fusions change in tokens/s, host time, kernel launches and peak bytes. The full run (or
@@ -54,13 +58,13 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   const steps = values('--steps')[0];
   return {
     quick: argv.includes('--quick'),
-    backends: backends.length > 0 ? backends : ['gpu', 'webgpu', 'native', 'cpu'],
+    backends: backends.length > 0 ? backends : ['gpu', 'webgpu', 'native', 'native-cpu', 'cpu'],
     allowSoftware: argv.includes('--allow-software'),
     only: values('--shapes')
       .flatMap((s) => s.split(','))
       .filter(Boolean),
     steps: steps === undefined ? undefined : Number(steps),
-    torch: !argv.includes('--no-torch'),
+    torch: argv.includes('--torch') || !argv.includes('--no-torch'),
     liger: ligerArg(values('--liger')[0]),
     headMemory: argv.includes('--head-memory') || !argv.includes('--quick'),
     json: values('--json')[0],
@@ -94,7 +98,9 @@ export async function runBench(args: BenchArgs): Promise<Row[]> {
     tried.add(report.tfBackend);
     const onGpu = report.tfBackend === 'webgpu' || report.name === 'gpu';
     const software = report.name === 'webgpu' && report.adapter?.hardware === false;
-    const n = onGpu && !software ? 2048 : args.quick ? 256 : 512;
+    // The BLAS backend measured at a size where the BLAS runs at its rate; pure JS at one it finishes.
+    const blas = report.name === 'native-cpu' || report.name === 'native';
+    const n = onGpu && !software ? 2048 : blas ? (args.quick ? 512 : 1024) : args.quick ? 256 : 512;
     const gflops = await matmulGflops(n, args.quick ? 3 : 5);
     matmul[report.name] = gflops;
     const device = backendDevice(report);

@@ -55,6 +55,6 @@ export function printTable(rows: Row[]): void {
       'step). launches: GPU dispatches per step on WebGPU, tfjs kernels per step elsewhere. ' +
       'FLOPs/step = 6 * N * tokens + 12 * L * T * d * tokens (N: weights in matmuls, LM head included); ' +
       'MFU = achieved GFLOP/s / measured matmul GFLOP/s of the same backend. vs PyTorch: our tokens/s over ' +
-      "PyTorch eager's on the same device kind (CPU for cpu/native, CUDA for gpu/webgpu).\n",
+      "PyTorch eager's on the same device kind (CPU for cpu/native/native-cpu, CUDA for gpu/webgpu).\n",
   );
 }
