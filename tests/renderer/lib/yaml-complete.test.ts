@@ -62,6 +62,18 @@ describe('completion', () => {
     expect(found.from).toBe('plugins: [x]\ntraining:\n  '.length);
   });
 
+  it('renames a key in place: the offer replaces the whole name under the cursor and keeps its colon', () => {
+    const [text, pos] = at('training:\n  lear|nng_rate: 0.01 # tuned\n  batch_size: 4\n');
+    const found = completionsAt(text, pos, schema)!;
+    expect(text.slice(found.from, found.to)).toBe('learnng_rate');
+    expect(found.options.find((o) => o.label === 'learning_rate')).toEqual({
+      label: 'learning_rate',
+      detail: 'number, default 0.0005',
+      info: expect.stringContaining('Above 0 and below 1'),
+      type: 'property',
+    });
+  });
+
   it('leaves out the fields the section already has', () => {
     expect(labels('training:\n  batch_size: 4\n  |\n  epochs: 2\n')).toEqual([
       'learning_rate',

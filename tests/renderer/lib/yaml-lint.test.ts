@@ -12,6 +12,7 @@ describe('"did you mean" hints', () => {
       from: text.indexOf('learnin_rate'),
       to: text.indexOf('learnin_rate') + 'learnin_rate'.length,
       message: "training: unknown field 'learnin_rate' (did you mean 'learning_rate'?)",
+      key: 'learnin_rate',
       replacement: 'learning_rate',
     });
   });
@@ -32,14 +33,23 @@ describe('"did you mean" hints', () => {
 });
 
 describe('the problems the editor shows', () => {
-  const hint = { from: 20, to: 32, message: "training: unknown field 'x' (did you mean 'y'?)", replacement: 'y' };
+  const hint = {
+    from: 20,
+    to: 32,
+    message: "training: unknown field 'x' (did you mean 'y'?)",
+    key: 'x',
+    replacement: 'y',
+  };
   const fix = { from: 20, to: 32, insert: 'y' };
 
-  it("add the suggestion and a fix to the validator's problem at the same key", () => {
+  it("add the suggestion, after the key's name, and a fix to the validator's problem at the same key", () => {
     const problem = { from: 20, to: 33, message: "training: unknown field 'x' (expected one of: y, z)" };
     expect(withHints([problem], [hint])).toEqual([
-      { ...problem, message: `${problem.message} (did you mean 'y'?)`, fix },
+      { ...problem, message: "training: unknown field 'x' (did you mean 'y'?) (expected one of: y, z)", fix },
     ]);
+    expect(withHints([{ from: 20, to: 21, message: 'no name here' }], [hint])[0]!.message).toBe(
+      "no name here (did you mean 'y'?)",
+    );
   });
 
   it('keep a message that suggests already, and show a hint the validator has not reported on its own', () => {

@@ -20,8 +20,9 @@ export interface Offer {
 }
 
 export interface Offers {
-  /** Where the typed word starts: the offer replaces from here to the cursor. */
+  /** Where the word at the cursor starts and ends: the offer replaces it. */
   from: number;
+  to: number;
   options: Offer[];
 }
 
@@ -118,8 +119,11 @@ export function completionsAt(text: string, pos: number, schema: ConfigSchema): 
       const fields = fieldAt(schema, place.path)?.fields ?? [];
       options = fields.filter((f) => !taken.has(f.name)).map((f) => fieldOffer(f, indent));
     }
+    // A key being renamed keeps its colon and value: the offer replaces only the name.
+    if (/^[\w.-]*\s*:/.test(text.slice(pos))) options = options.map(({ apply: _, ...o }) => o);
   }
-  return options.length > 0 ? { from: place.from, options } : undefined;
+  const to = pos + /^[\w.@/-]*/.exec(text.slice(pos))![0].length;
+  return options.length > 0 ? { from: place.from, to, options } : undefined;
 }
 
 /** The hover at `pos`: a key's doc (a field's, or a section's plugins), or a listed plugin's. */

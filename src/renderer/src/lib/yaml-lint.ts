@@ -14,6 +14,8 @@ export interface KeyHint {
   from: number;
   to: number;
   message: string;
+  /** The key as written, and the known name closest to it. */
+  key: string;
   replacement: string;
 }
 
@@ -36,6 +38,7 @@ function fieldHints(map: YAMLMap, fields: readonly FieldDoc[], where: string): K
         from: key.range[0],
         to: key.range[1],
         message: `${where}: unknown field '${key.value}' (did you mean '${guess}'?)`,
+        key: key.value,
         replacement: guess,
       },
     ];
@@ -65,6 +68,7 @@ export function keyHints(text: string, schema: ConfigSchema): KeyHint[] {
         from: key.range[0],
         to: key.range[1],
         message: `unknown top-level key '${name}' (did you mean '${guess}'?)`,
+        key: name,
         replacement: guess,
       });
     }
@@ -82,7 +86,8 @@ export interface EditorProblem {
 
 /**
  * The validator's problems with the hints merged in: a problem that starts at a hinted key says "did you
- * mean" (unless it does already) and gets the fix; the other hints are problems of their own.
+ * mean" after the key's name (unless it does already) and gets the fix; the other hints are problems of
+ * their own.
  */
 export function withHints(problems: readonly EditorProblem[], hints: readonly KeyHint[]): EditorProblem[] {
   const out = problems.map((p) => ({ ...p }));
@@ -93,7 +98,16 @@ export function withHints(problems: readonly EditorProblem[], hints: readonly Ke
       out.push({ from: h.from, to: h.to, message: h.message, fix });
       continue;
     }
-    if (!/did you mean/.test(same.message)) same.message += ` (did you mean '${h.replacement}'?)`;
+    if (!/did you mean/.test(same.message)) {
+      // Right after the key's name (before a long list of the fields that exist), else at the end.
+      const named = `'${h.key}'`;
+      const suggestion = ` (did you mean '${h.replacement}'?)`;
+      const at = same.message.indexOf(named);
+      same.message =
+        at < 0
+          ? same.message + suggestion
+          : same.message.slice(0, at + named.length) + suggestion + same.message.slice(at + named.length);
+    }
     same.fix = fix;
   }
   return out;

@@ -113,38 +113,39 @@ function parentPath(lines: Line[], index: number, indent: number): string[] | un
   return path;
 }
 
-/** The keys already in the mapping (at `indent`) around line `index`: completion leaves them out. */
-function siblingKeys(lines: Line[], index: number, indent: number): string[] {
-  const keys: string[] = [];
-  const scan = (step: 1 | -1) => {
+/**
+ * What `read` finds on the lines above and below line `index` (blank and comment lines skipped), each way
+ * until `read` says the block has ended (null).
+ */
+function around(lines: Line[], index: number, read: (t: string) => string | undefined | null): string[] {
+  const found: string[] = [];
+  for (const step of [-1, 1]) {
     for (let i = index + step; i >= 0 && i < lines.length; i += step) {
       const t = lines[i]!.text;
       if (blank(t)) continue;
-      if (indentOf(t) < indent) return;
-      const key = KEY.exec(t);
-      if (key && key[1]!.length === indent) keys.push(key[2]!);
+      const name = read(t);
+      if (name === null) break;
+      if (name !== undefined) found.push(name);
     }
-  };
-  scan(-1);
-  scan(1);
-  return keys;
+  }
+  return found;
+}
+
+/** The keys already in the mapping (at `indent`) around line `index`: completion leaves them out. */
+function siblingKeys(lines: Line[], index: number, indent: number): string[] {
+  return around(lines, index, (t) => {
+    if (indentOf(t) < indent) return null;
+    const key = KEY.exec(t);
+    return key && key[1]!.length === indent ? key[2]! : undefined;
+  });
 }
 
 /** The items already in the block list whose `- ` lines are at `indent`, around line `index`. */
 function siblingItems(lines: Line[], index: number, indent: number): string[] {
-  const items: string[] = [];
-  const scan = (step: 1 | -1) => {
-    for (let i = index + step; i >= 0 && i < lines.length; i += step) {
-      const t = lines[i]!.text;
-      if (blank(t)) continue;
-      const item = /^( *)-\s+([^\s#]+)/.exec(t);
-      if (!item || item[1]!.length !== indent) return;
-      items.push(item[2]!);
-    }
-  };
-  scan(-1);
-  scan(1);
-  return items;
+  return around(lines, index, (t) => {
+    const item = /^( *)-\s+([^\s#]+)/.exec(t);
+    return item && item[1]!.length === indent ? item[2]! : null;
+  });
 }
 
 /** Where position `pos` of `text` is: a key, a value or a list item being typed, and under which keys. */
