@@ -322,7 +322,7 @@ describe.skipIf(!haveChromium)('the run panel in Chromium, served by dumbo serve
     const generate = page.getByTestId('generate');
     await generate.waitFor({ timeout: 30_000 });
     const generated = page.getByTestId('generated-text');
-    const temperature = generate.locator('input[type="number"]').nth(1);
+    const temperature = page.getByTestId('generate-temperature');
     const shown = async () => ((await generated.count()) > 0 ? await generated.innerText() : '');
     // Generates with the form as it is, until the text shown satisfies `ok` (an answer equal to the last one
     // cannot be told from no answer yet: the steps below alternate so that each awaited text is news).
