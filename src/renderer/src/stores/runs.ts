@@ -166,9 +166,18 @@ export const useRunsStore = defineStore('runs', () => {
     await resumeRun(r.id);
   }
 
-  /** Continues a stopped or crashed run (History's Resume: any run, also one of the CLI) and shows it. */
+  /**
+   * Continues a stopped or crashed run (History's Resume: any run, also one of the CLI) and shows it, with
+   * what its folder recorded before (a page that did not show it has none of its earlier points).
+   */
   async function resumeRun(runId: string): Promise<void> {
     await launch((client) => client.resumeRun(runId));
+    if (run.value?.id === runId && !error.value) await loadRecorded(runId);
+  }
+
+  /** Runs a config's text as a new run (History's Re-run: a past run's config) and shows it. */
+  async function runText(text: string, file?: string): Promise<void> {
+    await launch((client) => client.runConfig(text, file));
   }
 
   async function stop(): Promise<void> {
@@ -257,6 +266,7 @@ export const useRunsStore = defineStore('runs', () => {
     start,
     resume,
     resumeRun,
+    runText,
     stop,
     follow,
     receive,
