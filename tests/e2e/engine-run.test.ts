@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { probeLoggerJs } from '../fixtures/plugins.js';
 import { engineConfig } from '../fixtures/configs.js';
+import { loadAddon } from '../../src/engine/native-cpu/addon.js';
 import { dumboBin, lastLine, repoRoot, runDumbo, tempDir, writeFiles } from '../helpers.js';
 
 const quickstart = path.join(repoRoot, 'resources', 'quickstart');
@@ -39,7 +40,9 @@ describe('a run with every engine plugin, end to end', () => {
     expect(lastLine(r.stderr)).toMatch(/^sample: Once upon a time/);
 
     const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as Record<string, unknown>;
-    expect(run).toMatchObject({ status: 'completed', exitCode: 0, steps: 12, backend: 'cpu' });
+    // auto: native-cpu where its addon built (CI), else the pure-JS cpu backend
+    const backend = loadAddon().addon ? 'native-cpu' : 'cpu';
+    expect(run).toMatchObject({ status: 'completed', exitCode: 0, steps: 12, backend });
     expect(run.backendReason).toContain('@tensorflow/tfjs-node');
     expect((run.versions as { tfjs: string }).tfjs).toBe('4.22.0');
 
