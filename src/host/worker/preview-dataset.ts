@@ -16,19 +16,22 @@ import { prepareText, type LoadedSet } from './shared.js';
 /** A raw field longer than this is cut: the preview is for reading, and it crosses two process boundaries. */
 export const RAW_FIELD_CHARS = 2000;
 
-/** One loaded row as text per field (JSON for what is not a string), each cut at RAW_FIELD_CHARS. */
+/** A loaded field as text: a string as it is, anything else as JSON (a bigint as its digits). */
+function fieldText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'bigint') return value.toString();
+  try {
+    return JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? String(value);
+  } catch {
+    return String(value); // a cycle: what String() says of it is all there is to show
+  }
+}
+
+/** One loaded row as text per field, each cut at RAW_FIELD_CHARS. */
 export function rawRowText(row: Readonly<Record<string, unknown>>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(row)) {
-    let text: string;
-    try {
-      text =
-        typeof value === 'string'
-          ? value
-          : (JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? String(value));
-    } catch {
-      text = String(value); // a cycle: what String() says of it is all there is to show
-    }
+    const text = fieldText(value);
     out[key] = text.length > RAW_FIELD_CHARS ? `${text.slice(0, RAW_FIELD_CHARS)}…` : text;
   }
   return out;
