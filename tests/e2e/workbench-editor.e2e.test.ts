@@ -72,6 +72,15 @@ describe.skipIf(!haveChromium)('the schema-driven editor in Chromium', () => {
     expect(await hover.innerText()).toContain('Above 0 and below 1 (typical: 1e-5 to 1e-3).');
     await screenshot(page, 'editor-02-hover');
     await page.mouse.move(0, 0);
+    await hover.waitFor({ state: 'detached', timeout: 10_000 });
+    // By keyboard: Ctrl+K Ctrl+I shows the doc of the key at the cursor; Escape closes it.
+    await lrLine.click({ position: { x: 40, y: 6 } });
+    await page.keyboard.press('Control+k');
+    await page.keyboard.press('Control+i');
+    await hover.waitFor({ timeout: 10_000 });
+    expect(await hover.innerText()).toContain('learning_rate: number, default 0.0005');
+    await page.keyboard.press('Escape');
+    await hover.waitFor({ state: 'detached', timeout: 10_000 });
 
     // Renaming the key under training:, the completion offers learning_rate with its type, default and doc;
     // taking it puts the name back, the value and comment stay.
@@ -102,6 +111,14 @@ describe.skipIf(!haveChromium)('the schema-driven editor in Chromium', () => {
     await page.keyboard.press('Escape');
     const marked = page.locator('.cm-line', { hasText: 'learnin_rate' }).locator('.cm-lintRange-error');
     await marked.first().waitFor({ timeout: 30_000 });
+    // Once the validator has answered too (its problem and the editor's hint are one mark then, not redrawn).
+    await until(
+      'the validator reports the field',
+      async () => (await page.getByTestId('config-error').allInnerTexts()).join('\n'),
+      (t) => t.includes("unknown field 'learnin_rate'"),
+      s,
+      30_000,
+    );
     await page.mouse.move(0, 0); // the pointer may rest on that key already: a hover needs a move onto it
     await marked.first().hover();
     const lint = page.locator('.cm-tooltip-lint');
