@@ -8,28 +8,18 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  fastConfig,
-  haveChromium,
-  launchChromium,
-  screenshot,
-  serve,
-  until,
-  warnIfNoChromium,
-  workspace,
-  type Served,
-} from './serve-browser.js';
+import * as e2e from './serve-browser.js';
 
-warnIfNoChromium('tests/e2e/workbench-editor.e2e.test.ts');
+e2e.warnIfNoChromium('tests/e2e/workbench-editor.e2e.test.ts');
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
-describe.skipIf(!haveChromium)('the schema-driven editor in Chromium', () => {
+describe.skipIf(!e2e.haveChromium)('the schema-driven editor in Chromium', () => {
   let browser: Browser;
-  let served: Served | undefined;
+  let served: e2e.Served | undefined;
 
   beforeAll(async () => {
-    browser = await launchChromium();
+    browser = await e2e.launchChromium();
   });
 
   afterAll(async () => {
@@ -41,14 +31,13 @@ describe.skipIf(!haveChromium)('the schema-driven editor in Chromium', () => {
   const editorText = (page: Page) => page.getByTestId('config-editor').locator('.cm-content').innerText();
 
   it('completes, documents and corrects fields from the plugins’ schemas, and the form edits the text in place', async () => {
-    const { cwd, config } = workspace('e2e-editor', 20, ['lora']);
-    const text = fastConfig('e2e-editor', 20, ['lora']).replace(
-      '  learning_rate: 0.01\n',
-      '  learning_rate: 0.01 # tuned by hand\n',
-    );
+    const { cwd, config } = e2e.workspace('e2e-editor', 20, ['lora']);
+    const text = e2e
+      .fastConfig('e2e-editor', 20, ['lora'])
+      .replace('  learning_rate: 0.01\n', '  learning_rate: 0.01 # tuned by hand\n');
     writeFileSync(config, text);
     const onDisk = sha256(config);
-    served = await serve(config, cwd);
+    served = await e2e.serve(config, cwd);
     const s = served;
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const pageErrors: string[] = [];
@@ -60,7 +49,7 @@ describe.skipIf(!haveChromium)('the schema-driven editor in Chromium', () => {
     await lr.waitFor({ timeout: 60_000 });
     expect(await lr.inputValue()).toBe('0.01');
     expect(await page.getByTestId('form-field-r').count()).toBe(1);
-    await screenshot(page, 'editor-01-form');
+    await e2e.screenshot(page, 'editor-01-form');
 
     // Hover on the key: its description, type and default.
     const lrText = 'learning_rate: 0.01 # tuned by hand';
@@ -70,7 +59,7 @@ describe.skipIf(!haveChromium)('the schema-driven editor in Chromium', () => {
     await hover.waitFor({ timeout: 10_000 });
     expect(await hover.innerText()).toContain('learning_rate: number, default 0.0005, > 0, < 1');
     expect(await hover.innerText()).toContain('Above 0 and below 1 (typical: 1e-5 to 1e-3).');
-    await screenshot(page, 'editor-02-hover');
+    await e2e.screenshot(page, 'editor-02-hover');
     await page.mouse.move(0, 0);
     await hover.waitFor({ state: 'detached', timeout: 10_000 });
     // By keyboard: Ctrl+K Ctrl+I shows the doc of the key at the cursor; Escape closes it.
@@ -93,11 +82,11 @@ describe.skipIf(!haveChromium)('the schema-driven editor in Chromium', () => {
     const info = page.locator('.cm-completionInfo');
     await info.waitFor({ timeout: 10_000 });
     expect(await info.innerText()).toContain('Above 0 and below 1');
-    await screenshot(page, 'editor-03-completion');
+    await e2e.screenshot(page, 'editor-03-completion');
     // Taken by keyboard (the list may open below the fold): the first offer is selected.
     expect(await offer.getAttribute('aria-selected')).toBe('true');
     await page.keyboard.press('Enter');
-    await until(
+    await e2e.until(
       'the completion is taken',
       () => editorText(page),
       (t) => t.includes(lrText),
@@ -112,7 +101,7 @@ describe.skipIf(!haveChromium)('the schema-driven editor in Chromium', () => {
     const marked = page.locator('.cm-line', { hasText: 'learnin_rate' }).locator('.cm-lintRange-error');
     await marked.first().waitFor({ timeout: 30_000 });
     // Once the validator has answered too (its problem and the editor's hint are one mark then, not redrawn).
-    await until(
+    await e2e.until(
       'the validator reports the field',
       async () => (await page.getByTestId('config-error').allInnerTexts()).join('\n'),
       (t) => t.includes("unknown field 'learnin_rate'"),
@@ -124,9 +113,9 @@ describe.skipIf(!haveChromium)('the schema-driven editor in Chromium', () => {
     const lint = page.locator('.cm-tooltip-lint');
     await lint.waitFor({ timeout: 10_000 });
     expect(await lint.innerText()).toContain("training: unknown field 'learnin_rate' (did you mean 'learning_rate'?)");
-    await screenshot(page, 'editor-04-did-you-mean');
+    await e2e.screenshot(page, 'editor-04-did-you-mean');
     await lint.getByText('Change to learning_rate').click();
-    await until(
+    await e2e.until(
       'the fix is applied',
       () => editorText(page),
       (t) => t.includes(lrText),
@@ -137,10 +126,10 @@ describe.skipIf(!haveChromium)('the schema-driven editor in Chromium', () => {
     // The form: a value out of the schema's bounds is refused inline; a good one changes only that value.
     await lr.fill('2');
     expect(await page.getByTestId('form-error-learning_rate').innerText()).toBe('must be below 1');
-    await screenshot(page, 'editor-05-form-error');
+    await e2e.screenshot(page, 'editor-05-form-error');
     await lr.fill('0.002');
     await lr.press('Enter');
-    await until(
+    await e2e.until(
       'the form edits the text in place',
       () => editorText(page),
       (t) => t.includes('  learning_rate: 0.002 # tuned by hand\n  warmup_steps: 2'),
@@ -150,21 +139,21 @@ describe.skipIf(!haveChromium)('the schema-driven editor in Chromium', () => {
     const rank = page.getByTestId('form-field-r');
     await rank.fill('4');
     await rank.press('Tab');
-    await until(
+    await e2e.until(
       'LoRA rank is added',
       () => editorText(page),
       (t) => t.trimEnd().endsWith('lora:\n  r: 4'),
       s,
       10_000,
     );
-    await until(
+    await e2e.until(
       'the edited config is valid',
       () => page.getByTestId('config-error').count(),
       (n) => n === 0,
       s,
       30_000,
     );
-    await screenshot(page, 'editor-06-form-applied');
+    await e2e.screenshot(page, 'editor-06-form-applied');
 
     // Only Save writes the file.
     expect(sha256(config)).toBe(onDisk);
