@@ -210,7 +210,13 @@ export const AVAILABLE_PLUGINS = [FlatTrainer];
     expect(await h.services.calls.generate(id, 'Once upon a time', { ...sampled, topP: 1e-6 })).toBe(greedy);
 
     const models = await h.services.calls.listModels();
-    expect(models).toContainEqual({ label: `tiny (run ${id})`, path: path.join(runFolder, 'final'), source: 'local' });
+    // A trained model: picking it makes the config fine-tune it (init: pretrained).
+    expect(models).toContainEqual({
+      label: `tiny (run ${id})`,
+      path: path.join(runFolder, 'final'),
+      source: 'local',
+      weights: true,
+    });
     expect(models.some((m) => m.path === quickModel && m.source === 'local')).toBe(true);
 
     mkdirSync(path.join(h.cwd, 'runs', 'no-final'));

@@ -283,11 +283,13 @@ describe('services: config files, examples and settings', () => {
     expect(existsSync(path.join(h.cwd, 'x.sh'))).toBe(false);
   });
 
-  it('listExamples: the shipped examples with their first comment as description', async () => {
+  it('listExamples: the shipped examples, the quickstart first, with their index entry and text', async () => {
     const examples = await h.services.calls.listExamples();
-    const quick = examples.find((e) => e.name === 'quickstart');
-    expect(quick).toMatchObject({ path: path.join(repoRoot, 'resources', 'examples', 'quickstart.yaml') });
-    expect(quick!.description).toMatch(/^Quickstart: train a small GPT-2/);
+    const quick = examples[0]!;
+    const file = path.join(repoRoot, 'resources', 'examples', 'quickstart.yaml');
+    expect(quick).toMatchObject({ name: 'quickstart', path: file, text: readFileSync(file, 'utf8') });
+    expect(quick.description).toMatch(/^Trains a small GPT-2/);
+    expect(quick.duration).toMatch(/min on 2 CPU cores/);
     expect(examples.map((e) => e.name)).toContain('hello');
   });
 
