@@ -122,6 +122,8 @@ describe.skipIf(!e2e.haveChromium)('the schema-driven editor in Chromium', () =>
       s,
       10_000,
     );
+    const problems = () => page.getByTestId('config-error').count();
+    await e2e.until('the fixed config is valid again', problems, (n) => n === 0, s, 30_000);
 
     // The form: a value out of the schema's bounds is refused inline; a good one changes only that value.
     await lr.fill('2');
@@ -146,13 +148,7 @@ describe.skipIf(!e2e.haveChromium)('the schema-driven editor in Chromium', () =>
       s,
       10_000,
     );
-    await e2e.until(
-      'the edited config is valid',
-      () => page.getByTestId('config-error').count(),
-      (n) => n === 0,
-      s,
-      30_000,
-    );
+    await e2e.until('the edited config is valid', problems, (n) => n === 0, s, 30_000);
     await e2e.screenshot(page, 'editor-06-form-applied');
 
     // Only Save writes the file.
