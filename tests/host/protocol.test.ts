@@ -30,6 +30,12 @@ describe('run host protocol', () => {
     expect(isParentMessage({ type: 'start', configFile: 3 })).toBe(false);
     expect(isParentMessage({ type: 'start', configFile: 'a', outputDir: {} })).toBe(false);
     expect(isParentMessage('stop')).toBe(false);
+    // The app's run of the editor's text, and where it came from.
+    expect(isParentMessage({ type: 'start', configFile: 'a', configText: 'x: 1\n', configSource: 'edited' })).toBe(
+      true,
+    );
+    expect(isParentMessage({ type: 'start', configFile: 'a', configText: 1 })).toBe(false);
+    expect(isParentMessage({ type: 'start', configFile: 'a', configSource: 'saved' })).toBe(false);
   });
 
   it("start: streams status, trace and metrics events, then done, and exits with the run's code", async () => {
