@@ -16,6 +16,8 @@ import { runFiles } from '../shared/run-files.js';
 
 const LOG_TAIL_LINES = 500;
 const TRACE_ROWS = 5000;
+/** A run's config.yaml larger than this is not sent to the UI (it is a config, not a dataset). */
+const MAX_CONFIG_BYTES = 1 << 20;
 
 /** A run's charts, hook trace (its last rows) and log tail, from its folder. */
 export function readRunEvents(folder: string): Pick<RunDetail, 'metrics' | 'trace' | 'log'> {
@@ -29,6 +31,16 @@ export function readRunEvents(folder: string): Pick<RunDetail, 'metrics' | 'trac
       .map((r) => traceRow(r as Record<string, unknown>)),
     log: tailLines(files.log, LOG_TAIL_LINES),
   };
+}
+
+/** The run folder's config.yaml (the config as the run resolved it), unless missing or too large. */
+export function readConfigText(folder: string): string | undefined {
+  try {
+    const text = readFileSync(runFiles(folder).config);
+    return text.length <= MAX_CONFIG_BYTES ? text.toString('utf8') : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

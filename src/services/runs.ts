@@ -13,17 +13,14 @@
  * - A host that exits without saying `done` (out of memory, a crash) makes the run `crashed` in run.json,
  *   with the exit reason; the folder is kept. Forking, stopping, the hook watchdog and that last word on
  *   run.json are the run-host client's (src/host/client.ts), the same one the CLI uses.
- * - History: every run folder under the runs folder, under every runs folder that runs of the app or the CLI
- *   went to, and every run folder of its own choosing they made (all remembered in the settings), read by
- *   run-history.ts. Resume continues any of them that stopped or crashed — also one this process did not
- *   start — and Delete removes one's folder, never a live run's.
+ * - History: the run folders of every runs folder and run folder the app and the CLI used (run-folders.ts),
+ *   read by run-history.ts. Resume continues one that stopped or crashed, also one this process did not
+ *   start; Delete removes one's folder, never a live run's.
  *
  * Who may import it: src/services only. Imports core, host (protocol, run folder) and the shared API types.
  */
 
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DumboError } from '../core/errors.js';
 import { formatLogRecord } from '../core/logger.js';
@@ -31,7 +28,6 @@ import { checkRunLink, withRunLink, type RunLink } from '../core/records.js';
 import { RunHostClient, writeStopFile, type RunEnded } from '../host/client.js';
 import type { HostMessage, StartRunRequest } from '../host/protocol.js';
 import { readRunRecord } from '../host/run-folder.js';
-import { lockAlive, pidAlive, readLock } from '../host/run-lock.js';
 import { type ForkHost } from '../host/process.js';
 import type {
   AppEvent,
@@ -45,27 +41,13 @@ import type {
 } from '../shared/api.js';
 import { runFiles } from '../shared/run-files.js';
 import { savedConfigText } from './library.js';
-import { modelView, readRunEvents, runDurationS, summaryFromRecord, traceRow } from './run-history.js';
+import { ACTIVE, RunFolders, type KnownRuns } from './run-folders.js';
+import { modelView, readConfigText, readRunEvents, runDurationS, summaryFromRecord, traceRow } from './run-history.js';
 
-const ACTIVE: readonly RunStatus[] = ['pending', 'running', 'stopping'];
 /** The file an untitled config is taken to be, in the working folder: its run is named `untitled`. */
 const UNTITLED_CONFIG = 'untitled.yaml';
 /** The runs Resume continues: those that ended before their last step without completing or failing. */
 const RESUMABLE: readonly RunStatus[] = ['stopped', 'crashed'];
-/** A run's config.yaml larger than this is not sent to the UI (it is a config, not a dataset). */
-const MAX_CONFIG_BYTES = 1 << 20;
-
-/** Where runs went, remembered across sessions and shared with the CLI (the settings file). */
-export interface KnownRuns {
-  /** Run folders of their own choosing (--output, output_dir). */
-  folders: () => string[];
-  /** Runs folders whose every run folder is listed. */
-  roots: () => string[];
-  /** Remembers the folder of a run that starts. */
-  record: (folder: string) => void;
-  /** Forgets a deleted run's folder. */
-  forget: (folder: string) => void;
-}
 
 export interface RunManagerOptions {
   fork: ForkHost;
@@ -116,11 +98,13 @@ export class RunManager {
   private readonly stopGraceMs: number;
   private readonly flushMs: number;
   private readonly runsRoot: string;
+  private readonly folders: RunFolders;
 
   constructor(private readonly o: RunManagerOptions) {
     this.stopGraceMs = o.stopGraceMs ?? 30_000;
     this.flushMs = o.flushMs ?? 250;
-    this.runsRoot = path.resolve(o.runsRoot);
+    this.folders = new RunFolders(o.runsRoot, o.knownRuns);
+    this.runsRoot = this.folders.runsRoot;
   }
 
   // ----------------------------------------------------------------------------------------------- start
@@ -165,9 +149,8 @@ export class RunManager {
   }
 
   /**
-   * Continues a stopped or crashed run from its latest checkpoint, in its folder, with the folder's own
-   * config.yaml (its relative paths against the config it came from, as `dumbo resume` does): also a run
-   * this process did not start — the CLI's, another window's, one from before a restart.
+   * Continues a stopped or crashed run from its latest checkpoint with its folder's config.yaml (paths relative
+   * to its config, as `dumbo resume`): also a run this process did not start (the CLI's, one from before a restart).
    */
   async resumeRun(id: string): Promise<RunSummary> {
     const folder = this.folderOf(id);
@@ -180,8 +163,8 @@ export class RunManager {
     if (!record || !existsSync(config)) {
       throw new DumboError(`run ${id} cannot be resumed: ${folder} holds no run.json and config.yaml`);
     }
-    if (!running) this.refuseLiveFolder(id, folder);
-    const status = running?.status ?? this.summaryFromFolder(id, folder)?.status ?? record.status;
+    if (!running) this.folders.refuseIfHeld(id, folder);
+    const status = running?.status ?? this.folders.summary(id, folder)?.status ?? record.status;
     if (!RESUMABLE.includes(status)) {
       throw new DumboError(`run ${id} is ${status}: only a stopped or crashed run can be resumed`);
     }
@@ -257,7 +240,7 @@ export class RunManager {
   }
 
   private register(client: RunHostClient, runFolder: string, configFile: string): LiveRun {
-    const id = this.idFor(runFolder);
+    const id = this.folders.idFor(runFolder);
     let markExited!: () => void;
     const exited = new Promise<void>((r) => (markExited = r));
     const record = readRunRecord(runFolder);
@@ -274,7 +257,7 @@ export class RunManager {
       markExited,
     };
     this.live.set(id, run);
-    this.o.knownRuns.record(runFolder);
+    this.folders.remember(runFolder);
     return run;
   }
 
@@ -371,7 +354,7 @@ export class RunManager {
     }
     // A run of another process (the CLI, another window): its host polls the stop file.
     const folder = this.folderOf(id);
-    const summary = this.summaryFromFolder(id, folder);
+    const summary = this.folders.summary(id, folder);
     if (!summary || !ACTIVE.includes(summary.status)) {
       throw new DumboError(`run ${id} is not running (${summary?.status ?? 'no run.json'})`);
     }
@@ -396,53 +379,20 @@ export class RunManager {
 
   // ---------------------------------------------------------------------------------------------- history
 
-  /** A run's id: its folder's name under the runs folder, else `ext-<hash>-<name>`. */
-  idFor(runFolder: string): string {
-    const abs = path.resolve(runFolder);
-    if (path.dirname(abs) === this.runsRoot) return path.basename(abs);
-    const hash = createHash('sha1').update(abs).digest('hex').slice(0, 8);
-    return `ext-${hash}-${path.basename(abs)}`;
-  }
-
   /** The folder of a run id, or a DumboError. */
   folderOf(id: string): string {
-    const live = this.live.get(id);
-    if (live) return live.runFolder;
-    if (id.startsWith('ext-')) {
-      const folder = this.knownFolders().get(id);
-      if (folder) return folder;
-    } else if (/^[\w@][\w.@-]*$/.test(id) && !id.includes('..')) {
-      const folder = path.join(this.runsRoot, id);
-      if (existsSync(runFiles(folder).record)) return folder;
-    }
-    throw new DumboError(`no run '${id}'`);
-  }
-
-  /** Every run folder there is, by id: those of the runs folders, those remembered, the live ones. */
-  private knownFolders(): Map<string, string> {
-    const folders = new Map<string, string>();
-    const add = (folder: string) => {
-      if (existsSync(runFiles(folder).record)) folders.set(this.idFor(folder), path.resolve(folder));
-    };
-    for (const root of new Set([this.runsRoot, ...this.o.knownRuns.roots()])) {
-      let names: string[] = [];
-      try {
-        names = readdirSync(root);
-      } catch {
-        // no runs folder (yet, or any more)
-      }
-      for (const n of names) add(path.join(root, n));
-    }
-    for (const f of this.o.knownRuns.folders()) add(f);
-    for (const run of this.live.values()) folders.set(run.id, run.runFolder);
-    return folders;
+    const folder = this.live.get(id)?.runFolder ?? this.folders.find(id);
+    if (!folder) throw new DumboError(`no run '${id}'`);
+    return folder;
   }
 
   listRuns(): RunSummary[] {
     const out: RunSummary[] = [];
-    for (const [id, folder] of this.knownFolders()) {
+    const folders = this.folders.all();
+    for (const run of this.live.values()) folders.set(run.id, run.runFolder);
+    for (const [id, folder] of folders) {
       const live = this.live.get(id);
-      const s = live ? this.summaryOf(live) : this.summaryFromFolder(id, folder);
+      const s = live ? this.summaryOf(live) : this.folders.summary(id, folder);
       if (s) out.push(s);
     }
     return out.sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? ''));
@@ -451,7 +401,7 @@ export class RunManager {
   getRun(id: string): RunDetail {
     const folder = this.folderOf(id);
     const live = this.live.get(id);
-    const summary = live ? this.summaryOf(live) : this.summaryFromFolder(id, folder);
+    const summary = live ? this.summaryOf(live) : this.folders.summary(id, folder);
     if (!summary) throw new DumboError(`no run '${id}': ${folder} holds no run.json`);
     const record = readRunRecord(folder);
     const detail: RunDetail = { summary, ...readRunEvents(folder) };
@@ -466,42 +416,18 @@ export class RunManager {
     return detail;
   }
 
-  /**
-   * Deletes a run's folder with everything in it. Never a live run's: one this process runs or is resuming,
-   * one whose folder another live process holds (its lock), or one whose record says it runs on a machine
-   * that cannot be checked.
-   */
+  /** Deletes a run's folder with everything in it: never a live run's (run-folders.ts says which are). */
   deleteRun(id: string): void {
     const folder = this.folderOf(id);
     if (this.live.has(id) || this.resuming.has(id)) {
       throw new DumboError(`run ${id} is running: stop it before deleting it`);
     }
-    this.refuseLiveFolder(id, folder);
-    const summary = this.summaryFromFolder(id, folder);
-    if (!summary) throw new DumboError(`no run '${id}': ${folder} holds no run.json`);
-    if (ACTIVE.includes(summary.status)) {
-      throw new DumboError(`run ${id} is ${summary.status}: stop it before deleting it`);
-    }
-    rmSync(folder, { recursive: true, force: true });
-    this.o.knownRuns.forget(folder);
-  }
-
-  /** Refuses a run folder that a live process (the CLI, another app) holds. */
-  private refuseLiveFolder(id: string, folder: string): void {
-    const lock = readLock(folder);
-    if (lock && lockAlive(lock)) {
-      throw new DumboError(`run ${id} is in use by process ${lock.pid} on ${lock.host}: stop it first`);
-    }
+    this.folders.remove(id, folder);
   }
 
   /** The model folder a finished run saved (`final/`). */
   finalModel(id: string): string {
-    const folder = this.folderOf(id);
-    const { final } = runFiles(folder);
-    if (!existsSync(path.join(final, 'config.json'))) {
-      throw new DumboError(`run ${id} has no trained model yet (${final} is missing): generate needs a finished run`);
-    }
-    return final;
+    return this.folders.finalModel(id, this.folderOf(id));
   }
 
   private summaryOf(run: LiveRun, record = readRunRecord(run.runFolder), exitReason?: string): RunSummary {
@@ -520,27 +446,5 @@ export class RunManager {
     }
     if (exitReason !== undefined) s.exitReason = exitReason;
     return s;
-  }
-
-  private summaryFromFolder(id: string, folder: string): RunSummary | undefined {
-    const record = readRunRecord(folder);
-    if (!record) return undefined;
-    const s = summaryFromRecord(id, folder, record);
-    // A run that says it is running, but whose host process on this machine is gone, has crashed.
-    if (ACTIVE.includes(s.status) && record.host === os.hostname() && record.pid && !pidAlive(record.pid)) {
-      s.status = 'crashed';
-      s.exitReason = `its run host (pid ${record.pid}) is gone`;
-    }
-    return s;
-  }
-}
-
-/** The run folder's config.yaml (the config as the run resolved it), unless missing or too large. */
-function readConfigText(folder: string): string | undefined {
-  try {
-    const text = readFileSync(runFiles(folder).config);
-    return text.length <= MAX_CONFIG_BYTES ? text.toString('utf8') : undefined;
-  } catch {
-    return undefined;
   }
 }
