@@ -191,9 +191,10 @@ describe.skipIf(!haveChromium)('run history in Chromium, served by dumbo serve',
     await page.getByTestId('compare').scrollIntoViewIfNeeded();
     await screenshot(page, 'history-03-compare');
 
-    // Clone: the run's config in the editor, untitled, its learning rate kept.
+    // Clone: the workbench shows the run's config in the editor, untitled, its learning rate kept.
     await rowOf('e2e-h-slow').getByTestId('clone-run').click();
     const editor = page.getByTestId('config-editor').locator('.cm-content');
+    await editor.waitFor({ state: 'visible', timeout: 30_000 });
     await until(
       'the cloned config',
       () => editor.innerText(),
@@ -202,6 +203,7 @@ describe.skipIf(!haveChromium)('run history in Chromium, served by dumbo serve',
       30_000,
     );
     expect(await editor.innerText()).toMatch(/learning_rate: 0\.005/);
+    expect(await textOf(page, 'config-title')).toMatch(/^Untitled copy of .*slow\.yaml$/);
     await screenshot(page, 'history-04-cloned');
 
     // Re-run: a new run of the same config, shown in the run panel.

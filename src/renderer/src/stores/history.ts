@@ -173,7 +173,9 @@ export const useRunHistoryStore = defineStore('runHistory', () => {
   async function cloneToEditor(id: string): Promise<boolean> {
     return act(`Cannot clone run ${id}`, async () => {
       const { text, summary } = await configOf(id);
-      await useConfigStore().openUntitled(text, summary.configSource === 'untitled' ? '' : summary.configFile);
+      // The text is in the editor at once (or its question about unsaved changes is); it is checked while
+      // the workbench already shows it.
+      void useConfigStore().openUntitled(text, summary.configSource === 'untitled' ? '' : summary.configFile);
       notice.value = `The config of ${summary.name || id} is in the editor, untitled: Save As keeps it.`;
     });
   }
