@@ -49,7 +49,7 @@ export const useConfigStore = defineStore('config', () => {
    * paths): its own file, else the example it was copied from, else untitled.yaml in the working folder.
    */
   const filePath = computed(() => path.value || copiedFrom.value || UNTITLED);
-  /** Why Run cannot start now (the text is empty, being checked or has errors); undefined when it can. */
+  /** Why Run cannot start now (the text is empty, or has errors once checked); undefined when it can. */
   const runBlocker = computed<string | undefined>(() => {
     if (text.value.trim() === '') return 'The config is empty: open a config or an example.';
     if (checkedText.value !== text.value || validation.value === undefined) return undefined; // checked on Run
