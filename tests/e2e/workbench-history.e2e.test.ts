@@ -191,6 +191,15 @@ describe.skipIf(!haveChromium)('run history in Chromium, served by dumbo serve',
     await page.getByTestId('compare').scrollIntoViewIfNeeded();
     await screenshot(page, 'history-03-compare');
 
+    // An opened run shows its hyperparameters and its config as the run resolved it.
+    await rowOf('e2e-h-fast').getByTestId('open-run').click();
+    const params = page.getByTestId('run-hyperparameters');
+    await params.waitFor({ timeout: 30_000 });
+    expect(await params.innerText()).toMatch(/training\.learning_rate\s+0\.02/);
+    expect(await page.getByTestId('run-config').textContent()).toMatch(/eval_every: 4/);
+    await params.scrollIntoViewIfNeeded();
+    await screenshot(page, 'history-04-opened');
+
     // Clone: the workbench shows the run's config in the editor, untitled, its learning rate kept.
     await rowOf('e2e-h-slow').getByTestId('clone-run').click();
     const editor = page.getByTestId('config-editor').locator('.cm-content');
@@ -204,7 +213,7 @@ describe.skipIf(!haveChromium)('run history in Chromium, served by dumbo serve',
     );
     expect(await editor.innerText()).toMatch(/learning_rate: 0\.005/);
     expect(await textOf(page, 'config-title')).toMatch(/^Untitled copy of .*slow\.yaml$/);
-    await screenshot(page, 'history-04-cloned');
+    await screenshot(page, 'history-05-cloned');
 
     // Re-run: a new run of the same config, shown in the run panel.
     await showView(page, 'view-history');
@@ -232,7 +241,7 @@ describe.skipIf(!haveChromium)('run history in Chromium, served by dumbo serve',
     await expect
       .poll(() => slow.getByTestId('confirm-delete').evaluate((e) => e === document.activeElement))
       .toBe(true);
-    await screenshot(page, 'history-05-delete-asks');
+    await screenshot(page, 'history-06-delete-asks');
     await page.keyboard.press('Escape');
     await slow.getByTestId('delete-run').waitFor();
     expect(existsSync(folder)).toBe(true);
@@ -247,7 +256,7 @@ describe.skipIf(!haveChromium)('run history in Chromium, served by dumbo serve',
     );
     expect(existsSync(folder)).toBe(false);
     expect(await textOf(page, 'history-notice')).toMatch(/Deleted run/);
-    await screenshot(page, 'history-06-deleted');
+    await screenshot(page, 'history-07-deleted');
     await page.close();
   }, 300_000);
 });
