@@ -116,7 +116,7 @@ describe('CompareChart', () => {
       ['b · today', 'lr=0.01'],
     ]);
 
-    await wrapper.setProps({ smoothed: false, xAxis: 'time' });
+    await wrapper.setProps({ smoothed: false, xAxis: 'time' } as Parameters<typeof wrapper.setProps>[0]);
     expect(charts[0]!.data.datasets.map((d) => d.label)).toEqual(['a · today', 'b · today']);
     const options = charts[0]!.options as { scales: { x: { title: { text: string } } } };
     expect(options.scales.x.title.text).toBe('minutes since the run started');
