@@ -81,7 +81,15 @@ describe.skipIf(!haveChromium)('run history in Chromium, served by dumbo serve',
     await page.getByTestId('run-button').click();
     const progress = page.getByTestId('progress');
     const step = async () => Number((await progress.count()) > 0 ? await progress.getAttribute('data-step') : 0);
-    await until('the run makes a few steps', step, (n) => n >= 3, served, 90_000);
+    // A run that fails instead (its error is in the run panel and the failure screenshot) ends the wait.
+    const started = await until(
+      'the run makes a few steps',
+      async () => ({ step: await step(), status: await textOf(page, 'run-status') }),
+      (r) => r.step >= 3 || r.status === 'failed' || r.status === 'crashed',
+      served,
+      90_000,
+    );
+    expect(started.status).toBe('running');
     await page.getByTestId('stop-button').click();
     await until(
       'the run stops',
