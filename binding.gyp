@@ -14,6 +14,7 @@
         "native/src/adamw.cc",
         "native/src/attention.cc",
         "native/src/blas.cc",
+        "native/src/elementwise.cc",
         "native/src/lce.cc",
         "native/src/matmul.cc",
         "native/src/norms.cc",

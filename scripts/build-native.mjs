@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const statusFile = path.join(root, 'build', 'native-status.json');
 
-/** What a failed build's output says is missing, in a few words. */
+/**
+ * What a failed build's output says is missing, in a few words.
+ * @param {string} output
+ */
 export function failureReason(output) {
   if (/cblas\.h.*No such file|cblas\.h' file not found|Cannot open include file: 'cblas\.h'/.test(output)) {
     return 'no BLAS headers (cblas.h)';
@@ -28,11 +31,14 @@ export function failureReason(output) {
   if (/Could not find any Visual Studio/.test(output)) return 'no Visual Studio C++ build tools';
   const error = output
     .split('\n')
-    .find((l) => /\berror\b/i.test(l) && !/gyp ERR! (stack|cwd|node|System|command)/.test(l));
+    .find((/** @type {string} */ l) => /\berror\b/i.test(l) && !/gyp ERR! (stack|cwd|node|System|command)/.test(l));
   return error ? error.trim().slice(0, 200) : 'node-gyp failed';
 }
 
-/** npm's own node-gyp: npm passes it to scripts as npm_config_node_gyp; else the copy inside npm, else on PATH. */
+/**
+ * npm's own node-gyp: npm passes it to scripts as npm_config_node_gyp; else the copy inside npm, else on PATH.
+ * @returns {string[]} the command and its first arguments
+ */
 function nodeGyp() {
   const candidates = [
     process.env.npm_config_node_gyp,
@@ -58,6 +64,7 @@ function nodeGyp() {
   return file ? [process.execPath, file] : ['node-gyp'];
 }
 
+/** @param {{ ok: boolean, reason?: string }} status */
 function record(status) {
   mkdirSync(path.dirname(statusFile), { recursive: true });
   writeFileSync(
@@ -71,7 +78,7 @@ export function buildNative() {
     record({ ok: false, reason: 'skipped (DUMBO_SKIP_NATIVE=1)' });
     return false;
   }
-  const [cmd, ...pre] = nodeGyp();
+  const [cmd = 'node-gyp', ...pre] = nodeGyp();
   const args = [...pre, 'rebuild'];
   // Node's headers where Node was installed with them (Linux packages, the official tarballs): no download.
   const nodedir = path.resolve(path.dirname(process.execPath), '..');

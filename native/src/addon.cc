@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <string>
+#include <vector>
 
 #include "blas.h"
 #include "kernels.h"
@@ -178,6 +179,91 @@ Napi::Value AdamW(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// A JS array of non-negative integers (shapes, strides).
+std::vector<int64_t> dims(const Args& x, size_t i, const char* name) {
+  if (!x.info[i].IsArray()) throw Napi::TypeError::New(x.info.Env(), std::string(name) + ": expected an array");
+  auto a = x.info[i].As<Napi::Array>();
+  std::vector<int64_t> out(a.Length());
+  for (uint32_t k = 0; k < a.Length(); k++) {
+    out[k] = a.Get(k).As<Napi::Number>().Int64Value();
+    if (out[k] < 0) throw Napi::RangeError::New(x.info.Env(), std::string(name) + ": negative");
+  }
+  return out;
+}
+
+// One past the last element `offset + Σ (shape - 1)·strides` reaches (0 for an empty shape).
+int64_t reach(int64_t offset, const std::vector<int64_t>& strides, const std::vector<int64_t>& shape) {
+  int64_t last = offset;
+  for (size_t d = 0; d < shape.size(); d++) {
+    if (shape[d] == 0) return 0;
+    last += (shape[d] - 1) * strides[d];
+  }
+  return last + 1;
+}
+
+// (src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape)
+Napi::Value StridedCopy(const Napi::CallbackInfo& info) {
+  Args x{info};
+  const auto ss = dims(x, 2, "srcStrides"), ds = dims(x, 5, "dstStrides"), shape = dims(x, 6, "shape");
+  if (ss.size() != shape.size() || ds.size() != shape.size())
+    throw Napi::RangeError::New(info.Env(), "stridedCopy: strides and shape of different ranks");
+  const int64_t so = x.i64(1), dO = x.i64(4);
+  float* src = x.f32(0, reach(so, ss, shape), "src");
+  float* dst = x.f32(3, reach(dO, ds, shape), "dst");
+  if (reach(0, ss, shape) == 0) return info.Env().Undefined();
+  stridedCopy(src, so, ss.data(), dst, dO, ds.data(), shape.data(), static_cast<int>(shape.size()));
+  return info.Env().Undefined();
+}
+
+// (dst, value, n)
+Napi::Value Fill(const Napi::CallbackInfo& info) {
+  Args x{info};
+  const int64_t n = x.i64(2);
+  fill(x.f32(0, n, "dst"), static_cast<float>(x.f64(1)), n);
+  return info.Env().Undefined();
+}
+
+// (op, a, aStrides, b, bStrides, out, shape)
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  Args x{info};
+  const int64_t op = x.i64(0);
+  if (op < ADD || op > DIV) throw Napi::RangeError::New(info.Env(), "binary: unknown op");
+  const auto as = dims(x, 2, "aStrides"), bs = dims(x, 4, "bStrides"), shape = dims(x, 6, "shape");
+  if (as.size() != shape.size() || bs.size() != shape.size())
+    throw Napi::RangeError::New(info.Env(), "binary: strides and shape of different ranks");
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  float* a = x.f32(1, reach(0, as, shape), "a");
+  float* b = x.f32(3, reach(0, bs, shape), "b");
+  float* out = x.f32(5, n, "out");
+  if (n > 0) binary(static_cast<BinaryOp>(op), a, as.data(), b, bs.data(), out, shape.data(), static_cast<int>(shape.size()));
+  return info.Env().Undefined();
+}
+
+// (x, out, n)
+Napi::Value Exp(const Napi::CallbackInfo& info) {
+  Args x{info};
+  const int64_t n = x.i64(2);
+  expElementwise(x.f32(0, n, "x"), x.f32(1, n, "out"), n);
+  return info.Env().Undefined();
+}
+
+// (x, out, rows, cols)
+Napi::Value Softmax(const Napi::CallbackInfo& info) {
+  Args x{info};
+  const int64_t rows = x.i64(2), cols = x.i64(3);
+  softmax(x.f32(0, rows * cols, "x"), x.f32(1, rows * cols, "out"), rows, cols);
+  return info.Env().Undefined();
+}
+
+// (x, out, outer, mid, inner)
+Napi::Value ReduceSum(const Napi::CallbackInfo& info) {
+  Args x{info};
+  const int64_t outer = x.i64(2), mid = x.i64(3), inner = x.i64(4);
+  reduceSum(x.f32(0, outer * mid * inner, "x"), x.f32(1, outer * inner, "out"), outer, mid, inner);
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
@@ -191,6 +277,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("attentionForward", Napi::Function::New(env, AttentionForward));
   exports.Set("attentionBackward", Napi::Function::New(env, AttentionBackward));
   exports.Set("adamw", Napi::Function::New(env, AdamW));
+  exports.Set("stridedCopy", Napi::Function::New(env, StridedCopy));
+  exports.Set("fill", Napi::Function::New(env, Fill));
+  exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("exp", Napi::Function::New(env, Exp));
+  exports.Set("softmax", Napi::Function::New(env, Softmax));
+  exports.Set("reduceSum", Napi::Function::New(env, ReduceSum));
   return exports;
 }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <vector>
 
+#include "fastmath.h"
 #include "kernels.h"
 #include "pool.h"
 
@@ -71,7 +72,7 @@ void attentionForward(const AttentionArgs& a, const float* q, const float* k, co
           m = tileMax;
         }
         for (int64_t t = 0; t < n; t++) {
-          const double p = std::exp(scores[t] - m);
+          const double p = fastExp(static_cast<float>(scores[t] - m));
           l += p;
           const double zp = p * kept(a, row * a.S + j0 + t);
           if (zp == 0) continue;
@@ -106,7 +107,7 @@ void attentionBackward(const AttentionArgs& a, const float* dy, const float* q, 
           for (int64_t j = firstKey(a, i); j <= past + i; j++) {
             const float* kr = k + kv + j * hs;
             const float* vr = v + kv + j * hs;
-            const double p = std::exp(a.scale * dot(qr, kr, hs) - L);
+            const double p = fastExp(static_cast<float>(a.scale * dot(qr, kr, hs) - L));
             const double z = kept(a, row * a.S + j);
             const double ds = p * (z * dot(dr, vr, hs) - D) * a.scale;
             const double zp = z * p;

@@ -55,4 +55,20 @@ struct AdamWArgs {
 void adamw(const AdamWArgs& a, const float* p, const float* g, const float* m, const float* v, float* p2, float* m2,
            float* v2, int64_t n);
 
+// dst[dstOffset + Σ i·dstStrides] = src[srcOffset + Σ i·srcStrides] for every index i of shape (Slice, PadV2's
+// interior, Transpose, broadcasts).
+void stridedCopy(const float* src, int64_t srcOffset, const int64_t* srcStrides, float* dst, int64_t dstOffset,
+                 const int64_t* dstStrides, const int64_t* shape, int rank);
+void fill(float* dst, float value, int64_t n);
+
+enum BinaryOp { ADD = 0, SUB = 1, MUL = 2, DIV = 3 };
+// out (contiguous, of shape) = a op b, a and b read through strides (0 on a broadcast axis).
+void binary(BinaryOp op, const float* a, const int64_t* aStrides, const float* b, const int64_t* bStrides, float* out,
+            const int64_t* shape, int rank);
+void expElementwise(const float* x, float* out, int64_t n);
+// Softmax over the last axis: exp(x - max) / sum, per row.
+void softmax(const float* x, float* out, int64_t rows, int64_t cols);
+// out[o, i] = Σ_m x[o, m, i]: a sum over a block of consecutive axes (x viewed as [outer, mid, inner]).
+void reduceSum(const float* x, float* out, int64_t outer, int64_t mid, int64_t inner);
+
 }  // namespace dumbo

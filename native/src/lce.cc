@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "fastmath.h"
 #include "kernels.h"
 #include "pool.h"
 
@@ -18,13 +19,17 @@ int64_t chunkRows(int64_t N, int64_t V) {
   return std::max<int64_t>(1, std::min<int64_t>(N, std::max<int64_t>(128, (int64_t(1) << 23) / V)));
 }
 
-// log Σ exp over one row of logits, summed in double.
-double logSumExp(const float* x, int64_t V) {
+// log Σ exp over one row of logits (overwritten by exp(x - max)), summed in double over four fixed lanes.
+double logSumExp(float* x, int64_t V) {
   float m = -INFINITY;
   for (int64_t v = 0; v < V; v++) m = x[v] > m ? x[v] : m;
-  double s = 0;
-  for (int64_t v = 0; v < V; v++) s += std::exp(static_cast<double>(x[v] - m));
-  return m + std::log(s);
+  for (int64_t v = 0; v < V; v++) x[v] = fastExp(x[v] - m);
+  double s[4] = {0, 0, 0, 0};
+  int64_t v = 0;
+  for (; v + 4 <= V; v += 4)
+    for (int j = 0; j < 4; j++) s[j] += x[v + j];
+  for (; v < V; v++) s[0] += x[v];
+  return m + std::log((s[0] + s[1]) + (s[2] + s[3]));
 }
 
 }  // namespace
@@ -37,10 +42,11 @@ void lceForward(const float* h, const float* w, const int32_t* t, float* stats, 
     gemm(false, true, rows, V, D, 1.0f, h + r0 * D, D, w, D, 0.0f, logits.data(), V);
     parallelFor(rows, 1, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; i++) {
-        const float* x = logits.data() + i * V;
+        float* x = logits.data() + i * V;
+        const float picked = x[t[r0 + i]];
         const double lse = logSumExp(x, V);
         stats[r0 + i] = static_cast<float>(lse);
-        stats[N + r0 + i] = static_cast<float>(lse - x[t[r0 + i]]);
+        stats[N + r0 + i] = static_cast<float>(lse - picked);
       }
     });
   }
@@ -57,7 +63,7 @@ void lceBackward(const float* h, const float* w, const int32_t* t, const float* 
       for (int64_t i = begin; i < end; i++) {
         float* x = g.data() + i * V;
         const float lse = stats[r0 + i], d = dy[r0 + i];
-        for (int64_t v = 0; v < V; v++) x[v] = std::exp(x[v] - lse) * d;
+        for (int64_t v = 0; v < V; v++) x[v] = fastExp(x[v] - lse) * d;
         x[t[r0 + i]] -= d;
       }
     });

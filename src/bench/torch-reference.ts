@@ -31,6 +31,8 @@ export function torchReference(
       device,
       warmup,
       steps,
+      // the threads native-cpu uses (DUMBO_NUM_THREADS, else every core), for a fair comparison
+      threads: Number(process.env.DUMBO_NUM_THREADS) || os.cpus().length,
       shapes: shapesToRun.map((s) => ({ id: s.id, config: s.config, seq: s.seq, batch: s.batch })),
     }),
   );

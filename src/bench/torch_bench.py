@@ -5,13 +5,14 @@ cross-entropy on random tokens, no dropout), timed per optimizer step. The model
 needed (1.13 or newer; scaled_dot_product_attention is used where PyTorch has it, as nanoGPT does).
 
 Usage: python3 torch_bench.py JOB.json
-JOB.json: {"device": "cpu" | "cuda", "warmup": W, "steps": N,
+JOB.json: {"device": "cpu" | "cuda", "warmup": W, "steps": N, "threads": CPU threads (default: every core),
            "shapes": [{"id": ..., "config": {...HF config.json...}, "seq": T, "batch": B}, ...]}
 Prints one JSON line per shape: {"id", "device", "msPerStep", "tokensPerS", "torch"}, or {"id", "error"}.
 """
 
 import json
 import math
+import os
 import sys
 import time
 
@@ -205,6 +206,8 @@ def bench(shape, device, warmup, steps):
 def main():
     job = json.load(open(sys.argv[1]))
     device = job["device"]
+    # As many threads as ours: some builds (Debian's 1.13) start with one whatever the cores.
+    torch.set_num_threads(job.get("threads") or len(os.sched_getaffinity(0)))
     if device == "cuda" and not torch.cuda.is_available():
         for shape in job["shapes"]:
             print(json.dumps({"id": shape["id"], "error": "this PyTorch has no CUDA device"}), flush=True)

@@ -33,7 +33,7 @@ afterAll(async () => {
 
 const rng = new Rng(7);
 function values(n: number, scale = 1): Float32Array {
-  return Float32Array.from({ length: n }, () => (rng.next() * 2 - 1) * scale);
+  return Float32Array.from({ length: n }, () => (rng.uniform() * 2 - 1) * scale);
 }
 
 /** Runs `f` on the cpu backend and on native-cpu (each input made afresh from the same values). */
@@ -115,6 +115,59 @@ describe.skipIf(!addon)('native-cpu kernels against the pure-JS cpu kernels', ()
       tf.matMul(tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), tf.eye(2, 2, undefined, 'int32')),
     ]);
     expect(Array.from(native[0]!)).toEqual(Array.from(cpu[0]!));
+  });
+
+  it('slice, pad, transpose, exp and softmax, forward and backward', async () => {
+    const x = input(3, 5, 7, 4);
+    await expectClose(withGrads((a) => tf.slice(a!, [1, 0, 2, 1], [2, 5, 4, 2]), [x]));
+    await expectClose(withGrads((a) => tf.slice(a!, [0, 1], [3, 3]), [x]));
+    await expectClose(
+      withGrads(
+        (a) =>
+          tf.pad(
+            a!,
+            [
+              [1, 0],
+              [0, 2],
+              [3, 1],
+              [0, 0],
+            ],
+            0.5,
+          ),
+        [x],
+      ),
+    );
+    await expectClose(withGrads((a) => tf.transpose(a!, [0, 2, 1, 3]), [x]));
+    await expectClose(withGrads((a) => tf.transpose(a!, [3, 1, 0, 2]), [x]));
+    await expectClose(withGrads((a) => tf.exp(a!), [{ shape: [9, 11], values: values(99, 20) }]));
+    await expectClose(withGrads((a) => tf.softmax(a!), [{ shape: [2, 3, 37], values: values(222, 30) }]));
+  });
+
+  it('sum over consecutive axes, with and without keepDims, and over the rest through tfjs-cpu', async () => {
+    const x = input(3, 5, 7, 4);
+    for (const [axis, keepDims] of [
+      [0, false],
+      [[1, 2], true],
+      [3, false],
+      [[0, 1, 2, 3], false],
+      [[0, 2], true],
+    ] as const) {
+      await expectClose(withGrads((a) => tf.sum(a!, axis as number | number[], keepDims), [x]));
+    }
+  });
+
+  it.each([
+    ['the same shape', [4, 9], [4, 9]],
+    ['a row vector', [6, 13], [13]],
+    ['a column', [5, 11], [5, 1]],
+    ['a scalar, on the left', [], [3, 7]],
+    ['both sides broadcast', [3, 1, 5], [1, 4, 1]],
+  ])('add, sub, mul and div broadcasting %s', async (_, sa, sb) => {
+    const [a, b] = [input(...sa), input(...sb)];
+    for (const op of [tf.add, tf.sub, tf.mul, tf.div]) {
+      // tfjs's gradients of a broadcast reduce over the broadcast axes: checked with them
+      await expectClose(withGrads((x, y) => op(x!, y!), [a, b]));
+    }
   });
 
   it('linear cross-entropy, forward and backward, over a vocabulary larger than one chunk', async () => {
@@ -230,7 +283,10 @@ describe.skipIf(!addon)('native-cpu kernels against the pure-JS cpu kernels', ()
       expect(tf.getKernel(name, 'native-cpu')?.kernelFunc, name).toBeDefined();
       expect(tf.getKernel(name, 'native-cpu')!.kernelFunc, name).not.toBe(tf.getKernel(name, 'cpu')?.kernelFunc);
     }
-    for (const name of ['Add', 'Softmax', 'DumboDropout', 'DumboRope']) {
+    for (const name of ['Add', 'Sub', 'Multiply', 'RealDiv', 'Slice', 'PadV2', 'Transpose', 'Exp', 'Softmax', 'Sum']) {
+      expect(tf.getKernel(name, 'native-cpu')!.kernelFunc, name).not.toBe(tf.getKernel(name, 'cpu')?.kernelFunc);
+    }
+    for (const name of ['Max', 'DumboDropout', 'DumboRope']) {
       expect(tf.getKernel(name, 'native-cpu')?.kernelFunc, name).toBe(tf.getKernel(name, 'cpu')?.kernelFunc);
     }
   });

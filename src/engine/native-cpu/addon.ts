@@ -85,6 +85,24 @@ export interface NativeAddon {
     ...dims: AttentionCall
   ): void;
   adamw(p: F32, g: F32, m: F32, v: F32, p2: F32, m2: F32, v2: F32, n: number, ...constants: number[]): void;
+  /** dst[dstOffset + Σ i·dstStrides] = src[srcOffset + Σ i·srcStrides] over every index i of `shape`. */
+  stridedCopy(
+    src: F32,
+    srcOffset: number,
+    srcStrides: number[],
+    dst: F32,
+    dstOffset: number,
+    dstStrides: number[],
+    shape: number[],
+  ): void;
+  fill(dst: F32, value: number, n: number): void;
+  /** out (contiguous, `shape`) = a op b (0 add, 1 sub, 2 mul, 3 div), read through strides (0: broadcast). */
+  binary(op: 0 | 1 | 2 | 3, a: F32, aStrides: number[], b: F32, bStrides: number[], out: F32, shape: number[]): void;
+  exp(x: F32, out: F32, n: number): void;
+  /** Softmax of each row over its `cols` values. */
+  softmax(x: F32, out: F32, rows: number, cols: number): void;
+  /** out[o, i] = Σ_m x[o, m, i], x viewed as [outer, mid, inner] (summed in double, m in order). */
+  reduceSum(x: F32, out: F32, outer: number, mid: number, inner: number): void;
 }
 
 /** B, nh, nkv, T, S, hs, scale, window, drop, key, threshold, dropScale. */
@@ -102,6 +120,15 @@ export type AttentionCall = [
   number,
   number,
 ];
+
+/**
+ * A float32 tensor's values as the Float32Array the addon takes (no copy where they are one already: tfjs-cpu
+ * keeps a few float32 tensors, such as some scalars, in other arrays).
+ */
+export function float32Values(backend: { readSync(dataId: object): unknown }, t: { dataId: object }): Float32Array {
+  const values = backend.readSync(t.dataId) as ArrayLike<number>;
+  return values instanceof Float32Array ? values : Float32Array.from(values);
+}
 
 /** Loads the addon, or throws saying why. */
 export type AddonLoader = () => NativeAddon;
@@ -159,7 +186,15 @@ export function explainAddonError(error: unknown, status: BuildStatus | undefine
   return `the native addon cannot load: ${message}`;
 }
 
-const FUNCTIONS: (keyof NativeAddon)[] = ['info', 'setThreads', 'matmul', 'lceForward', 'adamw'];
+const FUNCTIONS: (keyof NativeAddon)[] = [
+  'info',
+  'setThreads',
+  'matmul',
+  'lceForward',
+  'adamw',
+  'stridedCopy',
+  'softmax',
+];
 
 /** The addon, or why not: DUMBO_NATIVE_CPU=0 turns it off (tests and users simulate a machine without it). */
 export function loadAddon(loader: AddonLoader = defaultAddonLoader): { addon?: NativeAddon; reason?: string } {

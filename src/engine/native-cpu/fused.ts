@@ -14,13 +14,11 @@ import { FLASH_ATTENTION_GRAD_KERNEL, FLASH_ATTENTION_KERNEL, dimsOf, type Flash
 import { LCE_CPU_BACKWARD_KERNEL, LCE_CPU_FORWARD_KERNEL } from '../fused/linear-cross-entropy-cpu.js';
 import { LAYER_NORM_KERNEL, RMS_NORM_KERNEL } from '../fused/norms.js';
 import type { CpuBackendLike } from '../kernels/backend-types.js';
-import type { AttentionCall, NativeAddon } from './addon.js';
+import { float32Values, type AttentionCall, type NativeAddon } from './addon.js';
 
 type Inputs = tf.NamedTensorInfoMap;
 
-function f32(backend: CpuBackendLike, t: tf.TensorInfo): Float32Array {
-  return backend.readSync(t.dataId) as Float32Array;
-}
+const f32 = float32Values;
 
 function out(backend: CpuBackendLike, shape: number[], values: Float32Array): tf.TensorInfo {
   return backend.makeTensorInfo(shape, 'float32', values);

@@ -1,7 +1,8 @@
 /**
  * The `native-cpu` backend: tfjs-cpu (MathBackendCPU) registered under its own name, with the matmuls
- * (BatchMatMul, _FusedMatMul) through the BLAS of the native addon (native/) and liger's fused kernels in C;
- * every other kernel is tfjs-cpu's (or the engine's cpu kernel). Chosen by backend.ts (`backend: native-cpu`,
+ * (BatchMatMul, _FusedMatMul) through the BLAS of the native addon (native/), the memory-bound kernels a plain
+ * LM head makes slow (elementwise.ts) and liger's fused kernels in C; every other kernel is tfjs-cpu's (or the
+ * engine's cpu kernel). Chosen by backend.ts (`backend: native-cpu`,
  * or `auto` before the pure-JS cpu backend) when the addon loads; otherwise its report says why.
  *
  * Imported by engine/backend.ts; the engine's other modules reach it only through the backend choice.
@@ -10,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { loadAddon, type AddonLoader, type NativeAddon } from './addon.js';
 import { aliasCpuBackend } from './cpu-alias.js';
+import { elementwiseKernels } from './elementwise.js';
 import { fusedKernels } from './fused.js';
 import { matmulKernels } from './matmul.js';
 
@@ -45,7 +47,8 @@ export async function probeNativeCpu(loader?: AddonLoader): Promise<NativeCpuPro
   if (!tf.findBackendFactory(NATIVE_CPU)) {
     const { MathBackendCPU } = await import('@tensorflow/tfjs-backend-cpu');
     tf.registerBackend(NATIVE_CPU, () => new MathBackendCPU(), 0);
-    aliasCpuBackend(NATIVE_CPU, new Map([...matmulKernels(addon), ...fusedKernels(addon)]));
+    const replacements = [...matmulKernels(addon), ...elementwiseKernels(addon), ...fusedKernels(addon)];
+    aliasCpuBackend(NATIVE_CPU, new Map(replacements));
   }
   const { blas, threads } = loaded.info();
   return { available: true, detail: `${blas.split(' ').slice(0, 2).join(' ')}, ${threads} threads` };

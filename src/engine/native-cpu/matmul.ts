@@ -8,7 +8,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import type { CpuBackendLike } from '../kernels/backend-types.js';
-import type { NativeAddon } from './addon.js';
+import { float32Values, type NativeAddon } from './addon.js';
 
 interface MatMulAttrs {
   transposeA: boolean;
@@ -40,7 +40,7 @@ function product(
   // tfjs-cpu's kernel checks the inner sizes and says so; and it sizes the output by max(batchA, batchB).
   if (K !== K2 || batch !== Math.max(batchA!, batchB!)) return undefined;
   const out = new Float32Array(batch * M * N);
-  const [va, vb] = [a, b].map((t) => backend.readSync(t.dataId) as Float32Array);
+  const [va, vb] = [a, b].map((t) => float32Values(backend, t));
   addon.matmul(va!, vb!, out, batch, batchA!, batchB!, M, N, K, transposeA, transposeB);
   return backend.makeTensorInfo([...outer, M, N], 'float32', out);
 }

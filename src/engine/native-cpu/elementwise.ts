@@ -1,0 +1,140 @@
+/**
+ * native-cpu's versions of tfjs-cpu's memory-bound kernels that a plain LM head makes slow: its [tokens,
+ * vocabulary] logits go through Slice (a strided loop per element in tfjs-cpu), broadcast Sub and Multiply (an
+ * index computation per element), Exp, Softmax and PadV2. In C (native/src/elementwise.cc) for float32; other
+ * dtypes, and what the C path does not cover, go to tfjs-cpu's kernel unchanged. Transpose and RealDiv and Add
+ * (attention's head split, the residuals) come along: the same strided copy and broadcast loop; and Sum over
+ * consecutive axes (the bias gradients: tfjs-cpu transposes the rows to the end first).
+ */
+
+import * as tf from '@tensorflow/tfjs-core';
+import type { CpuBackendLike } from '../kernels/backend-types.js';
+import { float32Values, type NativeAddon } from './addon.js';
+
+function cpuKernel(name: string): tf.KernelFunc {
+  const k = tf.getKernel(name, 'cpu');
+  if (!k) throw new Error(`native-cpu: tfjs-cpu has no kernel ${name}`);
+  return k.kernelFunc;
+}
+
+const f32 = float32Values;
+const stridesOf = (shape: number[]) => [...tf.util.computeStrides(shape), 1].slice(-shape.length || 0);
+
+/** A kernel that takes float32 inputs through `run` (undefined: tfjs-cpu's kernel instead). */
+function float32Kernel(
+  name: string,
+  run: (args: {
+    inputs: tf.NamedTensorInfoMap;
+    backend: CpuBackendLike;
+    attrs: tf.NamedAttrMap;
+  }) => tf.TensorInfo | undefined,
+): [string, tf.KernelFunc] {
+  const fallback = (args: Parameters<tf.KernelFunc>[0]) => cpuKernel(name)(args);
+  return [
+    name,
+    (args) => {
+      const inputs = Object.values(args.inputs) as tf.TensorInfo[];
+      if (inputs.some((t) => t.dtype !== 'float32')) return fallback(args);
+      const backend = args.backend as CpuBackendLike;
+      return run({ inputs: args.inputs, backend, attrs: args.attrs ?? {} }) ?? fallback(args);
+    },
+  ];
+}
+
+/** A float32 output of `shape` (its values written by `write`). */
+function output(backend: CpuBackendLike, shape: number[], write: (out: Float32Array) => void): tf.TensorInfo {
+  const out = new Float32Array(tf.util.sizeFromShape(shape));
+  if (out.length > 0) write(out);
+  return backend.makeTensorInfo(shape, 'float32', out);
+}
+
+const BINARY: [string, 0 | 1 | 2 | 3][] = [
+  [tf.Add, 0],
+  [tf.Sub, 1],
+  [tf.Multiply, 2],
+  [tf.RealDiv, 3],
+];
+
+/** An operand's strides against the broadcast output shape (0 along the axes it is broadcast on). */
+function broadcastStrides(shape: number[], out: number[]): number[] {
+  const own = stridesOf(shape);
+  return out.map((_, i) => {
+    const j = i - (out.length - shape.length);
+    return j < 0 || shape[j] === 1 ? 0 : own[j]!;
+  });
+}
+
+export function elementwiseKernels(addon: () => NativeAddon): [string, tf.KernelFunc][] {
+  const binary = BINARY.map(([name, op]) =>
+    float32Kernel(name, ({ inputs: { a, b }, backend }) => {
+      const shape = tf.backend_util.assertAndGetBroadcastShape(a!.shape, b!.shape);
+      const [as, bs] = [broadcastStrides(a!.shape, shape), broadcastStrides(b!.shape, shape)];
+      return output(backend, shape, (out) =>
+        addon().binary(op, f32(backend, a!), as, f32(backend, b!), bs, out, shape),
+      );
+    }),
+  );
+  const slice = float32Kernel(tf.Slice, ({ inputs: { x }, backend, attrs }) => {
+    const [begin, size] = tf.slice_util.parseSliceParams(
+      x as never,
+      attrs.begin as number[],
+      attrs.size as number[],
+    ) as [number[], number[]];
+    const strides = stridesOf(x!.shape);
+    const offset = begin.reduce((s, b, i) => s + b * strides[i]!, 0);
+    return output(backend, size, (out) =>
+      addon().stridedCopy(f32(backend, x!), offset, strides, out, 0, stridesOf(size), size),
+    );
+  });
+  const pad = float32Kernel(tf.PadV2, ({ inputs: { x }, backend, attrs }) => {
+    const paddings = attrs.paddings as [number, number][];
+    const shape = x!.shape.map((n, i) => paddings[i]![0] + n + paddings[i]![1]);
+    const strides = stridesOf(shape);
+    const offset = paddings.reduce((s, [before], i) => s + before * strides[i]!, 0);
+    return output(backend, shape, (out) => {
+      addon().fill(out, attrs.constantValue as number, out.length);
+      addon().stridedCopy(f32(backend, x!), 0, stridesOf(x!.shape), out, offset, strides, x!.shape);
+    });
+  });
+  const transpose = float32Kernel(tf.Transpose, ({ inputs: { x }, backend, attrs }) => {
+    const perm = attrs.perm as number[];
+    const own = stridesOf(x!.shape);
+    const shape = perm.map((p) => x!.shape[p]!);
+    return output(backend, shape, (out) =>
+      addon().stridedCopy(
+        f32(backend, x!),
+        0,
+        perm.map((p) => own[p]!),
+        out,
+        0,
+        stridesOf(shape),
+        shape,
+      ),
+    );
+  });
+  const exp = float32Kernel(tf.Exp, ({ inputs: { x }, backend }) =>
+    output(backend, x!.shape, (out) => addon().exp(f32(backend, x!), out, out.length)),
+  );
+  const softmax = float32Kernel(tf.Softmax, ({ inputs: { logits }, backend, attrs }) => {
+    const rank = logits!.shape.length;
+    const dim = attrs.dim as number;
+    if (rank === 0 || (dim !== -1 && dim !== rank - 1)) return undefined;
+    const cols = logits!.shape[rank - 1]!;
+    return output(backend, logits!.shape, (out) =>
+      addon().softmax(f32(backend, logits!), out, out.length / cols, cols),
+    );
+  });
+  const sum = float32Kernel(tf.Sum, ({ inputs: { x }, backend, attrs }) => {
+    const rank = x!.shape.length;
+    const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x!.shape).sort((p, q) => p - q);
+    // Consecutive axes only (a bias gradient's rows, a row's columns); others go to tfjs-cpu.
+    if (axes.length === 0 || axes.some((a, i) => i > 0 && a !== axes[i - 1]! + 1)) return undefined;
+    const size = (from: number, to: number) => tf.util.sizeFromShape(x!.shape.slice(from, to));
+    const [first, last] = [axes[0]!, axes.at(-1)! + 1];
+    const shape = x!.shape.flatMap((n, i) => (!axes.includes(i) ? [n] : attrs.keepDims ? [1] : []));
+    return output(backend, shape, (out) =>
+      addon().reduceSum(f32(backend, x!), out, size(0, first), size(first, last), size(last, rank)),
+    );
+  });
+  return [...binary, slice, pad, transpose, exp, softmax, sum];
+}
