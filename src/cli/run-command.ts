@@ -18,7 +18,7 @@ import { displayPath, DumboError } from '../core/index.js';
 import { RunHostClient } from '../host/client.js';
 import { defaultEntries, nodeForkHost } from '../host/process.js';
 import { STOP_SIGNALS, type HostMessage, type StartRunRequest, type StopSignal } from '../host/protocol.js';
-import { readRunRecord } from '../host/run-folder.js';
+import { resumeRequest } from '../services/run-folders.js';
 import { SettingsStore } from '../services/settings.js';
 import { runFiles } from '../shared/run-files.js';
 
@@ -28,25 +28,6 @@ export interface RunCommandOptions {
   resume?: string;
   userPluginDir?: string;
   verbose: boolean;
-}
-
-/** `dumbo resume RUN_FOLDER`: the folder's own config.yaml, its paths relative to the config it came from. */
-export function resumeRequest(runFolder: string): StartRunRequest {
-  const dir = path.resolve(runFolder);
-  const record = readRunRecord(dir);
-  if (!record || !existsSync(runFiles(dir).config)) {
-    throw new DumboError('not a run folder (no run.json and config.yaml): give a folder a run wrote', {
-      location: { file: runFolder },
-    });
-  }
-  return {
-    type: 'start',
-    configFile: runFiles(dir).config,
-    configDir: record.configFile ? path.dirname(record.configFile) : dir,
-    outputDir: dir,
-    resumeFrom: 'latest',
-    cwd: process.cwd(),
-  };
 }
 
 /** How a path is best shown in a command to type: relative to the working directory when inside it. */
@@ -130,7 +111,7 @@ function recordRunFolder(folder: string): void {
 export async function runCommand(configFile: string | undefined, options: RunCommandOptions): Promise<number> {
   let request: StartRunRequest;
   if (configFile === undefined) {
-    request = resumeRequest(options.resume!);
+    request = resumeRequest(options.resume!, process.cwd());
   } else {
     request = {
       type: 'start',

@@ -3,7 +3,7 @@
  * (a folder's name under the runs folder, else `ext-<hash>-<name>`), every run folder of the runs folders
  * and of those the settings remember (runs of the app and of the CLI), a folder's summary as its record
  * says (a host that is gone makes a running run crashed), whether a live process holds a folder (its lock),
- * and deleting one.
+ * deleting one, and the request that continues one.
  *
  * Who may import it: src/services only. Imports core, host (run record, lock) and the shared API types.
  */
@@ -13,6 +13,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DumboError } from '../core/errors.js';
+import type { StartRunRequest } from '../host/protocol.js';
 import { readRunRecord } from '../host/run-folder.js';
 import { lockAlive, pidAlive, readLock } from '../host/run-lock.js';
 import type { RunStatus, RunSummary } from '../shared/api.js';
@@ -31,6 +32,28 @@ export interface KnownRuns {
   record: (folder: string) => void;
   /** Forgets a deleted run's folder. */
   forget: (folder: string) => void;
+}
+
+/**
+ * How a run folder is continued (the app's Resume, `dumbo resume`): from its latest checkpoint, with its own
+ * config.yaml, its relative paths against the folder of the config it came from.
+ */
+export function resumeRequest(runFolder: string, cwd: string): StartRunRequest {
+  const dir = path.resolve(runFolder);
+  const record = readRunRecord(dir);
+  if (!record || !existsSync(runFiles(dir).config)) {
+    throw new DumboError('not a run folder (no run.json and config.yaml): give a folder a run wrote', {
+      location: { file: runFolder },
+    });
+  }
+  return {
+    type: 'start',
+    configFile: runFiles(dir).config,
+    configDir: record.configFile ? path.dirname(record.configFile) : dir,
+    outputDir: dir,
+    resumeFrom: 'latest',
+    cwd,
+  };
 }
 
 export class RunFolders {
@@ -100,6 +123,19 @@ export class RunFolders {
     const lock = readLock(folder);
     if (lock && lockAlive(lock)) {
       throw new DumboError(`run ${id} is in use by process ${lock.pid} on ${lock.host}: stop it first`);
+    }
+  }
+
+  /** Resolves once no live process holds the folder, waiting up to `waitMs`; else refuses as refuseIfHeld. */
+  async untilFree(id: string, folder: string, waitMs: number): Promise<void> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      try {
+        return this.refuseIfHeld(id, folder);
+      } catch (error) {
+        if (Date.now() >= deadline) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 

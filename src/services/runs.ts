@@ -39,15 +39,16 @@ import type {
   RunSummary,
   TraceRow,
 } from '../shared/api.js';
-import { runFiles } from '../shared/run-files.js';
 import { savedConfigText } from './library.js';
-import { ACTIVE, RunFolders, type KnownRuns } from './run-folders.js';
+import { ACTIVE, resumeRequest, RunFolders, type KnownRuns } from './run-folders.js';
 import { modelView, readConfigText, readRunEvents, runDurationS, summaryFromRecord, traceRow } from './run-history.js';
 
 /** The file an untitled config is taken to be, in the working folder: its run is named `untitled`. */
 const UNTITLED_CONFIG = 'untitled.yaml';
 /** The runs Resume continues: those that ended before their last step without completing or failing. */
 const RESUMABLE: readonly RunStatus[] = ['stopped', 'crashed'];
+/** How long Resume waits for the ended host of another process to let go of the run folder. */
+const RELEASE_WAIT_MS = 10_000;
 
 export interface RunManagerOptions {
   fork: ForkHost;
@@ -158,30 +159,21 @@ export class RunManager {
     if (running && ACTIVE.includes(running.status)) throw new DumboError(`run ${id} is still running`);
     // Its host has said how the run ended but may still be closing its files: one host per folder.
     if (this.resuming.has(id)) throw new DumboError(`run ${id} is being resumed already`);
-    const record = readRunRecord(folder);
-    const { config } = runFiles(folder);
-    if (!record || !existsSync(config)) {
-      throw new DumboError(`run ${id} cannot be resumed: ${folder} holds no run.json and config.yaml`);
-    }
-    if (!running) this.folders.refuseIfHeld(id, folder);
-    const status = running?.status ?? this.folders.summary(id, folder)?.status ?? record.status;
-    if (!RESUMABLE.includes(status)) {
+    const request = resumeRequest(folder, this.o.cwd);
+    const status = running?.status ?? this.folders.summary(id, folder)?.status;
+    if (!status || !RESUMABLE.includes(status)) {
       throw new DumboError(`run ${id} is ${status}: only a stopped or crashed run can be resumed`);
     }
     this.resuming.add(id);
-    if (running) await running.exited;
-    const request: StartRunRequest = {
-      type: 'start',
-      configFile: config,
-      configDir: record.configFile ? path.dirname(record.configFile) : folder,
-      outputDir: folder,
-      resumeFrom: 'latest',
-      cwd: this.o.cwd,
-      runsDir: this.runsRoot,
-      userPluginDir: this.o.pluginFolder(),
-      defaultBackend: this.o.defaultBackend(),
-    };
-    return this.launch(request, record.configFile || config, id);
+    try {
+      // Its host (here, or the CLI's) has said how the run ended and lets go of the folder in a moment.
+      await (running ? running.exited : this.folders.untilFree(id, folder, RELEASE_WAIT_MS));
+    } catch (error) {
+      this.resuming.delete(id);
+      throw error;
+    }
+    const options = { userPluginDir: this.o.pluginFolder(), defaultBackend: this.o.defaultBackend() };
+    return this.launch({ ...request, ...options, runsDir: this.runsRoot }, request.configFile, id);
   }
 
   /** Forks a run host for `request`; resolves once it has made (or opened) the run folder. */

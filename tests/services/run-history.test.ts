@@ -1,7 +1,7 @@
 // History as a place to manage runs: a resumed run's time is the sum of its parts, the history's columns
 // (eval loss, tokens/s) come from metrics.jsonl, the history lists every runs folder and run folder the
 // settings remember, Resume continues a run another process started, Delete never removes a live run.
-import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -71,6 +71,22 @@ describe("the history's columns", () => {
     utimesSync(file, new Date(), new Date(Date.now() + 5000));
     expect(metricStats(folder)).toEqual({ bestEvalLoss: 1, finalEvalLoss: 1 });
     expect(metricStats(path.join(folder, 'nothing'))).toEqual({});
+  });
+});
+
+describe('the run places the settings remember', () => {
+  it('keep the most recent first, each once, and forget the oldest past their caps', () => {
+    const settings = new SettingsStore({ cwd: tempDir() });
+    const roots = Array.from({ length: 25 }, (_, i) => `/r${i}/runs`);
+    for (const root of roots) settings.recordRunFolder(`${root}/2026-01-01-000000-x`);
+    settings.recordRunFolder('/r3/runs/2026-01-02-000000-y');
+    // r0..r4 went past the cap of 20; r3, run again, comes back first and r5 goes.
+    expect(settings.runRoots()).toEqual(['/r3/runs', ...roots.slice(6).reverse()]);
+    for (let i = 0; i < 205; i++) settings.recordRunFolder(`/mine/out-${i}`);
+    expect(settings.runFolders()).toHaveLength(200);
+    expect(settings.runFolders()[0]).toBe('/mine/out-204');
+    settings.forgetRunFolder('/mine/out-204');
+    expect(settings.runFolders()[0]).toBe('/mine/out-203');
   });
 });
 
@@ -166,6 +182,21 @@ describe('services: the history manages runs', () => {
     expect((await a.services.calls.listRuns()).map((r) => r.id)).not.toContain('ended');
     await expect(a.services.calls.deleteRun('ended')).rejects.toThrow(/no run 'ended'/);
     await expect(a.services.calls.deleteRun('../work')).rejects.toThrow(/no run/);
+  });
+
+  it('waits for the ended run host of another process to let go of the folder, then resumes', async () => {
+    const folder = fakeRun(path.join(a.cwd, 'runs', 'closing'));
+    const lock = path.join(folder, '.lock');
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() }));
+    const resuming = a.services.calls.resumeRun('closing');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    rmSync(lock);
+    // It went on to start a run host (which refuses the hand-written config, or runs it): not "in use".
+    const outcome = await resuming.then(
+      () => 'started',
+      (error: Error) => error.message,
+    );
+    expect(outcome).not.toMatch(/in use/);
   });
 
   it('forgets a deleted run folder of its own choosing', async () => {
