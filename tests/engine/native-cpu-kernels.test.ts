@@ -143,6 +143,21 @@ describe.skipIf(!addon)('native-cpu kernels against the pure-JS cpu kernels', ()
     await expectClose(withGrads((a) => tf.softmax(a!), [{ shape: [2, 3, 37], values: values(222, 30) }]));
   });
 
+  it('split and concat along any axis', async () => {
+    const x = input(3, 5, 12);
+    await expectClose(withGrads((a) => tf.concat(tf.split(a!, [5, 3, 4], 2).reverse(), 2), [x]));
+    await expectClose(
+      withGrads(
+        (a) =>
+          tf.concat(
+            tf.split(a!, 3, 0).map((t) => tf.mul(t, 2)),
+            1,
+          ),
+        [x],
+      ),
+    );
+  });
+
   it('sum over consecutive axes, with and without keepDims, and over the rest through tfjs-cpu', async () => {
     const x = input(3, 5, 7, 4);
     for (const [axis, keepDims] of [
@@ -283,7 +298,20 @@ describe.skipIf(!addon)('native-cpu kernels against the pure-JS cpu kernels', ()
       expect(tf.getKernel(name, 'native-cpu')?.kernelFunc, name).toBeDefined();
       expect(tf.getKernel(name, 'native-cpu')!.kernelFunc, name).not.toBe(tf.getKernel(name, 'cpu')?.kernelFunc);
     }
-    for (const name of ['Add', 'Sub', 'Multiply', 'RealDiv', 'Slice', 'PadV2', 'Transpose', 'Exp', 'Softmax', 'Sum']) {
+    for (const name of [
+      'Add',
+      'Sub',
+      'Multiply',
+      'RealDiv',
+      'Slice',
+      'PadV2',
+      'Transpose',
+      'Exp',
+      'Softmax',
+      'Sum',
+      'SplitV',
+      'Concat',
+    ]) {
       expect(tf.getKernel(name, 'native-cpu')!.kernelFunc, name).not.toBe(tf.getKernel(name, 'cpu')?.kernelFunc);
     }
     for (const name of ['Max', 'DumboDropout', 'DumboRope']) {

@@ -4,7 +4,7 @@
  * index computation per element), Exp, Softmax and PadV2. In C (native/src/elementwise.cc) for float32; other
  * dtypes, and what the C path does not cover, go to tfjs-cpu's kernel unchanged. Transpose and RealDiv and Add
  * (attention's head split, the residuals) come along: the same strided copy and broadcast loop; and Sum over
- * consecutive axes (the bias gradients: tfjs-cpu transposes the rows to the end first).
+ * consecutive axes (the bias gradients: tfjs-cpu transposes the rows to the end first), SplitV and Concat.
  */
 
 import * as tf from '@tensorflow/tfjs-core';
@@ -27,7 +27,7 @@ function float32Kernel(
     inputs: tf.NamedTensorInfoMap;
     backend: CpuBackendLike;
     attrs: tf.NamedAttrMap;
-  }) => tf.TensorInfo | undefined,
+  }) => tf.TensorInfo | tf.TensorInfo[] | undefined,
 ): [string, tf.KernelFunc] {
   const fallback = (args: Parameters<tf.KernelFunc>[0]) => cpuKernel(name)(args);
   return [
@@ -136,5 +136,37 @@ export function elementwiseKernels(addon: () => NativeAddon): [string, tf.Kernel
       addon().reduceSum(f32(backend, x!), out, size(0, first), size(first, last), size(last, rank)),
     );
   });
-  return [...binary, slice, pad, transpose, exp, softmax, sum];
+  // SplitV (GPT-2's q, k, v out of c_attn) and Concat (its gradient): tfjs-cpu slices and copies per element.
+  const split = float32Kernel(tf.SplitV, ({ inputs: { x }, backend, attrs }) => {
+    const axis = tf.util.parseAxisParam(attrs.axis as number, x!.shape)[0]!;
+    const sizes = tf.backend_util.prepareSplitSize(x as never, attrs.numOrSizeSplits as number[], axis);
+    const strides = stridesOf(x!.shape);
+    let begin = 0;
+    return sizes.map((n) => {
+      const shape = x!.shape.map((d, i) => (i === axis ? n : d));
+      const offset = begin * strides[axis]!;
+      begin += n;
+      return output(backend, shape, (out) =>
+        addon().stridedCopy(f32(backend, x!), offset, strides, out, 0, stridesOf(shape), shape),
+      );
+    });
+  });
+  const concat = float32Kernel(tf.Concat, ({ inputs, backend, attrs }) => {
+    const parts = (Object.values(inputs) as tf.TensorInfo[]).filter((t) => tf.util.sizeFromShape(t.shape) > 0);
+    if (parts.length === 0) return undefined;
+    const axis = tf.util.parseAxisParam(attrs.axis as number, parts[0]!.shape)[0]!;
+    const shape = tf.backend_util.computeOutShape(
+      parts.map((t) => t.shape),
+      axis,
+    );
+    const strides = stridesOf(shape);
+    return output(backend, shape, (out) => {
+      let begin = 0;
+      for (const t of parts) {
+        addon().stridedCopy(f32(backend, t), 0, stridesOf(t.shape), out, begin * strides[axis]!, strides, t.shape);
+        begin += t.shape[axis]!;
+      }
+    });
+  });
+  return [...binary, slice, pad, transpose, exp, softmax, sum, split, concat];
 }
