@@ -8,8 +8,8 @@ import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, watch } from 'vue';
 import { parseDocument } from 'yaml';
 import type { AppEvent, PluginCard, PluginFolderPreview } from '../../../shared/api.js';
-import { useClient } from '../client.js';
 import type { FieldDoc } from '../../../shared/field-docs.js';
+import { useClient } from '../client.js';
 import { messageOf } from '../lib/format.js';
 import { listedPlugins, setPluginListed } from '../lib/yaml-edit.js';
 import { useConfigStore } from './config.js';
@@ -40,9 +40,9 @@ export const usePluginsStore = defineStore('plugins', () => {
   const cards = shallowRef<PluginCard[]>([]);
   /** Ids of the cards the config loads, as the catalog resolved them. */
   const used = shallowRef<string[]>([]);
-  const loading = ref(false);
   /** The run's own top-level keys (name, seed, backend, ...) as field docs, for the editor. */
   const runFields = shallowRef<FieldDoc[]>([]);
+  const loading = ref(false);
   const error = ref<string>();
   /** The dropped folder waiting for the user's trust: what is in it. */
   const trust = shallowRef<PluginFolderPreview>();
@@ -66,6 +66,7 @@ export const usePluginsStore = defineStore('plugins', () => {
       const catalog = await useClient().listPlugins(text === '' ? undefined : text);
       cards.value = catalog.cards;
       used.value = catalog.used;
+      runFields.value = catalog.runFields;
       loadedFor = listed.value.join('\n');
       error.value = undefined;
     } catch (e) {
@@ -73,7 +74,6 @@ export const usePluginsStore = defineStore('plugins', () => {
     } finally {
       loading.value = false;
     }
-      runFields.value = catalog.runFields;
   }
 
   // "Used by this config" follows the plugins list once the editor's text has been validated.
@@ -155,6 +155,7 @@ export const usePluginsStore = defineStore('plugins', () => {
   return {
     cards,
     used,
+    runFields,
     loading,
     error,
     trust,
@@ -162,7 +163,6 @@ export const usePluginsStore = defineStore('plugins', () => {
     listed,
     isListed,
     isUsed,
-    runFields,
     load,
     setEnabled,
     inspectFolder,
