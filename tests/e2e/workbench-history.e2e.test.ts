@@ -263,7 +263,7 @@ describe.skipIf(!haveChromium)('run history in Chromium, served by dumbo serve',
       30_000,
     );
     expect(existsSync(folder)).toBe(false);
-    expect(await textOf(page, 'history-notice')).toMatch(/Deleted run/);
+    expect(await textOf(page, 'history-notice')).toMatch(/^Deleted run e2e-h-slow\./);
     await screenshot(page, 'history-07-deleted');
     await page.close();
   }, 300_000);

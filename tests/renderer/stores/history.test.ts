@@ -101,6 +101,7 @@ describe('the run history store', () => {
 
   it('resumes a run through the run panel, which then shows it', async () => {
     const history = useRunHistoryStore();
+    await history.loadRuns();
     await history.resume('b');
     expect(api.resumeRun).toHaveBeenCalledWith('b');
     const live = useRunsStore();
@@ -108,7 +109,7 @@ describe('the run history store', () => {
     // The panel shows what the run recorded before it stopped, not only what comes after the resume.
     expect(api.getRun).toHaveBeenCalledWith('b');
     expect(live.series.get('loss')?.map((p) => p.step)).toEqual([1]);
-    expect(history.notice).toMatch(/Resumed b/);
+    expect(history.notice).toBe('Resumed second: the Workbench shows it.');
 
     api.resumeRun.mockRejectedValueOnce(new Error('run b is completed: only a stopped or crashed run can be resumed'));
     await history.resume('b');

@@ -98,6 +98,9 @@ export const useRunHistoryStore = defineStore('runHistory', () => {
     return { left: left.detail.summary, right: right.detail.summary, rows: configRows(left.config, right.config) };
   });
 
+  /** A run as the user knows it: by its name (its id when the list does not have it). */
+  const nameOf = (id: string) => runs.value.find((r) => r.id === id)?.name || id;
+
   async function loadRuns(): Promise<void> {
     loading.value = true;
     try {
@@ -159,7 +162,7 @@ export const useRunHistoryStore = defineStore('runHistory', () => {
     const live = useRunsStore();
     await live.resumeRun(id);
     if (live.error) error.value = `Cannot resume run ${id}: ${live.error}`;
-    else notice.value = `Resumed ${id}: the Workbench shows it.`;
+    else notice.value = `Resumed ${nameOf(id)}: the Workbench shows it.`;
   }
 
   /** The run's config, ready to run again: from the opened run, else read. */
@@ -204,6 +207,7 @@ export const useRunHistoryStore = defineStore('runHistory', () => {
     const id = pendingDelete.value;
     pendingDelete.value = undefined;
     if (id === undefined) return;
+    const name = nameOf(id);
     const deleted = await act(`Cannot delete run ${id}`, () => useClient().deleteRun(id));
     if (!deleted) return;
     runs.value = runs.value.filter((r) => r.id !== id);
@@ -212,7 +216,7 @@ export const useRunHistoryStore = defineStore('runHistory', () => {
     rest.delete(id);
     details.value = rest;
     if (selected.value?.summary.id === id) selected.value = undefined;
-    notice.value = `Deleted run ${id}.`;
+    notice.value = `Deleted run ${name}.`;
   }
 
   async function generate(prompt: string, options: GenerateOptions): Promise<void> {
