@@ -74,7 +74,7 @@ export function adamwStep(
  * The kernel's attributes: the step's constants rounded to float32 (as the default's scalar tensors hold
  * them), and each tensor's decay factor (1 where it does not decay: p·1 is p, bit for bit).
  */
-interface AdamWAttrs {
+export interface AdamWAttrs {
   lr: number;
   beta1: number;
   oneMinusBeta1: number;

@@ -9,7 +9,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { GEGLU_KERNEL, GELU_NEW_KERNEL, SWIGLU_KERNEL } from '../fused/activations.js';
-import { ADAMW_KERNEL } from '../fused/adamw.js';
+import { ADAMW_KERNEL, type AdamWAttrs } from '../fused/adamw.js';
 import { FLASH_ATTENTION_GRAD_KERNEL, FLASH_ATTENTION_KERNEL, dimsOf, type FlashAttrs } from '../fused/attention.js';
 import { LCE_CPU_BACKWARD_KERNEL, LCE_CPU_FORWARD_KERNEL } from '../fused/linear-cross-entropy-cpu.js';
 import { LAYER_NORM_KERNEL, RMS_NORM_KERNEL } from '../fused/norms.js';
@@ -163,20 +163,6 @@ function attention(addon: () => NativeAddon): [string, tf.KernelFunc][] {
     [FLASH_ATTENTION_KERNEL, forward],
     [FLASH_ATTENTION_GRAD_KERNEL, backward],
   ];
-}
-
-/** DumboAdamW's attributes (fused/adamw.ts): the step's float32 constants and each tensor's decay factor. */
-interface AdamWAttrs {
-  lr: number;
-  beta1: number;
-  oneMinusBeta1: number;
-  beta2: number;
-  oneMinusBeta2: number;
-  bc1: number;
-  bc2: number;
-  eps: number;
-  gradScale: number;
-  decay: number[];
 }
 
 /** Inputs p0, g0, m0, v0, p1, ...; outputs every new p, then every m, then every v. */
