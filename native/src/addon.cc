@@ -227,7 +227,7 @@ Napi::Value Fill(const Napi::CallbackInfo& info) {
 Napi::Value Binary(const Napi::CallbackInfo& info) {
   Args x{info};
   const int64_t op = x.i64(0);
-  if (op < ADD || op > DIV) throw Napi::RangeError::New(info.Env(), "binary: unknown op");
+  if (op < ADD || op > POW) throw Napi::RangeError::New(info.Env(), "binary: unknown op");
   const auto as = dims(x, 2, "aStrides"), bs = dims(x, 4, "bStrides"), shape = dims(x, 6, "shape");
   if (as.size() != shape.size() || bs.size() != shape.size())
     throw Napi::RangeError::New(info.Env(), "binary: strides and shape of different ranks");
@@ -240,11 +240,12 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// (x, out, n)
-Napi::Value Exp(const Napi::CallbackInfo& info) {
+// (op, x, out, n)
+Napi::Value Unary(const Napi::CallbackInfo& info) {
   Args x{info};
-  const int64_t n = x.i64(2);
-  expElementwise(x.f32(0, n, "x"), x.f32(1, n, "out"), n);
+  const int64_t op = x.i64(0), n = x.i64(3);
+  if (op < EXP || op > SQUARE) throw Napi::RangeError::New(info.Env(), "unary: unknown op");
+  unary(static_cast<UnaryOp>(op), x.f32(1, n, "x"), x.f32(2, n, "out"), n);
   return info.Env().Undefined();
 }
 
@@ -280,7 +281,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("stridedCopy", Napi::Function::New(env, StridedCopy));
   exports.Set("fill", Napi::Function::New(env, Fill));
   exports.Set("binary", Napi::Function::New(env, Binary));
-  exports.Set("exp", Napi::Function::New(env, Exp));
+  exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("softmax", Napi::Function::New(env, Softmax));
   exports.Set("reduceSum", Napi::Function::New(env, ReduceSum));
   return exports;

@@ -120,12 +120,30 @@ void binary(BinaryOp op, const float* a, const int64_t* aStrides, const float* b
       return binaryRows(a, aStrides, b, bStrides, out, shape, rank, [](float x, float y) { return x * y; });
     case DIV:
       return binaryRows(a, aStrides, b, bStrides, out, shape, rank, [](float x, float y) { return x / y; });
+    case POW:  // in double, as Math.pow; the squares and cubes of GELU and the variances by multiplication
+      return binaryRows(a, aStrides, b, bStrides, out, shape, rank, [](float x, float y) {
+        const double d = x;
+        return static_cast<float>(y == 2.0f ? d * d : y == 3.0f ? d * d * d : std::pow(d, static_cast<double>(y)));
+      });
   }
 }
 
-void expElementwise(const float* x, float* out, int64_t n) {
+void unary(UnaryOp op, const float* x, float* out, int64_t n) {
   parallelFor(n, GRAIN, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; i++) out[i] = fastExp(x[i]);
+    switch (op) {  // one loop per op, each vectorizable
+      case EXP:
+        for (int64_t i = begin; i < end; i++) out[i] = fastExp(x[i]);
+        break;
+      case TANH:
+        for (int64_t i = begin; i < end; i++) out[i] = fastTanh(x[i]);
+        break;
+      case SQRT:
+        for (int64_t i = begin; i < end; i++) out[i] = std::sqrt(x[i]);
+        break;
+      case SQUARE:
+        for (int64_t i = begin; i < end; i++) out[i] = x[i] * x[i];
+        break;
+    }
   });
 }
 

@@ -61,11 +61,12 @@ void stridedCopy(const float* src, int64_t srcOffset, const int64_t* srcStrides,
                  const int64_t* dstStrides, const int64_t* shape, int rank);
 void fill(float* dst, float value, int64_t n);
 
-enum BinaryOp { ADD = 0, SUB = 1, MUL = 2, DIV = 3 };
+enum BinaryOp { ADD = 0, SUB = 1, MUL = 2, DIV = 3, POW = 4 };
 // out (contiguous, of shape) = a op b, a and b read through strides (0 on a broadcast axis).
 void binary(BinaryOp op, const float* a, const int64_t* aStrides, const float* b, const int64_t* bStrides, float* out,
             const int64_t* shape, int rank);
-void expElementwise(const float* x, float* out, int64_t n);
+enum UnaryOp { EXP = 0, TANH = 1, SQRT = 2, SQUARE = 3 };
+void unary(UnaryOp op, const float* x, float* out, int64_t n);
 // Softmax over the last axis: exp(x - max) / sum, per row.
 void softmax(const float* x, float* out, int64_t rows, int64_t cols);
 // out[o, i] = Σ_m x[o, m, i]: a sum over a block of consecutive axes (x viewed as [outer, mid, inner]).

@@ -143,6 +143,21 @@ describe.skipIf(!addon)('native-cpu kernels against the pure-JS cpu kernels', ()
     await expectClose(withGrads((a) => tf.softmax(a!), [{ shape: [2, 3, 37], values: values(222, 30) }]));
   });
 
+  it('pow, tanh, sqrt, square, tile and mean (the plain GELU and norms), forward and backward', async () => {
+    const x = { shape: [4, 6, 9], values: values(216, 3) };
+    const positive = { shape: [4, 6, 9], values: values(216, 3).map((v) => Math.abs(v) + 0.1) };
+    await expectClose(withGrads((a) => tf.pow(a!, 3), [x]));
+    await expectClose(withGrads((a) => tf.pow(a!, 2), [x]));
+    await expectClose(withGrads((a, b) => tf.pow(a!, b!), [positive, input(9)]));
+    await expectClose(withGrads((a) => tf.tanh(a!), [x]));
+    await expectClose(withGrads((a) => tf.tanh(a!), [{ shape: [50], values: values(50, 0.01) }]));
+    await expectClose(withGrads((a) => tf.sqrt(a!), [positive]));
+    await expectClose(withGrads((a) => tf.square(a!), [x]));
+    await expectClose(withGrads((a) => tf.tile(a!, [2, 1, 3]), [x]));
+    await expectClose(withGrads((a) => tf.mean(a!, -1, true), [x]));
+    await expectClose(withGrads((a) => tf.mean(a!, [0, 1]), [x]));
+  });
+
   it('split and concat along any axis', async () => {
     const x = input(3, 5, 12);
     await expectClose(withGrads((a) => tf.concat(tf.split(a!, [5, 3, 4], 2).reverse(), 2), [x]));

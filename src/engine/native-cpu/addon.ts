@@ -96,9 +96,10 @@ export interface NativeAddon {
     shape: number[],
   ): void;
   fill(dst: F32, value: number, n: number): void;
-  /** out (contiguous, `shape`) = a op b (0 add, 1 sub, 2 mul, 3 div), read through strides (0: broadcast). */
-  binary(op: 0 | 1 | 2 | 3, a: F32, aStrides: number[], b: F32, bStrides: number[], out: F32, shape: number[]): void;
-  exp(x: F32, out: F32, n: number): void;
+  /** out (contiguous, `shape`) = a op b (0 add, 1 sub, 2 mul, 3 div, 4 pow), read through strides (0: broadcast). */
+  binary(op: number, a: F32, aStrides: number[], b: F32, bStrides: number[], out: F32, shape: number[]): void;
+  /** out = op(x): 0 exp, 1 tanh, 2 sqrt, 3 square. */
+  unary(op: number, x: F32, out: F32, n: number): void;
   /** Softmax of each row over its `cols` values. */
   softmax(x: F32, out: F32, rows: number, cols: number): void;
   /** out[o, i] = Σ_m x[o, m, i], x viewed as [outer, mid, inner] (summed in double, m in order). */

@@ -1,7 +1,8 @@
 /**
  * native-cpu's versions of tfjs-cpu's memory-bound kernels that a plain LM head makes slow: its [tokens,
  * vocabulary] logits go through Slice (a strided loop per element in tfjs-cpu), broadcast Sub and Multiply (an
- * index computation per element), Exp, Softmax and PadV2. In C (native/src/elementwise.cc) for float32; other
+ * index computation per element), Exp, Softmax and PadV2; and those of the plain GELU, norms and their
+ * gradients (Pow, Tanh, Sqrt, Square, Tile, Mean). In C (native/src/elementwise.cc) for float32; other
  * dtypes, and what the C path does not cover, go to tfjs-cpu's kernel unchanged. Transpose and RealDiv and Add
  * (attention's head split, the residuals) come along: the same strided copy and broadcast loop; and Sum over
  * consecutive axes (the bias gradients: tfjs-cpu transposes the rows to the end first), SplitV and Concat.
@@ -48,11 +49,19 @@ function output(backend: CpuBackendLike, shape: number[], write: (out: Float32Ar
   return backend.makeTensorInfo(shape, 'float32', out);
 }
 
-const BINARY: [string, 0 | 1 | 2 | 3][] = [
+/** The kernels and the addon's op numbers (native/src/kernels.h: BinaryOp, UnaryOp). */
+const BINARY: [string, number][] = [
   [tf.Add, 0],
   [tf.Sub, 1],
   [tf.Multiply, 2],
   [tf.RealDiv, 3],
+  [tf.Pow, 4],
+];
+const UNARY: [string, number][] = [
+  [tf.Exp, 0],
+  [tf.Tanh, 1],
+  [tf.Sqrt, 2],
+  [tf.Square, 3],
 ];
 
 /** An operand's strides against the broadcast output shape (0 along the axes it is broadcast on). */
@@ -112,9 +121,23 @@ export function elementwiseKernels(addon: () => NativeAddon): [string, tf.Kernel
       ),
     );
   });
-  const exp = float32Kernel(tf.Exp, ({ inputs: { x }, backend }) =>
-    output(backend, x!.shape, (out) => addon().exp(f32(backend, x!), out, out.length)),
+  const unary = UNARY.map(([name, op]) =>
+    float32Kernel(name, ({ inputs: { x }, backend }) =>
+      output(backend, x!.shape, (out) => addon().unary(op, f32(backend, x!), out, out.length)),
+    ),
   );
+  // Tile: a copy of x seen as [reps[0], shape[0], reps[1], shape[1], ...], x's strides 0 along the repeats.
+  const tile = float32Kernel(tf.Tile, ({ inputs: { x }, backend, attrs }) => {
+    const reps = attrs.reps as number[];
+    const own = stridesOf(x!.shape);
+    const shape = x!.shape.flatMap((n, i) => [reps[i]!, n]);
+    const strides = x!.shape.flatMap((_, i) => [0, own[i]!]);
+    return output(
+      backend,
+      x!.shape.map((n, i) => n * reps[i]!),
+      (out) => addon().stridedCopy(f32(backend, x!), 0, strides, out, 0, stridesOf(shape), shape),
+    );
+  });
   const softmax = float32Kernel(tf.Softmax, ({ inputs: { logits }, backend, attrs }) => {
     const rank = logits!.shape.length;
     const dim = attrs.dim as number;
@@ -124,18 +147,21 @@ export function elementwiseKernels(addon: () => NativeAddon): [string, tf.Kernel
       addon().softmax(f32(backend, logits!), out, out.length / cols, cols),
     );
   });
-  const sum = float32Kernel(tf.Sum, ({ inputs: { x }, backend, attrs }) => {
-    const rank = x!.shape.length;
-    const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x!.shape).sort((p, q) => p - q);
-    // Consecutive axes only (a bias gradient's rows, a row's columns); others go to tfjs-cpu.
-    if (axes.length === 0 || axes.some((a, i) => i > 0 && a !== axes[i - 1]! + 1)) return undefined;
-    const size = (from: number, to: number) => tf.util.sizeFromShape(x!.shape.slice(from, to));
-    const [first, last] = [axes[0]!, axes.at(-1)! + 1];
-    const shape = x!.shape.flatMap((n, i) => (!axes.includes(i) ? [n] : attrs.keepDims ? [1] : []));
-    return output(backend, shape, (out) =>
-      addon().reduceSum(f32(backend, x!), out, size(0, first), size(first, last), size(last, rank)),
-    );
-  });
+  /** Sum (or Mean: the sum, then divided in float32 as tfjs-cpu does) over consecutive axes. */
+  const reduce = (name: string, mean: boolean) =>
+    float32Kernel(name, ({ inputs: { x }, backend, attrs }) => {
+      const rank = x!.shape.length;
+      const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x!.shape).sort((p, q) => p - q);
+      // Consecutive axes only (a bias gradient's rows, a row's columns); others go to tfjs-cpu.
+      if (axes.length === 0 || axes.some((a, i) => i > 0 && a !== axes[i - 1]! + 1)) return undefined;
+      const size = (from: number, to: number) => tf.util.sizeFromShape(x!.shape.slice(from, to));
+      const [first, last] = [axes[0]!, axes.at(-1)! + 1];
+      const shape = x!.shape.flatMap((n, i) => (!axes.includes(i) ? [n] : attrs.keepDims ? [1] : []));
+      return output(backend, shape, (out) => {
+        addon().reduceSum(f32(backend, x!), out, size(0, first), size(first, last), size(last, rank));
+        if (mean) for (let i = 0; i < out.length; i++) out[i] = out[i]! / size(first, last);
+      });
+    });
   // SplitV (GPT-2's q, k, v out of c_attn) and Concat (its gradient): tfjs-cpu slices and copies per element.
   const split = float32Kernel(tf.SplitV, ({ inputs: { x }, backend, attrs }) => {
     const axis = tf.util.parseAxisParam(attrs.axis as number, x!.shape)[0]!;
@@ -168,5 +194,17 @@ export function elementwiseKernels(addon: () => NativeAddon): [string, tf.Kernel
       }
     });
   });
-  return [...binary, slice, pad, transpose, exp, softmax, sum, split, concat];
+  return [
+    ...binary,
+    ...unary,
+    slice,
+    pad,
+    transpose,
+    tile,
+    softmax,
+    reduce(tf.Sum, false),
+    reduce(tf.Mean, true),
+    split,
+    concat,
+  ];
 }
