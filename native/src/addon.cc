@@ -257,11 +257,14 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// (x, out, outer, mid, inner)
-Napi::Value ReduceSum(const Napi::CallbackInfo& info) {
+// (max, x, out, outer, mid, inner)
+Napi::Value Reduce(const Napi::CallbackInfo& info) {
   Args x{info};
-  const int64_t outer = x.i64(2), mid = x.i64(3), inner = x.i64(4);
-  reduceSum(x.f32(0, outer * mid * inner, "x"), x.f32(1, outer * inner, "out"), outer, mid, inner);
+  const int64_t outer = x.i64(3), mid = x.i64(4), inner = x.i64(5);
+  if (mid < 1) throw Napi::RangeError::New(info.Env(), "reduce: nothing to reduce");
+  float* in = x.f32(1, outer * mid * inner, "x");
+  float* out = x.f32(2, outer * inner, "out");
+  (x.flag(0) ? reduceMax : reduceSum)(in, out, outer, mid, inner);
   return info.Env().Undefined();
 }
 
@@ -283,7 +286,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("softmax", Napi::Function::New(env, Softmax));
-  exports.Set("reduceSum", Napi::Function::New(env, ReduceSum));
+  exports.Set("reduce", Napi::Function::New(env, Reduce));
   return exports;
 }
 

@@ -166,22 +166,36 @@ void softmax(const float* x, float* out, int64_t rows, int64_t cols) {
 
 namespace dumbo {
 
-void reduceSum(const float* x, float* out, int64_t outer, int64_t mid, int64_t inner) {
-  // One output element's sum runs over m in order, in double, whichever thread takes it.
+namespace {
+// out[o, i] = fold over m of x[o, m, i]: the sum in double, or the max as tfjs-cpu takes it (the first value,
+// then each greater one), m in order whichever thread takes the element.
+template <typename Acc, typename Step>
+void reduce(const float* x, float* out, int64_t outer, int64_t mid, int64_t inner, Step step) {
   const int64_t span = inner > 1 ? std::min<int64_t>(inner, 256) : 1;
   const int64_t blocks = (inner + span - 1) / span;
-  parallelFor(outer * blocks, std::max<int64_t>(1, GRAIN / std::max<int64_t>(1, mid * span)), [&](int64_t begin, int64_t end) {
-    std::vector<double> acc(span);
+  const int64_t grain = std::max<int64_t>(1, GRAIN / std::max<int64_t>(1, mid * span));
+  parallelFor(outer * blocks, grain, [&](int64_t begin, int64_t end) {
+    std::vector<Acc> acc(span);
     for (int64_t task = begin; task < end; task++) {
       const int64_t o = task / blocks, i0 = (task % blocks) * span, n = std::min(span, inner - i0);
-      std::fill(acc.begin(), acc.begin() + n, 0.0);
-      for (int64_t m = 0; m < mid; m++) {
+      const float* first = x + o * mid * inner + i0;
+      for (int64_t i = 0; i < n; i++) acc[i] = first[i];
+      for (int64_t m = 1; m < mid; m++) {
         const float* row = x + (o * mid + m) * inner + i0;
-        for (int64_t i = 0; i < n; i++) acc[i] += row[i];
+        for (int64_t i = 0; i < n; i++) acc[i] = step(acc[i], row[i]);
       }
       for (int64_t i = 0; i < n; i++) out[o * inner + i0 + i] = static_cast<float>(acc[i]);
     }
   });
+}
+}  // namespace
+
+void reduceSum(const float* x, float* out, int64_t outer, int64_t mid, int64_t inner) {
+  reduce<double>(x, out, outer, mid, inner, [](double a, float v) { return a + v; });
+}
+
+void reduceMax(const float* x, float* out, int64_t outer, int64_t mid, int64_t inner) {
+  reduce<float>(x, out, outer, mid, inner, [](float a, float v) { return v > a ? v : a; });
 }
 
 }  // namespace dumbo

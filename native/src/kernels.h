@@ -71,5 +71,7 @@ void unary(UnaryOp op, const float* x, float* out, int64_t n);
 void softmax(const float* x, float* out, int64_t rows, int64_t cols);
 // out[o, i] = Σ_m x[o, m, i]: a sum over a block of consecutive axes (x viewed as [outer, mid, inner]).
 void reduceSum(const float* x, float* out, int64_t outer, int64_t mid, int64_t inner);
+// The same blocks' max (the first value, then each greater one, as tfjs-cpu).
+void reduceMax(const float* x, float* out, int64_t outer, int64_t mid, int64_t inner);
 
 }  // namespace dumbo

@@ -143,7 +143,7 @@ describe.skipIf(!addon)('native-cpu kernels against the pure-JS cpu kernels', ()
     await expectClose(withGrads((a) => tf.softmax(a!), [{ shape: [2, 3, 37], values: values(222, 30) }]));
   });
 
-  it('pow, tanh, sqrt, square, tile and mean (the plain GELU and norms), forward and backward', async () => {
+  it('pow, tanh, sqrt, square, tile, mean and max (the plain GELU, norms and log-sum-exp), forward and backward', async () => {
     const x = { shape: [4, 6, 9], values: values(216, 3) };
     const positive = { shape: [4, 6, 9], values: values(216, 3).map((v) => Math.abs(v) + 0.1) };
     await expectClose(withGrads((a) => tf.pow(a!, 3), [x]));
@@ -156,6 +156,9 @@ describe.skipIf(!addon)('native-cpu kernels against the pure-JS cpu kernels', ()
     await expectClose(withGrads((a) => tf.tile(a!, [2, 1, 3]), [x]));
     await expectClose(withGrads((a) => tf.mean(a!, -1, true), [x]));
     await expectClose(withGrads((a) => tf.mean(a!, [0, 1]), [x]));
+    await expectClose(withGrads((a) => tf.max(a!, -1), [x]));
+    await expectClose(withGrads((a) => tf.max(a!, [0, 1], true), [x]));
+    await expectClose(withGrads((a) => tf.logSumExp(a!, 1), [x]));
   });
 
   it('split and concat along any axis', async () => {
@@ -329,7 +332,7 @@ describe.skipIf(!addon)('native-cpu kernels against the pure-JS cpu kernels', ()
     ]) {
       expect(tf.getKernel(name, 'native-cpu')!.kernelFunc, name).not.toBe(tf.getKernel(name, 'cpu')?.kernelFunc);
     }
-    for (const name of ['Max', 'DumboDropout', 'DumboRope']) {
+    for (const name of ['Min', 'DumboDropout', 'DumboRope']) {
       expect(tf.getKernel(name, 'native-cpu')?.kernelFunc, name).toBe(tf.getKernel(name, 'cpu')?.kernelFunc);
     }
   });

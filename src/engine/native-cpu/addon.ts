@@ -102,8 +102,8 @@ export interface NativeAddon {
   unary(op: number, x: F32, out: F32, n: number): void;
   /** Softmax of each row over its `cols` values. */
   softmax(x: F32, out: F32, rows: number, cols: number): void;
-  /** out[o, i] = Σ_m x[o, m, i], x viewed as [outer, mid, inner] (summed in double, m in order). */
-  reduceSum(x: F32, out: F32, outer: number, mid: number, inner: number): void;
+  /** out[o, i] = Σ_m x[o, m, i] (in double, m in order), or its max; x viewed as [outer, mid, inner], mid >= 1. */
+  reduce(max: boolean, x: F32, out: F32, outer: number, mid: number, inner: number): void;
 }
 
 /** B, nh, nkv, T, S, hs, scale, window, drop, key, threshold, dropScale. */

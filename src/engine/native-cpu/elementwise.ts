@@ -2,7 +2,7 @@
  * native-cpu's versions of tfjs-cpu's memory-bound kernels that a plain LM head makes slow: its [tokens,
  * vocabulary] logits go through Slice (a strided loop per element in tfjs-cpu), broadcast Sub and Multiply (an
  * index computation per element), Exp, Softmax and PadV2; and those of the plain GELU, norms and their
- * gradients (Pow, Tanh, Sqrt, Square, Tile, Mean). In C (native/src/elementwise.cc) for float32; other
+ * gradients (Pow, Tanh, Sqrt, Square, Tile, Mean, Max). In C (native/src/elementwise.cc) for float32; other
  * dtypes, and what the C path does not cover, go to tfjs-cpu's kernel unchanged. Transpose and RealDiv and Add
  * (attention's head split, the residuals) come along: the same strided copy and broadcast loop; and Sum over
  * consecutive axes (the bias gradients: tfjs-cpu transposes the rows to the end first), SplitV and Concat.
@@ -147,19 +147,21 @@ export function elementwiseKernels(addon: () => NativeAddon): [string, tf.Kernel
       addon().softmax(f32(backend, logits!), out, out.length / cols, cols),
     );
   });
-  /** Sum (or Mean: the sum, then divided in float32 as tfjs-cpu does) over consecutive axes. */
-  const reduce = (name: string, mean: boolean) =>
+  /** Sum, Mean (the sum, then divided in float32 as tfjs-cpu does) or Max over consecutive axes. */
+  const reduce = (name: string, kind: 'sum' | 'mean' | 'max') =>
     float32Kernel(name, ({ inputs: { x }, backend, attrs }) => {
       const rank = x!.shape.length;
-      const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x!.shape).sort((p, q) => p - q);
+      const axis = (kind === 'max' ? attrs.reductionIndices : attrs.axis) as number | number[];
+      const axes = tf.util.parseAxisParam(axis, x!.shape).sort((p, q) => p - q);
       // Consecutive axes only (a bias gradient's rows, a row's columns); others go to tfjs-cpu.
       if (axes.length === 0 || axes.some((a, i) => i > 0 && a !== axes[i - 1]! + 1)) return undefined;
+      if (axes.some((a) => x!.shape[a] === 0)) return undefined;
       const size = (from: number, to: number) => tf.util.sizeFromShape(x!.shape.slice(from, to));
       const [first, last] = [axes[0]!, axes.at(-1)! + 1];
       const shape = x!.shape.flatMap((n, i) => (!axes.includes(i) ? [n] : attrs.keepDims ? [1] : []));
       return output(backend, shape, (out) => {
-        addon().reduceSum(f32(backend, x!), out, size(0, first), size(first, last), size(last, rank));
-        if (mean) for (let i = 0; i < out.length; i++) out[i] = out[i]! / size(first, last);
+        addon().reduce(kind === 'max', f32(backend, x!), out, size(0, first), size(first, last), size(last, rank));
+        if (kind === 'mean') for (let i = 0; i < out.length; i++) out[i] = out[i]! / size(first, last);
       });
     });
   // SplitV (GPT-2's q, k, v out of c_attn) and Concat (its gradient): tfjs-cpu slices and copies per element.
@@ -202,8 +204,9 @@ export function elementwiseKernels(addon: () => NativeAddon): [string, tf.Kernel
     transpose,
     tile,
     softmax,
-    reduce(tf.Sum, false),
-    reduce(tf.Mean, true),
+    reduce(tf.Sum, 'sum'),
+    reduce(tf.Mean, 'mean'),
+    reduce(tf.Max, 'max'),
     split,
     concat,
   ];
