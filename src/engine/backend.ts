@@ -107,16 +107,22 @@ function tryNative(pkg: string, loader: (p: string) => unknown): string | undefi
   }
 }
 
-let current: BackendReport | undefined;
+/**
+ * The choice lives on globalThis, beside tfjs's own engine (one per process): a plugin reaches the engine as
+ * `dumbo/engine` (dist/) while a test or a script may load src/, and each copy must see the backend the other
+ * chose instead of choosing again (ensureBackend would switch tfjs to `auto`'s pick under the caller).
+ */
+const CHOSEN = Symbol.for('dumbo.engine.backend');
+const chosen = globalThis as unknown as { [CHOSEN]?: BackendReport };
 
 /** The report of the backend this process runs on, once `initBackend` has chosen one. */
 export function currentBackend(): BackendReport | undefined {
-  return current;
+  return chosen[CHOSEN];
 }
 
 /** Chooses a backend (`auto`) unless one was chosen already. */
 export async function ensureBackend(): Promise<BackendReport> {
-  return current ?? (await initBackend('auto'));
+  return chosen[CHOSEN] ?? (await initBackend('auto'));
 }
 
 let gradientsRegistered = false;
@@ -287,7 +293,7 @@ export async function initBackend(choice: BackendChoice = 'auto', options: InitO
         ? 'the best available'
         : `the better ones cannot run: ${skipped.map((c) => c.reason).join('; ')}`;
   if (pick.name === 'webgpu' && webgpu.adapter) why += `; adapter ${formatAdapter(webgpu.adapter)}`;
-  current = {
+  const report: BackendReport = {
     name: pick.name,
     tfBackend: pick.tfBackend,
     why,
@@ -295,7 +301,8 @@ export async function initBackend(choice: BackendChoice = 'auto', options: InitO
     tfjsVersion: tf.version_core,
     adapter: webgpu.adapter,
   };
-  return current;
+  chosen[CHOSEN] = report;
+  return report;
 }
 
 /** The report as the few lines `dumbo doctor` and the run log print. */

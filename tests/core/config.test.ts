@@ -144,7 +144,7 @@ describe('backend: and webgpu:', () => {
     );
     expect(ok.data.webgpu).toEqual({ allow_software: true, adapter: 'nvidia' });
     expect(errorOf(() => parseConfig('plugins: []\nbackend: cuda\n', 'run.yaml'))).toBe(
-      "run.yaml:2:10: backend: expected one of auto, gpu, webgpu, native, cpu, wasm, got 'cuda'",
+      "run.yaml:2:10: backend: expected one of auto, gpu, webgpu, native, native-cpu, cpu, wasm, got 'cuda'",
     );
   });
 
