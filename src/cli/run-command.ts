@@ -20,6 +20,7 @@ import { defaultEntries, nodeForkHost } from '../host/process.js';
 import { STOP_SIGNALS, type HostMessage, type StartRunRequest, type StopSignal } from '../host/protocol.js';
 import { resumeRequest } from '../services/run-folders.js';
 import { SettingsStore } from '../services/settings.js';
+import { takeOverSignals } from './signals.js';
 import { runFiles } from '../shared/run-files.js';
 
 export interface RunCommandOptions {
@@ -160,10 +161,10 @@ export async function runCommand(configFile: string | undefined, options: RunCom
       client.kill();
     }
   };
-  const handlers = (Object.keys(STOP_SIGNALS) as StopSignal[]).map((s) => [s, () => onSignal(s)] as const);
-  for (const [s, h] of handlers) process.on(s, h);
+  // The only listener while the run goes: the settings' when-exit would echo each signal (signals.ts).
+  const giveBack = takeOverSignals(Object.keys(STOP_SIGNALS) as StopSignal[], onSignal);
   const end = await client.ended;
-  for (const [s, h] of handlers) process.off(s, h);
+  giveBack();
 
   const outcome = end.outcome;
   if (!outcome) {

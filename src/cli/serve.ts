@@ -36,6 +36,7 @@ import { createServices, nodeForkHost, type Services } from '../services/index.j
 import { ARGS_VALID, CHANNELS, EVENTS_PROTOCOL, type AppEvent, type CallName } from '../shared/api.js';
 import { firstExternalAddress, hostPart, isLoopback, isWildcard, ServeAccess } from './serve-access.js';
 import { rejectUpgrade, SECURITY_HEADERS, send, sendJson, staticFile } from './serve-http.js';
+import { takeOverSignals } from './signals.js';
 
 export { CSP } from './serve-http.js';
 
@@ -277,29 +278,6 @@ export async function serveCommand(o: ServeCommandOptions): Promise<number> {
         void services.dispose({ force: true }).then(() => finish(130));
       }
     };
-    giveBack = takeOverSignals(onSignal);
+    giveBack = takeOverSignals(['SIGINT', 'SIGTERM'], onSignal);
   });
-}
-
-/**
- * Makes `onSignal` the only listener of SIGINT and SIGTERM until the returned function gives the signals
- * back. Why: `conf` (the settings) pulls in `when-exit`, which listens once for these signals, runs its
- * cleanup and then sends the same signal to this process again. Beside serve's own listener, one Ctrl-C or
- * SIGTERM would then arrive twice, and the echo, counted as the second, would kill the runs instead of
- * letting them checkpoint. The listeners other modules left are set aside meanwhile and put back afterwards;
- * when-exit's cleanup still runs on 'exit', which it listens to as well.
- */
-function takeOverSignals(onSignal: () => void): () => void {
-  const signals = ['SIGINT', 'SIGTERM'] as const;
-  const setAside = signals.map((signal) => [signal, process.rawListeners(signal)] as const);
-  for (const signal of signals) {
-    process.removeAllListeners(signal);
-    process.on(signal, onSignal);
-  }
-  return () => {
-    for (const [signal, listeners] of setAside) {
-      process.off(signal, onSignal);
-      for (const listener of listeners) process.on(signal, listener as () => void);
-    }
-  };
 }
