@@ -6,6 +6,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { dumboBin, repoRoot, tempDir } from '../helpers.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -188,4 +189,20 @@ export async function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   });
+}
+
+/**
+ * A suite's browser and servers: Chromium launched before the suite's tests, closed after them with every
+ * server the tests pushed to `servers`.
+ */
+export function browserSession(): { browser: Browser; servers: Served[] } {
+  const session = { browser: undefined as unknown as Browser, servers: [] as Served[] };
+  beforeAll(async () => {
+    session.browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await session.browser?.close();
+    await Promise.all(session.servers.map((s) => s.stop()));
+  });
+  return session;
 }

@@ -13,14 +13,14 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { parse } from 'yaml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunSummary, Settings } from '../../src/shared/api.js';
 import { repoRoot } from '../helpers.js';
 import {
   apiCall,
   fastConfig,
   haveChromium,
-  launchChromium,
+  browserSession,
   quickstart,
   screenshot,
   serve,
@@ -76,24 +76,14 @@ async function runEnds(page: Page, served: Served, timeoutMs = 90_000): Promise<
 }
 
 describe.skipIf(!haveChromium)('the config column in Chromium, served by dumbo serve', () => {
-  let browser: Browser;
-  const servers: Served[] = [];
-
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await Promise.all(servers.map((s) => s.stop()));
-  });
+  const session = browserSession();
 
   it("Run runs the edited text and leaves the file as it was; a YAML error disables Run and keeps the plugin cards; the panel names the run's config", async () => {
     const { cwd, config } = workspace('e2e-config', 12);
     const before = hash(config);
     const served = await serve(config, cwd);
-    servers.push(served);
-    const { page, notFound, errors } = await openPage(browser, served.url);
+    session.servers.push(served);
+    const { page, notFound, errors } = await openPage(session.browser, served.url);
     await editorShows(page, served, 'name: e2e-config');
     await until(
       'plugin cards',
@@ -201,7 +191,7 @@ describe.skipIf(!haveChromium)('the config column in Chromium, served by dumbo s
       60_000,
     );
     expect(await text(page, 'run-config-source')).toBe('Config: other.yaml');
-    const second = await openPage(browser, served.url);
+    const second = await openPage(session.browser, served.url);
     await editorShows(second.page, served, 'name: e2e-config');
     const source = second.page.getByTestId('run-config-source');
     await until(
@@ -249,8 +239,8 @@ describe.skipIf(!haveChromium)('the config column in Chromium, served by dumbo s
       }),
     );
     const served = await serve(config, cwd);
-    servers.push(served);
-    const { page, errors } = await openPage(browser, served.url);
+    session.servers.push(served);
+    const { page, errors } = await openPage(session.browser, served.url);
     await editorShows(page, served, 'name: e2e-examples');
 
     // The gallery: a card per example, with what it shows and how long it takes.

@@ -6,8 +6,8 @@
 
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import * as e2e from './serve-browser.js';
 
 e2e.warnIfNoChromium('tests/e2e/workbench-editor.e2e.test.ts');
@@ -15,17 +15,7 @@ e2e.warnIfNoChromium('tests/e2e/workbench-editor.e2e.test.ts');
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 describe.skipIf(!e2e.haveChromium)('the schema-driven editor in Chromium', () => {
-  let browser: Browser;
-  let served: e2e.Served | undefined;
-
-  beforeAll(async () => {
-    browser = await e2e.launchChromium();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await served?.stop();
-  });
+  const session = e2e.browserSession();
 
   /** The editor's text as CodeMirror shows it (every line of a config this short is rendered). */
   const editorText = (page: Page) => page.getByTestId('config-editor').locator('.cm-content').innerText();
@@ -37,9 +27,9 @@ describe.skipIf(!e2e.haveChromium)('the schema-driven editor in Chromium', () =>
       .replace('  learning_rate: 0.01\n', '  learning_rate: 0.01 # tuned by hand\n');
     writeFileSync(config, text);
     const onDisk = sha256(config);
-    served = await e2e.serve(config, cwd);
-    const s = served;
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const s = await e2e.serve(config, cwd);
+    session.servers.push(s);
+    const page = await session.browser.newPage({ viewport: { width: 1400, height: 900 } });
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
     await page.goto(s.url);

@@ -10,14 +10,14 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { describe, expect, it, onTestFailed } from 'vitest';
 import type { RunSummary } from '../../src/shared/api.js';
 import { runDumbo, tempDir } from '../helpers.js';
 import {
   apiCall,
   fastConfig,
   haveChromium,
-  launchChromium,
+  browserSession,
   quickstart,
   screenshot,
   serve,
@@ -25,7 +25,6 @@ import {
   until,
   warnIfNoChromium,
   workspace,
-  type Served,
 } from './serve-browser.js';
 
 warnIfNoChromium('tests/e2e/workbench-history.e2e.test.ts');
@@ -51,23 +50,13 @@ const textOf = async (page: Page, testId: string) => {
 };
 
 describe.skipIf(!haveChromium)('run history in Chromium, served by dumbo serve', () => {
-  let browser: Browser;
-  const servers: Served[] = [];
-
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await Promise.all(servers.map((s) => s.stop()));
-  });
+  const session = browserSession();
 
   it('a run stopped before a page reload is resumed from History after it, and goes on past its stop', async () => {
     const { cwd, config } = workspace('e2e-history-resume', 5000);
     const served = await serve(config, cwd);
-    servers.push(served);
-    const page = await newPage(browser, 'resume');
+    session.servers.push(served);
+    const page = await newPage(session.browser, 'resume');
     await page.goto(served.url);
     const editor = page.getByTestId('config-editor').locator('.cm-content');
     await until(
@@ -159,8 +148,8 @@ describe.skipIf(!haveChromium)('run history in Chromium, served by dumbo serve',
       expect(r.code, r.stderr).toBe(0);
     }
     const served = await serve(config, cwd, { home });
-    servers.push(served);
-    const page = await newPage(browser, 'compare');
+    session.servers.push(served);
+    const page = await newPage(session.browser, 'compare');
     await page.goto(served.url);
     await showView(page, 'view-history');
     const rowOf = (name: string) => page.getByTestId('run-row').filter({ hasText: name });

@@ -10,13 +10,13 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunDetail, RunSummary } from '../../src/shared/api.js';
 import { tempDir } from '../helpers.js';
 import {
   apiCall,
   haveChromium,
-  launchChromium,
+  browserSession,
   quickstart,
   screenshot,
   serve,
@@ -126,23 +126,13 @@ async function runStatus(page: Page): Promise<string> {
 }
 
 describe.skipIf(!haveChromium)('the run panel in Chromium, served by dumbo serve', () => {
-  let browser: Browser;
-  const servers: Served[] = [];
-
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await Promise.all(servers.map((s) => s.stop()));
-  });
+  const session = browserSession();
 
   it('sums up the plugins in a drawer that opens by keyboard, keeps the settings off the run panel, previews the data, charts a run large with its eval marker, filters the trace, and generates repeatably', async () => {
     const { cwd, config } = promptResponseWorkspace('e2e-panel');
     const served = await serve(config, cwd);
-    servers.push(served);
-    const page = await openPage(browser, served, 'e2e-panel');
+    session.servers.push(served);
+    const page = await openPage(session.browser, served, 'e2e-panel');
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
 
@@ -359,8 +349,8 @@ describe.skipIf(!haveChromium)('the run panel in Chromium, served by dumbo serve
     const text = readFileSync(config, 'utf8').replace('init: from_config', 'init: pretrained');
     writeFileSync(config, text);
     const served = await serve(config, cwd);
-    servers.push(served);
-    const page = await openPage(browser, served, 'e2e-panel-fails');
+    session.servers.push(served);
+    const page = await openPage(session.browser, served, 'e2e-panel-fails');
     await page.getByTestId('run-button').click();
     const final = await until(
       'the run ends',

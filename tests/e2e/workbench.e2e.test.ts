@@ -11,15 +11,14 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PluginCard } from '../../src/shared/api.js';
 import { repoRoot } from '../helpers.js';
 import {
   apiCall,
   fastConfig,
   haveChromium,
-  launchChromium,
+  browserSession,
   quickstart,
   screenshot,
   serve,
@@ -27,7 +26,6 @@ import {
   until,
   warnIfNoChromium,
   workspace,
-  type Served,
 } from './serve-browser.js';
 
 warnIfNoChromium('tests/e2e/workbench.e2e.test.ts');
@@ -40,22 +38,12 @@ function gpt2Parameters(c: { vocab: number; positions: number; embd: number; lay
 }
 
 describe.skipIf(!haveChromium)('the workbench in Chromium, served by dumbo serve', () => {
-  let browser: Browser;
-  const servers: Served[] = [];
-
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await Promise.all(servers.map((s) => s.stop()));
-  });
+  const session = browserSession();
 
   it('opens the config with the token, marks and clears a YAML error, runs to completed with the loss chart, model info and history', async () => {
     const { cwd, config } = workspace('e2e-workbench', 20, ['tensorboard']);
     const served = await serve(config, cwd);
-    servers.push(served);
+    session.servers.push(served);
 
     // Without the token: 401 for pages outside the app path and the API alike; the token in a query (the
     // old way in, which set a cookie) opens nothing any more.
@@ -70,7 +58,7 @@ describe.skipIf(!haveChromium)('the workbench in Chromium, served by dumbo serve
     expect(query.status).toBe(401);
     expect(query.headers.get('set-cookie')).toBeNull();
 
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const page = await session.browser.newPage({ viewport: { width: 1400, height: 900 } });
     const consoleErrors: string[] = [];
     page.on('pageerror', (error) => consoleErrors.push(error.message));
     const cspViolations: string[] = [];
@@ -205,8 +193,8 @@ describe.skipIf(!haveChromium)('the workbench in Chromium, served by dumbo serve
   it('Stop ends a long run as stopped', async () => {
     const { cwd, config } = workspace('e2e-stop', 5000);
     const served = await serve(config, cwd);
-    servers.push(served);
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    session.servers.push(served);
+    const page = await session.browser.newPage({ viewport: { width: 1400, height: 900 } });
     await page.goto(served.url);
     const editor = page.getByTestId('config-editor').locator('.cm-content');
     await until(

@@ -289,7 +289,7 @@ describe('services: config files, examples and settings', () => {
     const file = path.join(repoRoot, 'resources', 'examples', 'quickstart.yaml');
     expect(quick).toMatchObject({ name: 'quickstart', path: file, text: readFileSync(file, 'utf8') });
     expect(quick.description).toMatch(/^Trains a small GPT-2/);
-    expect(quick.duration).toMatch(/min on 2 CPU cores/);
+    expect(quick.duration).toMatch(/^about \d+ s on 2 CPU cores with native-cpu \(measured/);
     expect(examples.map((e) => e.name)).toContain('hello');
   });
 
