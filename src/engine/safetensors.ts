@@ -60,6 +60,17 @@ export const SAFETENSORS_FILE = 'model.safetensors';
 export const SAFETENSORS_INDEX_FILE = 'model.safetensors.index.json';
 const SHARD_NAME = /^model-\d{5}-of-\d{5}\.safetensors$/;
 
+/** Whether a folder holds weights the engine loads (one file, an index, or shards): not only config and tokenizer. */
+export function hasSafetensorsWeights(folder: string): boolean {
+  try {
+    return readdirSync(folder).some(
+      (n) => n === SAFETENSORS_FILE || n === SAFETENSORS_INDEX_FILE || SHARD_NAME.test(n),
+    );
+  } catch {
+    return false;
+  }
+}
+
 /** The reference implementation refuses headers above 100 MB; so do we, before allocating one. */
 const MAX_HEADER_BYTES = 100_000_000;
 

@@ -18,14 +18,7 @@ import path from 'node:path';
 import { builtinPluginDir, userPluginDir } from '../core/paths.js';
 import { dumboVersion } from '../host/info.js';
 import type { AppEvent, CallArgs, CallName, CallResult, PluginCard } from '../shared/api.js';
-import {
-  defaultExamplesDir,
-  listExamples,
-  listModels,
-  modelInitProblem,
-  readConfigFile,
-  writeConfigFile,
-} from './library.js';
+import { defaultExamplesDir, listExamples, listModels, readConfigFile, writeConfigFile } from './library.js';
 import {
   adoptPluginFolder,
   commitPluginCopy,
@@ -239,10 +232,7 @@ export function createServices(options: ServicesOptions): Services {
     },
 
     validateConfig: async (text, file) => {
-      const result = await introspection.request('validate', { text, path: abs(file), userPluginDir: pluginFolder() });
-      // The app's own check beside the plugins' (a model picked by its folder): flagged like their problems.
-      const trap = modelInitProblem(text, abs(file));
-      return trap ? { ...result, valid: false, problems: [...result.problems, trap] } : result;
+      return introspection.request('validate', { text, path: abs(file), userPluginDir: pluginFolder() });
     },
 
     listExamples: async () => listExamples(examplesDir),

@@ -1,11 +1,10 @@
 /**
  * Files the app reads and writes for the user that run no plugin code: config files (open, save), the
  * example configs shipped in resources/examples (described by its index.json), and the model folders the app
- * knows (runs' final/ folders, the quickstart's model, the Hugging Face cache), with the check that a config
- * does not build a fresh model from a folder of trained weights.
+ * knows (runs' final/ folders, the quickstart's model, the Hugging Face cache).
  *
- * Who may import it: src/services only. Imports core (errors, paths), engine/hub (the cache listing only:
- * no tfjs) and the shared API types.
+ * Who may import it: src/services only. Imports core (errors, paths), the engine when listing models (loaded
+ * then, not with the services) and the shared API types.
  */
 
 import {
@@ -21,11 +20,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { isScalar, LineCounter, parseDocument } from 'yaml';
 import { DumboError } from '../core/errors.js';
 import { appRoot } from '../core/paths.js';
 import { lstatOrUndefined, statOrUndefined } from '../core/fs.js';
-import type { ConfigFile, ConfigProblem, Example, ModelChoice, RunSummary } from '../shared/api.js';
+import type { ConfigFile, Example, ModelChoice, RunSummary } from '../shared/api.js';
 import { runFiles } from '../shared/run-files.js';
 
 const MAX_CONFIG_BYTES = 4_000_000;
@@ -56,7 +54,7 @@ export function readConfigFile(file: string, cwd: string): ConfigFile {
 /** The text of a config file as saved, or undefined when there is none to read (an untitled config). */
 export function savedConfigText(file: string): string | undefined {
   try {
-    return readFileSync(file, 'utf8');
+    return readConfigFile(file, path.dirname(file)).text;
   } catch {
     return undefined;
   }
@@ -191,11 +189,18 @@ export function defaultExamplesDir(): string {
 
 /** Local model folders (runs' final/, the quickstart's model) and the Hugging Face cache. */
 export async function listModels(runs: RunSummary[]): Promise<ModelChoice[]> {
+  // Loaded when asked for, not with the services: the engine brings tfjs into main's process.
+  const { hasSafetensorsWeights, listCachedModels } = await import('../engine/index.js');
   const out: ModelChoice[] = [];
   for (const r of runs) {
     const { final } = runFiles(r.runFolder);
     if (existsSync(path.join(final, 'config.json')))
-      out.push({ label: `${r.name} (run ${r.id})`, path: final, source: 'local', weights: hasWeights(final) });
+      out.push({
+        label: `${r.name} (run ${r.id})`,
+        path: final,
+        source: 'local',
+        weights: hasSafetensorsWeights(final),
+      });
   }
   const quick = path.join(appRoot(), 'resources', 'quickstart', 'model');
   if (existsSync(path.join(quick, 'config.json'))) {
@@ -203,50 +208,15 @@ export async function listModels(runs: RunSummary[]): Promise<ModelChoice[]> {
       label: 'quickstart model (config and tokenizer, no weights: init: from_config)',
       path: quick,
       source: 'local',
-      weights: hasWeights(quick),
+      weights: hasSafetensorsWeights(quick),
     });
   }
-  // Loaded when asked for, not with the services: the engine brings tfjs into main's process.
-  const { listCachedModels } = await import('../engine/index.js');
   try {
     for (const m of listCachedModels()) {
-      out.push({ label: m.repoId, path: m.snapshot, source: 'hf-cache', weights: hasWeights(m.snapshot) });
+      out.push({ label: m.repoId, path: m.snapshot, source: 'hf-cache', weights: hasSafetensorsWeights(m.snapshot) });
     }
   } catch {
     // an unreadable cache lists nothing
   }
   return out;
-}
-
-/** Whether a Hugging Face folder holds a model's trained weights (not only its config.json and tokenizer). */
-export function hasWeights(folder: string): boolean {
-  try {
-    return readdirSync(folder).some((n) => /^model(-[\w-]+)?\.safetensors$|^pytorch_model(-[\w-]+)?\.bin$/.test(n));
-  } catch {
-    return false;
-  }
-}
-
-/**
- * The trap of a model picked by its folder: `model.init: from_config` builds a fresh model with random
- * weights, so a `base_model` folder of trained weights only lends its shape. Said at `init`'s line, so that
- * validation flags it before a run trains from scratch by mistake. `file`: the config's (relative paths).
- */
-export function modelInitProblem(text: string, file: string): ConfigProblem | undefined {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter });
-  if (doc.errors.length > 0) return undefined;
-  const init = doc.getIn(['model', 'init'], true);
-  const base = doc.getIn(['model', 'base_model']);
-  if (!isScalar(init) || init.value !== 'from_config' || typeof base !== 'string' || !init.range) return undefined;
-  if (!hasWeights(path.resolve(path.dirname(file), base))) return undefined;
-  const { line, col } = lineCounter.linePos(init.range[0]);
-  return {
-    message:
-      `model.init: from_config builds a new model with random weights, so the trained weights in ${base} ` +
-      'would not be used: set init: pretrained to fine-tune them (model.config overrides do not apply then)',
-    file,
-    line,
-    column: col,
-  };
 }

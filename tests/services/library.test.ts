@@ -2,7 +2,9 @@
 // whether they hold trained weights, and the check that flags `init: from_config` on such a folder.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hasWeights, listExamples, listModels, modelInitProblem } from '../../src/services/library.js';
+import { modelInitProblem } from '../../src/host/worker/model-init.js';
+import { listExamples, listModels } from '../../src/services/library.js';
+import { hasSafetensorsWeights } from '../../src/engine/safetensors.js';
 import type { RunSummary } from '../../src/shared/api.js';
 import { tempDir, writeFiles } from '../helpers.js';
 import { harness } from './harness.js';
@@ -65,9 +67,9 @@ describe('services: model folders and init', () => {
   const run = (id: string) => ({ id, name: id, runFolder: path.join(root, 'runs', id) }) as RunSummary;
 
   it('tells a folder of trained weights from one with only a config and tokenizer', async () => {
-    expect(hasWeights(path.join(root, 'runs', 'r1', 'final'))).toBe(true);
-    expect(hasWeights(path.join(root, 'shape'))).toBe(false);
-    expect(hasWeights(path.join(root, 'missing'))).toBe(false);
+    expect(hasSafetensorsWeights(path.join(root, 'runs', 'r1', 'final'))).toBe(true);
+    expect(hasSafetensorsWeights(path.join(root, 'shape'))).toBe(false);
+    expect(hasSafetensorsWeights(path.join(root, 'missing'))).toBe(false);
     const models = await listModels([run('r1'), run('r2')]);
     expect(models.filter((m) => m.label.includes('(run ')).map((m) => [m.label, m.weights])).toEqual([
       ['r1 (run r1)', true],

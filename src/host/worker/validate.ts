@@ -8,6 +8,7 @@
 import path from 'node:path';
 import type { WorkerCalls } from '../protocol.js';
 import { DRY_RUN_ROWS, formattedDataset } from './formatted-dataset.js';
+import { modelInitProblem } from './model-init.js';
 import { pluginCard, prepareText, toProblems, type LoadedSet } from './shared.js';
 
 export async function validate(
@@ -20,9 +21,11 @@ export async function validate(
       await formattedDataset(prepared, { dryRunRows: DRY_RUN_ROWS });
     }
     const names = prepared.config.data.plugins;
+    // A model picked by its folder: flagged like the plugins' problems.
+    const trap = modelInitProblem(p.text, p.path);
     return {
-      valid: true,
-      problems: [],
+      valid: !trap,
+      problems: trap ? [trap] : [],
       plugins: prepared.plugins.map((q) => pluginCard(q, path.basename(q.source.location), names)),
     };
   } catch (error) {
