@@ -20,6 +20,7 @@ import {
   type PluginContext,
   type PluginHooks,
   type Result,
+  shellArg,
   type TrainingSummary,
 } from 'dumbo';
 import {
@@ -91,7 +92,7 @@ export class TensorBoardCollector extends MetricsCollector {
       this.tags.add(e.name);
     }
     // A busy training loop may starve the timer; the step's own metrics flush on time instead.
-    if (Date.now() - this.lastFlush >= this.flushSecs * 1000) this.flush();
+    if (Date.now() - this.lastFlush >= this.flushSecs * 1000) this.flushReporting();
   }
 
   logHyperparameters(params: Record<string, unknown>): void {
@@ -115,9 +116,10 @@ export class TensorBoardCollector extends MetricsCollector {
   /** Writes what is pending, with the samples added since the last flush. */
   flush(): void {
     if (this.closed) return;
+    // A failed write is tried again at the next interval, not at every step.
+    this.lastFlush = Date.now();
     for (const s of this.samples?.read() ?? []) this.addText(SAMPLES_TAG, s.text, s.step);
     this.writer.flush();
-    this.lastFlush = Date.now();
   }
 
   /** The experiment (hyperparameters and every metric seen) and the session's end, then the last write. */
@@ -172,8 +174,7 @@ export class TensorBoardPlugin extends LoggingPlugin {
     const samples = ctx.runFolder ? new SamplesTail(path.join(ctx.runFolder, 'samples.jsonl')) : undefined;
     this.collector = new TensorBoardCollector(writer, options.flush_secs, samples, ctx.logger);
     ctx.logger.debug(`TensorBoard events in ${writer.file}`);
-    const quoted = /[\s"'$`\\]/.test(dir) ? JSON.stringify(dir) : dir;
-    ctx.addLink({ label: 'TensorBoard', path: dir, hint: `tensorboard --logdir ${quoted}` });
+    ctx.addLink({ label: 'TensorBoard', path: dir, hint: `tensorboard --logdir ${shellArg(dir)}` });
     return Ok(undefined);
   }
 

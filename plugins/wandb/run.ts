@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Logger, MetricEvent, RunLink } from 'dumbo';
+import { shellArg, type Logger, type MetricEvent, type RunLink } from 'dumbo';
 import type { Bucket } from './api.js';
 import { HistoryRows, jsonOf, jsonValue, rowItems, Summary, summaryItems, type Row } from './history.js';
 import type { Item } from './records.js';
@@ -35,7 +35,7 @@ export interface WandbRunOptions {
 
 /** `dumbo wandb-sync DIR`, quoted for a shell when the path needs it. */
 export function syncCommand(dir: string): string {
-  return `dumbo wandb-sync ${/[\s"'$`\\]/.test(dir) ? JSON.stringify(dir) : dir}`;
+  return `dumbo wandb-sync ${shellArg(dir)}`;
 }
 
 /** The config as W&B's config.yaml holds it: `wandb_version: 1`, then each key's `desc` and `value`. */
@@ -180,9 +180,10 @@ export class WandbRun {
   }
 
   private flushReporting(): void {
+    // A failed write is tried again at the next interval, not at every step.
+    this.lastFlush = Date.now();
     try {
       this.folder.flush();
-      this.lastFlush = Date.now();
     } catch (error) {
       if (this.flushWarned) return;
       this.flushWarned = true;

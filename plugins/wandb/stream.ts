@@ -56,7 +56,9 @@ export interface StreamReport {
 }
 
 export class OnlineStream {
+  /** The history lines not sent yet (those sent are dropped: a long run must not keep them all). */
   private readonly lines: string[] = [];
+  /** How many lines were sent: the offset of `lines[0]` in wandb-history.jsonl. */
   private sent = 0;
   private summary: string | undefined;
   private summarySent: string | undefined;
@@ -125,7 +127,7 @@ export class OnlineStream {
     return {
       complete: this.completed,
       linesSent: this.sent,
-      linesLeft: this.lines.length - this.sent,
+      linesLeft: this.lines.length,
       filesLeft: this.filesLeft,
       ...(this.failure ? { error: this.failure.message } : {}),
     };
@@ -149,7 +151,7 @@ export class OnlineStream {
       });
       if (this.ending || signal.aborted) break;
       if (this.configSent !== this.configVersion) await this.upsert(signal);
-      if (this.sent < this.lines.length || this.summary !== this.summarySent) {
+      if (this.lines.length > 0 || this.summary !== this.summarySent) {
         await this.push(signal);
         lastPush = Date.now();
       } else if (Date.now() - lastPush >= this.timings.heartbeatMs) {
@@ -194,10 +196,10 @@ export class OnlineStream {
 
   /** Every line not yet sent and the summary if it changed, in pushes within wandb's limits. */
   private async push(signal: AbortSignal): Promise<void> {
-    while (this.sent < this.lines.length || this.summary !== this.summarySent) {
+    while (this.lines.length > 0 || this.summary !== this.summarySent) {
       const content: string[] = [];
       let bytes = 0;
-      for (let i = this.sent; i < this.lines.length && content.length < MAX_LINES; i++) {
+      for (let i = 0; i < this.lines.length && content.length < MAX_LINES; i++) {
         bytes += Buffer.byteLength(this.lines[i]!) + 3;
         if (bytes > MAX_BYTES && content.length > 0) break;
         content.push(this.lines[i]!);
@@ -209,6 +211,7 @@ export class OnlineStream {
         files['wandb-summary.json'] = { offset: 0, content: [summary] };
       }
       await this.api.fileStream(this.bucketName(), { files, dropped: 0 }, signal);
+      this.lines.splice(0, content.length);
       this.sent += content.length;
       this.summarySent = summary;
     }

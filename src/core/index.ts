@@ -118,7 +118,7 @@ export {
   type RunOutcome,
   type RunStatus,
 } from './run.js';
-export { builtinPluginDir, userPluginDir, userDataDir, appRoot } from './paths.js';
+export { builtinPluginDir, userPluginDir, userDataDir, appRoot, shellArg } from './paths.js';
 /** @deprecated Use the plugin context every hook receives as its last argument (`PluginContext`). */
 export { getRunContext, setRunContext, type RunContext } from './shared.js';
 export { mulberry32, seededPermutation } from './random.js';

@@ -53,3 +53,8 @@ function sourceOrBuilt(stem: string): URL {
   if (here.endsWith('.ts') && existsSync(fileURLToPath(ts))) return ts;
   return new URL(`${stem}.js`, here);
 }
+
+/** A path as a command line to copy shows it: in double quotes where it holds spaces or shell characters. */
+export function shellArg(p: string): string {
+  return /[\s"'$`\\]/.test(p) ? JSON.stringify(p) : p;
+}
