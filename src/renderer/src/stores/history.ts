@@ -21,8 +21,6 @@ import { ACTIVE_STATUSES, useRunsStore } from './runs.js';
 
 /** Runs whose final model can generate text. */
 export const canGenerate = (run: RunSummary | undefined) => run?.status === 'completed';
-/** Runs Resume continues: stopped by the user, or crashed. */
-export const canResume = (run: RunSummary | undefined) => run?.status === 'stopped' || run?.status === 'crashed';
 /** Runs whose folder may be deleted: not live. */
 export const canDelete = (run: RunSummary | undefined) => !!run && !ACTIVE_STATUSES.includes(run.status);
 

@@ -12,6 +12,7 @@ import type { FieldDoc } from '../../../shared/field-docs.js';
 import { useClient } from '../client.js';
 import { messageOf } from '../lib/format.js';
 import { listedPlugins, setPluginListed } from '../lib/yaml-edit.js';
+import { configSchema } from '../lib/yaml-schema.js';
 import { useConfigStore } from './config.js';
 
 /** The name a config lists a plugin by, as the card says it (its folder, or what the config wrote). */
@@ -42,6 +43,8 @@ export const usePluginsStore = defineStore('plugins', () => {
   const used = shallowRef<string[]>([]);
   /** The run's own top-level keys (name, seed, backend, ...) as field docs, for the editor. */
   const runFields = shallowRef<FieldDoc[]>([]);
+  /** What the editor's completion, hover, hints and form know of the config's sections, from the schemas. */
+  const schema = computed(() => configSchema(cards.value, used.value, runFields.value));
   const loading = ref(false);
   const error = ref<string>();
   /** The dropped folder waiting for the user's trust: what is in it. */
@@ -156,6 +159,7 @@ export const usePluginsStore = defineStore('plugins', () => {
     cards,
     used,
     runFields,
+    schema,
     loading,
     error,
     trust,

@@ -30,6 +30,8 @@ import { appendPoints, mergeHistory, type SeriesMap } from '../lib/series.js';
 import { useConfigStore } from './config.js';
 
 export const ACTIVE_STATUSES: readonly RunStatus[] = ['pending', 'running', 'stopping'];
+/** A stopped or crashed run continues from its last checkpoint. */
+export const canResumeRun = (run: RunSummary | undefined) => run?.status === 'stopped' || run?.status === 'crashed';
 const LOG_LINES = 500;
 const TRACE_ROWS = 2000;
 
@@ -58,7 +60,7 @@ export const useRunsStore = defineStore('runs', () => {
 
   const status = computed<RunStatus | undefined>(() => run.value?.status);
   const active = computed(() => status.value !== undefined && ACTIVE_STATUSES.includes(status.value));
-  const canResume = computed(() => status.value === 'stopped' || status.value === 'crashed');
+  const canResume = computed(() => canResumeRun(run.value));
   /** Why the run failed or crashed (its exit reason, the log's error lines); undefined otherwise. */
   const failure = computed(() => runFailure(run.value, log.value));
 
