@@ -206,3 +206,21 @@ export function browserSession(): { browser: Browser; servers: Served[] } {
   });
   return session;
 }
+
+/** The trimmed text of the first element with this test id, or '' while there is none. */
+export async function textOf(page: Page, testId: string): Promise<string> {
+  const el = page.getByTestId(testId);
+  return (await el.count()) > 0 ? (await el.first().innerText()).trim() : '';
+}
+
+/** Waits until the run panel's status says the run ended; returns that status. */
+export async function runEnds(page: Page, served: Served, timeoutMs = 90_000): Promise<string> {
+  const ended = ['completed', 'failed', 'crashed', 'stopped'];
+  return until(
+    'the run ends',
+    () => textOf(page, 'run-status'),
+    (s) => ended.includes(s),
+    served,
+    timeoutMs,
+  );
+}

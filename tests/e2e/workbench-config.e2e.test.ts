@@ -28,12 +28,13 @@ import {
   warnIfNoChromium,
   workspace,
   type Served,
+  runEnds,
+  textOf,
 } from './serve-browser.js';
 
 warnIfNoChromium('tests/e2e/workbench-config.e2e.test.ts');
 
 const hash = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
-const ENDED = ['completed', 'failed', 'crashed', 'stopped'];
 
 /** A page at 1400x900 that records every response with status 404 and every page error. */
 async function openPage(browser: Browser, url: string) {
@@ -57,21 +58,6 @@ async function editorShows(page: Page, served: Served, text: string): Promise<vo
     (t) => t.includes(text),
     served,
     30_000,
-  );
-}
-
-async function text(page: Page, testId: string): Promise<string> {
-  const l = page.getByTestId(testId);
-  return (await l.count()) > 0 ? (await l.first().innerText()).trim() : '';
-}
-
-async function runEnds(page: Page, served: Served, timeoutMs = 90_000): Promise<string> {
-  return until(
-    'the run ends',
-    () => text(page, 'run-status'),
-    (s) => ENDED.includes(s),
-    served,
-    timeoutMs,
   );
 }
 
@@ -114,11 +100,11 @@ describe.skipIf(!haveChromium)('the config column in Chromium, served by dumbo s
     await editor.click();
     await page.keyboard.press('Control+End');
     await page.keyboard.type('backend: cpu');
-    expect(await text(page, 'config-dirty')).toContain('unsaved');
+    expect(await textOf(page, 'config-dirty')).toContain('unsaved');
     await page.waitForTimeout(1000); // the validator's answer to the edit (it follows 300 ms after typing)
     await until(
       'the edit is valid',
-      () => text(page, 'config-valid'),
+      () => textOf(page, 'config-valid'),
       (t) => t !== '',
       served,
       30_000,
@@ -131,12 +117,12 @@ describe.skipIf(!haveChromium)('the config column in Chromium, served by dumbo s
     await page.keyboard.type('\nbroken: a: b');
     await until(
       'Run says why it is disabled',
-      () => text(page, 'run-blocked'),
+      () => textOf(page, 'run-blocked'),
       (t) => t !== '',
       served,
       30_000,
     );
-    expect(await text(page, 'run-blocked')).toMatch(/^Fix the config first: \d+:\d+ YAML syntax error/);
+    expect(await textOf(page, 'run-blocked')).toMatch(/^Fix the config first: \d+:\d+ YAML syntax error/);
     expect(await page.getByTestId('run-button').isDisabled()).toBe(true);
     expect(await listedCards()).toBe(listedBefore);
     await page.getByTestId('plugin-drawer-button').click();
@@ -161,10 +147,10 @@ describe.skipIf(!haveChromium)('the config column in Chromium, served by dumbo s
     await page.getByTestId('run-button').focus();
     await page.keyboard.press('Enter');
     expect(await runEnds(page, served)).toBe('completed');
-    expect(await text(page, 'run-config-source')).toBe('Config: e2e-config.yaml (edited, unsaved)');
+    expect(await textOf(page, 'run-config-source')).toBe('Config: e2e-config.yaml (edited, unsaved)');
     await screenshot(page, 'config-03-edited-run');
     expect(hash(config)).toBe(before);
-    expect(await text(page, 'config-dirty')).toContain('unsaved');
+    expect(await textOf(page, 'config-dirty')).toContain('unsaved');
     const runs = await apiCall<RunSummary[]>(served, 'listRuns');
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ configFile: config, configSource: 'edited', status: 'completed' });
@@ -185,23 +171,23 @@ describe.skipIf(!haveChromium)('the config column in Chromium, served by dumbo s
     await until(
       'the long run runs',
       async () =>
-        `${await text(page, 'run-status')} ${await text(page, 'run-error')} ${await text(page, 'run-blocked')}`,
+        `${await textOf(page, 'run-status')} ${await textOf(page, 'run-error')} ${await textOf(page, 'run-blocked')}`,
       (s) => s.startsWith('running'),
       served,
       60_000,
     );
-    expect(await text(page, 'run-config-source')).toBe('Config: other.yaml');
+    expect(await textOf(page, 'run-config-source')).toBe('Config: other.yaml');
     const second = await openPage(session.browser, served.url);
     await editorShows(second.page, served, 'name: e2e-config');
     const source = second.page.getByTestId('run-config-source');
     await until(
       'the panel follows the live run',
-      () => text(second.page, 'run-config-source'),
+      () => textOf(second.page, 'run-config-source'),
       (t) => t !== '',
       served,
       30_000,
     );
-    expect(await text(second.page, 'run-config-source')).toBe('Config: other.yaml — not the one in the editor');
+    expect(await textOf(second.page, 'run-config-source')).toBe('Config: other.yaml — not the one in the editor');
     expect(await source.getAttribute('data-differs')).toBe('true');
     await screenshot(second.page, 'config-04-other-run');
     await second.page.getByTestId('stop-button').click();
@@ -269,11 +255,11 @@ describe.skipIf(!haveChromium)('the config column in Chromium, served by dumbo s
     const shippedHash = hash(shipped);
     await cards.first().getByTestId('example-open').click();
     await editorShows(page, served, 'name: quickstart');
-    expect(await text(page, 'config-title')).toBe('Untitled copy of quickstart.yaml');
+    expect(await textOf(page, 'config-title')).toBe('Untitled copy of quickstart.yaml');
     expect(await page.getByTestId('config-path').inputValue()).toBe('');
     await until(
       'the copy is valid',
-      () => text(page, 'config-valid'),
+      () => textOf(page, 'config-valid'),
       (t) => t !== '',
       served,
       60_000,
@@ -294,7 +280,7 @@ describe.skipIf(!haveChromium)('the config column in Chromium, served by dumbo s
     );
     await picker.selectOption(trained);
     await page.getByTestId('model-confirm').waitFor();
-    expect(await text(page, 'model-confirm')).toMatch(/n_layer/);
+    expect(await textOf(page, 'model-confirm')).toMatch(/n_layer/);
     await screenshot(page, 'config-06-model-confirm');
     // The answer has the focus: Enter takes it.
     await page.keyboard.press('Enter');
@@ -327,7 +313,7 @@ describe.skipIf(!haveChromium)('the config column in Chromium, served by dumbo s
       30_000,
     );
     expect(flagged).toMatch(/\d+:\d+ model\.init: from_config builds a new model .* set init: pretrained/);
-    expect(await text(page, 'run-blocked')).toMatch(/^Fix the config first: \d+:\d+ model\.init/);
+    expect(await textOf(page, 'run-blocked')).toMatch(/^Fix the config first: \d+:\d+ model\.init/);
     await screenshot(page, 'config-07-init-flagged');
     expect(errors).toEqual([]);
     await page.close();

@@ -25,6 +25,7 @@ import {
   until,
   warnIfNoChromium,
   workspace,
+  textOf,
 } from './serve-browser.js';
 
 warnIfNoChromium('tests/e2e/workbench-history.e2e.test.ts');
@@ -43,11 +44,6 @@ async function newPage(browser: Browser, name: string): Promise<Page> {
   onTestFailed(() => screenshot(page, `history-failed-${name}`));
   return page;
 }
-
-const textOf = async (page: Page, testId: string) => {
-  const el = page.getByTestId(testId);
-  return (await el.count()) > 0 ? (await el.first().innerText()).trim() : '';
-};
 
 describe.skipIf(!haveChromium)('run history in Chromium, served by dumbo serve', () => {
   const session = browserSession();

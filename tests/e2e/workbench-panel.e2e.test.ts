@@ -24,6 +24,7 @@ import {
   until,
   warnIfNoChromium,
   type Served,
+  runEnds,
 } from './serve-browser.js';
 
 warnIfNoChromium('tests/e2e/workbench-panel.e2e.test.ts');
@@ -118,11 +119,6 @@ async function openPage(browser: Browser, served: Served, name: string): Promise
     30_000,
   );
   return page;
-}
-
-async function runStatus(page: Page): Promise<string> {
-  const status = page.getByTestId('run-status');
-  return (await status.count()) > 0 ? (await status.innerText()).trim() : '';
 }
 
 describe.skipIf(!haveChromium)('the run panel in Chromium, served by dumbo serve', () => {
@@ -238,13 +234,7 @@ describe.skipIf(!haveChromium)('the run panel in Chromium, served by dumbo serve
 
     // Run: the charts are large at 1400x900, and the single eval point is a marker.
     await page.getByTestId('run-button').click();
-    const final = await until(
-      'the run ends',
-      () => runStatus(page),
-      (s) => ['completed', 'failed', 'crashed', 'stopped'].includes(s),
-      served,
-      120_000,
-    );
+    const final = await runEnds(page, served, 120_000);
     expect(final).toBe('completed');
     const evalChart = page.getByTestId('eval-loss-chart');
     await until(
@@ -352,13 +342,7 @@ describe.skipIf(!haveChromium)('the run panel in Chromium, served by dumbo serve
     session.servers.push(served);
     const page = await openPage(session.browser, served, 'e2e-panel-fails');
     await page.getByTestId('run-button').click();
-    const final = await until(
-      'the run ends',
-      () => runStatus(page),
-      (s) => ['completed', 'failed', 'crashed', 'stopped'].includes(s),
-      served,
-      60_000,
-    );
+    const final = await runEnds(page, served, 60_000);
     expect(final).toBe('failed');
     const failure = page.getByTestId('run-failure');
     await failure.waitFor({ timeout: 10_000 });

@@ -26,6 +26,7 @@ import {
   until,
   warnIfNoChromium,
   workspace,
+  runEnds,
 } from './serve-browser.js';
 
 warnIfNoChromium('tests/e2e/workbench.e2e.test.ts');
@@ -143,14 +144,7 @@ describe.skipIf(!haveChromium)('the workbench in Chromium, served by dumbo serve
     const points = async () => Number((await chart.count()) > 0 ? await chart.getAttribute('data-points') : 0);
     await until('loss points arrive', points, (n) => n > 0, served, 60_000);
     await screenshot(page, '05-running');
-    const status = page.getByTestId('run-status');
-    const final = await until(
-      'the run ends',
-      async () => ((await status.count()) > 0 ? (await status.innerText()).trim() : ''),
-      (s) => ['completed', 'failed', 'crashed', 'stopped'].includes(s),
-      served,
-      90_000,
-    );
+    const final = await runEnds(page, served, 90_000);
     expect(final).toBe('completed');
     expect(await points()).toBeGreaterThan(0);
     await screenshot(page, '06-completed');
@@ -224,14 +218,7 @@ describe.skipIf(!haveChromium)('the workbench in Chromium, served by dumbo serve
       60_000,
     );
     await page.getByTestId('stop-button').click();
-    const status = page.getByTestId('run-status');
-    const final = await until(
-      'the run ends',
-      async () => ((await status.count()) > 0 ? (await status.innerText()).trim() : ''),
-      (s) => ['completed', 'failed', 'crashed', 'stopped'].includes(s),
-      served,
-      60_000,
-    );
+    const final = await runEnds(page, served, 60_000);
     await screenshot(page, '08-stopped');
     expect(final).toBe('stopped');
     await page.close();
