@@ -195,7 +195,8 @@ void reduceSum(const float* x, float* out, int64_t outer, int64_t mid, int64_t i
 }
 
 void reduceMax(const float* x, float* out, int64_t outer, int64_t mid, int64_t inner) {
-  reduce<float>(x, out, outer, mid, inner, [](float a, float v) { return v > a ? v : a; });
+  // NaN wins, as in tfjs-cpu's Max.
+  reduce<float>(x, out, outer, mid, inner, [](float a, float v) { return std::isnan(v) || v > a ? v : a; });
 }
 
 }  // namespace dumbo

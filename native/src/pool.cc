@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <exception>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
@@ -36,14 +37,27 @@ class Pool {
       generation_++;
     }
     wake_.notify_all();
-    fn(0);
+    // A part that throws (bad_alloc) must not leave the others running `fn` after it is gone: every part
+    // finishes first, then the first error goes up to the caller (the addon turns it into a JS error).
+    std::exception_ptr error;
+    try {
+      fn(0);
+    } catch (...) {
+      error = std::current_exception();
+    }
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [this] { return pending_ == 0; });
     job_ = nullptr;
+    if (!error) error = workerError_;
+    workerError_ = nullptr;
+    lock.unlock();
+    if (error) std::rethrow_exception(error);
   }
 
  private:
   void loop(int index, uint64_t seen) {
+    // One BLAS thread in this thread too: an OpenMP OpenBLAS sets the count per calling thread.
+    blasSetThreads(1);
     for (;;) {
       const std::function<void(int)>* job;
       {
@@ -54,9 +68,15 @@ class Pool {
         if (index >= parts_ || job_ == nullptr) continue;
         job = job_;
       }
-      (*job)(index);
+      std::exception_ptr error;
+      try {
+        (*job)(index);
+      } catch (...) {
+        error = std::current_exception();
+      }
       {
         std::lock_guard<std::mutex> lock(mutex_);
+        if (error && !workerError_) workerError_ = error;
         if (--pending_ == 0) done_.notify_one();
       }
     }
@@ -73,6 +93,7 @@ class Pool {
   }
 
   std::vector<std::thread> workers_;
+  std::exception_ptr workerError_;
   std::mutex mutex_;
   std::condition_variable wake_, done_;
   const std::function<void(int)>* job_ = nullptr;

@@ -128,6 +128,7 @@ export class MetricsRegistry {
 
   /** After a batch: the queued events go as the next batch, or the collector is idle again. */
   private drain(c: MetricsCollector, queue: { events: MetricEvent[] }): void {
+    if (this.queues.get(c) !== queue) return; // cleared (a new run) while the batch was out
     this.queues.delete(c);
     const next = queue.events.splice(0);
     if (next.length > 0) this.deliver(c, next);
@@ -169,10 +170,10 @@ export class MetricsRegistry {
 }
 
 /** One `logMetric` call per event for a collector without `logMetrics`: synchronous until one returns a promise. */
-function defaultLogMetrics(c: MetricsCollector, events: readonly MetricEvent[]): void | Promise<void> {
-  for (let i = 0; i < events.length; i++) {
+function defaultLogMetrics(c: MetricsCollector, events: readonly MetricEvent[], from = 0): void | Promise<void> {
+  for (let i = from; i < events.length; i++) {
     const result = c.logMetric(events[i]!);
-    if (result instanceof Promise) return result.then(() => defaultLogMetrics(c, events.slice(i + 1)));
+    if (result instanceof Promise) return result.then(() => defaultLogMetrics(c, events, i + 1));
   }
 }
 

@@ -148,6 +148,8 @@ export abstract class BaseCausalLM<C extends CommonConfig, Wt> implements Causal
   }
 
   dispose(): void {
+    // LoRA keeps copies of the modules it trains (modules_to_save), for the base model's weights.
+    for (const t of this.lora?.originals.values() ?? []) t.dispose();
     for (const v of this.params.values()) v.dispose();
     this.params.clear();
     this.parts.clear();

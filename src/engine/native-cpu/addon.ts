@@ -187,14 +187,26 @@ export function explainAddonError(error: unknown, status: BuildStatus | undefine
   return `the native addon cannot load: ${message}`;
 }
 
+/** Every function of the addon: a binary built from older sources lacks some, and is refused at load, not mid-run. */
 const FUNCTIONS: (keyof NativeAddon)[] = [
   'info',
   'setThreads',
   'matmul',
   'lceForward',
+  'lceBackward',
+  'normForward',
+  'normBackward',
+  'activationForward',
+  'activationBackward',
+  'attentionForward',
+  'attentionBackward',
   'adamw',
   'stridedCopy',
+  'fill',
+  'binary',
+  'unary',
   'softmax',
+  'reduce',
 ];
 
 /** The addon, or why not: DUMBO_NATIVE_CPU=0 turns it off (tests and users simulate a machine without it). */

@@ -159,9 +159,10 @@ export function elementwiseKernels(addon: () => NativeAddon): [string, tf.Kernel
       const size = (from: number, to: number) => tf.util.sizeFromShape(x!.shape.slice(from, to));
       const [first, last] = [axes[0]!, axes.at(-1)! + 1];
       const shape = x!.shape.flatMap((n, i) => (!axes.includes(i) ? [n] : attrs.keepDims ? [1] : []));
+      const reduced = size(first, last);
       return output(backend, shape, (out) => {
-        addon().reduce(kind === 'max', f32(backend, x!), out, size(0, first), size(first, last), size(last, rank));
-        if (kind === 'mean') for (let i = 0; i < out.length; i++) out[i] = out[i]! / size(first, last);
+        addon().reduce(kind === 'max', f32(backend, x!), out, size(0, first), reduced, size(last, rank));
+        if (kind === 'mean') for (let i = 0; i < out.length; i++) out[i] = out[i]! / reduced;
       });
     });
   // SplitV (GPT-2's q, k, v out of c_attn) and Concat (its gradient): tfjs-cpu slices and copies per element.

@@ -67,22 +67,12 @@ function norm(addon: () => NativeAddon, name: string, centered: boolean): [strin
   });
   const backward = kernel((i, b) => {
     const [rows, cols] = rowsCols(i.x!);
-    const [dx, dw, db] = [new Float32Array(rows * cols), new Float32Array(cols), new Float32Array(cols)];
+    const [dx, dw] = [new Float32Array(rows * cols), new Float32Array(cols)];
+    const db = centered ? new Float32Array(cols) : null;
     const x = f32(b, i.x!);
-    addon().normBackward(
-      centered,
-      f32(b, i.dy!),
-      x,
-      f32(b, i.weight!),
-      f32(b, i.stats!),
-      dx,
-      dw,
-      centered ? db : null,
-      rows,
-      cols,
-    );
+    addon().normBackward(centered, f32(b, i.dy!), x, f32(b, i.weight!), f32(b, i.stats!), dx, dw, db, rows, cols);
     const grads = [out(b, i.x!.shape, dx), out(b, i.weight!.shape, dw)];
-    return centered ? [...grads, out(b, i.weight!.shape, db)] : grads;
+    return db ? [...grads, out(b, i.weight!.shape, db)] : grads;
   });
   return [
     [name, forward],
