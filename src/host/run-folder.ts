@@ -73,6 +73,11 @@ function timestampName(d: Date): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
+/** Whether a folder is named as a default run folder is (`<date>-<name>`, timestampName's): its parent is a runs folder. */
+export function isDefaultRunFolderName(name: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}-\d{6}-/.test(name);
+}
+
 export function runName(configFile: string, configName?: string): string {
   const base = configName ?? path.basename(configFile).replace(/\.ya?ml$/i, '');
   return base.replace(/[^\w.-]+/g, '-') || 'run';

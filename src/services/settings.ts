@@ -5,21 +5,20 @@
  * The file is `<userDataDir>/settings.json` (src/core/paths.ts), checked against a JSON Schema on every
  * write; conf reads it from disk on each access, so two processes see each other's changes.
  *
- * Who may import it: src/services only. Imports core (paths), conf and the shared API types.
+ * Who may import it: src/services (and the CLI, recording its run folders). Imports core (paths), host/run-folder
+ * (the default run folder's name), conf and the shared API types.
  */
 
 import path from 'node:path';
 import Conf from 'conf';
 import { userDataDir, userPluginDir } from '../core/paths.js';
+import { isDefaultRunFolderName } from '../host/run-folder.js';
 import { BACKEND_CHOICES, type BackendChoice, type Settings } from '../shared/api.js';
 
 const MAX_RECENT = 20;
 /** Caps of the run places remembered: the oldest is forgotten first. */
 const MAX_RUN_FOLDERS = 200;
 const MAX_RUN_ROOTS = 20;
-
-/** A run folder named as `runs/<date>-<name>` is (its parent is the runs folder the run went to by default). */
-const DEFAULT_RUN_FOLDER = /^\d{4}-\d{2}-\d{2}-\d{6}-/;
 
 type Stored = Settings & { externalRuns?: string[]; runRoots?: string[] };
 
@@ -117,7 +116,7 @@ export class SettingsStore {
    */
   recordRunFolder(folder: string): void {
     const abs = path.resolve(folder);
-    if (DEFAULT_RUN_FOLDER.test(path.basename(abs))) {
+    if (isDefaultRunFolderName(path.basename(abs))) {
       const root = path.dirname(abs);
       this.conf.set('runRoots', [root, ...this.runRoots().filter((f) => f !== root)].slice(0, MAX_RUN_ROOTS));
     } else {
