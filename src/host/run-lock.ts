@@ -8,7 +8,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, linkSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DumboError, writeFileAtomic } from '../core/index.js';
@@ -68,8 +68,9 @@ export function readLock(dir: string): RunLock | undefined {
  * (its process is gone) is taken over and returned, so the caller can say so.
  *
  * The lock appears whole or not at all: it is written to a file of this process and hard-linked to `.lock`,
- * which fails when `.lock` exists. A stale lock is first renamed aside, which only one of two processes
- * taking it over at once can do; the other then finds the winner's live lock and is refused.
+ * which fails when `.lock` exists. Taking over a stale lock (removing it, then linking our own) is done by one
+ * process at a time, holding `.lock.takeover` (made the same way): otherwise a taker that read the stale lock
+ * could remove the lock another taker had just put in its place, and two processes would own the folder.
  */
 export function acquireRunLock(dir: string): { takenOver?: RunLock } {
   const mine: RunLock = {
@@ -79,51 +80,71 @@ export function acquireRunLock(dir: string): { takenOver?: RunLock } {
     procStart: processStart(process.pid),
   };
   const file = runFiles(dir).lock;
-  const own = () => `${LOCK_FILE}.${process.pid}-${randomBytes(4).toString('hex')}`;
-  const tmp = path.join(dir, `${own()}.tmp`);
+  const guard = `${file}.takeover`;
+  const tmp = path.join(dir, `${LOCK_FILE}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
   writeFileAtomic(tmp, JSON.stringify(mine) + '\n');
-  let takenOver: RunLock | undefined;
+  const link = () => {
+    try {
+      linkSync(tmp, file);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      return false;
+    }
+  };
   try {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        linkSync(tmp, file);
-        return takenOver ? { takenOver } : {};
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (link()) return {};
       const held = readLockFile(file);
       if (held?.pid === process.pid && held.host === mine.host) return {};
       if (held && lockAlive(held)) throw lockHeld(dir, held);
-      if (!held && !existsSync(file)) continue; // moved aside by another taker just now: link again
-      // Stale (or unreadable: a lock is never written partly). Move it aside under a name of our own.
-      const aside = path.join(dir, `${own()}.stale`);
-      try {
-        renameSync(file, aside);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-        // Another process moved the stale lock first: whoever links next owns the folder.
-        takenOver = held;
-        continue;
+      if (held || existsSync(file)) {
+        // Stale (or unreadable: a lock is never written partly). Take it over while holding the guard.
+        const taken = takeOver(guard, tmp, () => {
+          const now = readLockFile(file);
+          if (now && lockAlive(now)) return { refused: now };
+          rmSync(file, { force: true });
+          return link() ? { won: now } : {};
+        });
+        if (taken?.refused) throw lockHeld(dir, taken.refused);
+        if (taken && 'won' in taken) return taken.won ? { takenOver: taken.won } : {};
       }
-      const moved = readLockFile(aside);
-      if (held && moved && JSON.stringify(moved) !== JSON.stringify(held)) {
-        // Between our read and our rename another process took the folder over: give its lock back.
-        try {
-          linkSync(aside, file);
-        } catch {
-          // it is gone or replaced again: the next attempt reads whatever is there now
-        }
-      } else {
-        takenOver = held;
+      if (Date.now() > deadline) {
+        throw new DumboError(`the run folder ${dir}: could not take its lock, other processes keep taking it`, {
+          location: { file: dir },
+        });
       }
-      rmSync(aside, { force: true });
+      sleepMs(5);
     }
-    throw new DumboError(`the run folder ${dir}: could not take its lock, other processes keep taking it`, {
-      location: { file: dir },
-    });
   } finally {
     rmSync(tmp, { force: true });
   }
+}
+
+/**
+ * Runs `fn` holding the guard file (our lock file hard-linked to it), or returns undefined when another
+ * process holds it. A guard left by a process that died is removed, and the next attempt takes it.
+ */
+function takeOver<T>(guard: string, tmp: string, fn: () => T): T | undefined {
+  try {
+    linkSync(tmp, guard);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const holder = readLockFile(guard);
+    if (holder && !lockAlive(holder)) rmSync(guard, { force: true });
+    return undefined;
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(guard, { force: true });
+  }
+}
+
+/** Waits without returning to the event loop: the lock is taken before the run host does anything else. */
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function lockHeld(dir: string, held: RunLock): DumboError {
